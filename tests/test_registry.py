@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+import tinct
+from tinct.errors import TinctError
+from tinct.hints import hints_from_image, hints_to_image
+
+
+def test_gray_floor_keeps_luma(small_rgb):
+    gray = small_rgb.mean(axis=2)
+    out = tinct.colorize(gray, method="gray")
+    assert out.shape == (*gray.shape, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[..., 0], gray)
+    np.testing.assert_array_equal(out[..., 1], out[..., 2])
+
+
+def test_unknown_method_lists_known():
+    with pytest.raises(TinctError, match="known methods: .*gray"):
+        tinct.load_method("nope")
+
+
+def test_bad_gray_shape_is_clear():
+    with pytest.raises(TinctError, match=r"must be \(H, W\)"):
+        tinct.colorize(np.zeros((4, 4, 3)), method="gray")
+    with pytest.raises(TinctError, match="NaN"):
+        tinct.colorize(np.full((4, 4), np.nan), method="gray")
+
+
+def test_every_registered_method_has_info():
+    infos = tinct.list_methods()
+    assert any(i.name == "gray" for i in infos)
+    for info in infos:
+        assert info.summary and info.paper
+        assert info.needs <= info.accepts <= {"reference", "hints"}
+
+
+def test_hints_roundtrip_ignores_gray_and_transparent():
+    gray = np.full((5, 6), 0.5, np.float32)
+    img = np.repeat(gray[..., None], 3, axis=2)
+    img[1, 2] = (1.0, 0.0, 0.0)
+    img[3, 4] = (0.2, 0.2, 0.2)  # a gray stroke that differs from the input counts
+    rgba = np.concatenate([img, np.ones((5, 6, 1), np.float32)], axis=2)
+    rgba[3, 4, 3] = 0.0  # ...unless it is fully transparent
+    h = hints_from_image(img, gray)
+    assert h.mask.sum() == 2 and h.mask[1, 2] and h.mask[3, 4]
+    h2 = hints_from_image(rgba, gray)
+    assert h2.mask.sum() == 1
+    np.testing.assert_array_equal(hints_to_image(h, gray), img)
+    with pytest.raises(TinctError, match="same size"):
+        hints_from_image(img[:4], gray)
