@@ -18,11 +18,11 @@ demo: $(STAMP)
 
 ## test: ruff + the test suite (slow checks excluded)
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
