@@ -1,0 +1,447 @@
+"""Colour-space conversions: numpy (channel-last) and differentiable torch (channel-first).
+
+Every constant used by tinct for colour lives here.
+
+* numpy functions take float arrays of shape ``(..., 3)`` (channel last) and keep the dtype
+  (float32 stays float32).
+* torch functions take float tensors of shape ``(*, 3, H, W)`` (channel first, batched or not),
+  are differentiable and are named ``*_torch``.
+
+Ranges (RGB is always in [0, 1]):
+
+=========  ==========================================================================
+luma       BT.601 ``Y = 0.299 R + 0.587 G + 0.114 B`` in [0, 1] (the Y of YUV and YCbCr)
+YUV        analog YUV (Cheng et al.): Y [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615]
+YCbCr      BT.601 full range (JPEG/JFIF): Y, Cb, Cr in [0, 1], Cb and Cr centred at 0.5
+Lab        CIE L*a*b*, sRGB primaries, D65 white, 2° observer: L [0, 100], a, b ≈ [-128, 127]
+=========  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = [
+    "LUMA_WEIGHTS", "D65_WHITE", "YUV_FROM_RGB", "RGB_FROM_YUV", "YCBCR_FROM_RGB", "RGB_FROM_YCBCR",
+    "XYZ_FROM_RGB", "RGB_FROM_XYZ",
+    "rgb_to_luma", "rgb_to_yuv", "yuv_to_rgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_lab",
+    "lab_to_rgb", "gray_to_rgb",
+    "rgb_to_luma_torch", "rgb_to_yuv_torch", "yuv_to_rgb_torch", "rgb_to_ycbcr_torch",
+    "ycbcr_to_rgb_torch", "rgb_to_lab_torch", "lab_to_rgb_torch", "gray_to_rgb_torch",
+]
+
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
+"""BT.601 luma weights (R, G, B)."""
+
+_KR, _KG, _KB = LUMA_WEIGHTS
+
+# Analog YUV: U = 0.436 (B - Y) / (1 - Kb) ≈ 0.492 (B - Y), V ≈ 0.877 (R - Y). The rows are those
+# of scikit-image's ``yuv_from_rgb`` so that ``rgb_to_yuv`` equals ``skimage.color.rgb2yuv``.
+YUV_FROM_RGB = np.array([
+    [_KR, _KG, _KB],
+    [-0.14714119, -0.28886916, 0.43601035],
+    [0.61497538, -0.51496512, -0.10001026],
+])
+RGB_FROM_YUV = np.linalg.inv(YUV_FROM_RGB)
+
+# BT.601 full range (JFIF): Cb = (B - Y) / (2 (1 - Kb)) + 0.5, Cr = (R - Y) / (2 (1 - Kr)) + 0.5.
+# OpenCV's float RGB2YCrCb rounds these factors to 0.564 and 0.713 (differences < 5e-4).
+YCBCR_FROM_RGB = np.array([
+    [_KR, _KG, _KB],
+    [-_KR / (2 * (1 - _KB)), -_KG / (2 * (1 - _KB)), 0.5],
+    [0.5, -_KG / (2 * (1 - _KR)), -_KB / (2 * (1 - _KR))],
+])
+RGB_FROM_YCBCR = np.linalg.inv(YCBCR_FROM_RGB)
+_YCBCR_OFFSET = np.array([0.0, 0.5, 0.5])
+
+# sRGB (IEC 61966-2-1) linear RGB -> CIE XYZ, the matrix scikit-image uses; D65 white, 2° observer.
+XYZ_FROM_RGB = np.array([
+    [0.412453, 0.357580, 0.180423],
+    [0.212671, 0.715160, 0.072169],
+    [0.019334, 0.119193, 0.950227],
+])
+RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
+D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+# sRGB transfer function.
+_SRGB_THRESHOLD = 0.04045           # encoded value where the linear segment ends
+_SRGB_LINEAR_THRESHOLD = 0.0031308  # the same point in linear light
+# CIE Lab companding, exact form: f(t) = cbrt(t) above delta^3, else t / (3 delta^2) + 4/29.
+# (scikit-image rounds to 0.008856 and 7.787; the exact constants make f continuously
+# differentiable, which gradients need; the difference is below 2e-4 Lab units.)
+_LAB_DELTA = 6.0 / 29.0
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------
+
+def _check_numpy(image: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.ndim < 1 or arr.shape[-1] != 3:
+        raise ValueError(f"{name} expects an array of shape (..., 3), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} expects a float array in the documented range, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_torch(image: torch.Tensor, name: str, channels: int = 3) -> torch.Tensor:
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor, got {type(image).__name__}")
+    if image.ndim < 3 or image.shape[-3] != channels:
+        raise ValueError(f"{name} expects a tensor of shape (*, {channels}, H, W), got shape "
+                         f"{tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise TypeError(f"{name} expects a float tensor, got dtype {image.dtype}")
+    return image
+
+
+def _apply_numpy(matrix: np.ndarray, arr: np.ndarray) -> np.ndarray:
+    return arr @ matrix.T.astype(arr.dtype)
+
+
+def _apply_torch(matrix: np.ndarray, image: torch.Tensor) -> torch.Tensor:
+    m = torch.as_tensor(matrix, dtype=image.dtype, device=image.device)
+    return torch.einsum("ij,...jhw->...ihw", m, image)
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy, channel last
+# ---------------------------------------------------------------------------------------------
+
+def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB image.
+
+    Args:
+        rgb: float ``(..., 3)`` RGB in [0, 1].
+
+    Returns:
+        float ``(...)`` luma in [0, 1].
+
+    Example:
+        >>> rgb_to_luma(np.ones((4, 5, 3))).shape
+        (4, 5)
+    """
+    arr = _check_numpy(rgb, "rgb_to_luma")
+    return arr @ np.asarray(LUMA_WEIGHTS, dtype=arr.dtype)
+
+
+def rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:
+    """RGB to analog YUV (equals ``skimage.color.rgb2yuv``).
+
+    Args:
+        rgb: float ``(..., 3)`` RGB in [0, 1].
+
+    Returns:
+        float ``(..., 3)``: Y in [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615].
+
+    Example:
+        >>> rgb_to_yuv(np.zeros((4, 5, 3))).shape
+        (4, 5, 3)
+    """
+    return _apply_numpy(YUV_FROM_RGB, _check_numpy(rgb, "rgb_to_yuv"))
+
+
+def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """Analog YUV to RGB (inverse of :func:`rgb_to_yuv`; not clipped).
+
+    Args:
+        yuv: float ``(..., 3)``: Y in [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615].
+
+    Returns:
+        float ``(..., 3)`` RGB, in [0, 1] when the input came from an RGB image.
+
+    Example:
+        >>> yuv_to_rgb(np.array([0.5, 0.0, 0.0]))
+        array([0.5, 0.5, 0.5])
+    """
+    return _apply_numpy(RGB_FROM_YUV, _check_numpy(yuv, "yuv_to_rgb"))
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """RGB to BT.601 full-range YCbCr (JPEG). Channel order Y, Cb, Cr (OpenCV's is Y, Cr, Cb).
+
+    Args:
+        rgb: float ``(..., 3)`` RGB in [0, 1].
+
+    Returns:
+        float ``(..., 3)``: Y, Cb, Cr in [0, 1]; Cb = Cr = 0.5 for gray.
+
+    Example:
+        >>> rgb_to_ycbcr(np.array([0.2, 0.2, 0.2]))
+        array([0.2, 0.5, 0.5])
+    """
+    arr = _check_numpy(rgb, "rgb_to_ycbcr")
+    return _apply_numpy(YCBCR_FROM_RGB, arr) + _YCBCR_OFFSET.astype(arr.dtype)
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """BT.601 full-range YCbCr (Y, Cb, Cr) to RGB (inverse of :func:`rgb_to_ycbcr`; not clipped).
+
+    Args:
+        ycbcr: float ``(..., 3)``: Y, Cb, Cr in [0, 1], Cb and Cr centred at 0.5.
+
+    Returns:
+        float ``(..., 3)`` RGB, in [0, 1] when the input came from an RGB image.
+
+    Example:
+        >>> ycbcr_to_rgb(np.array([0.2, 0.5, 0.5]))
+        array([0.2, 0.2, 0.2])
+    """
+    arr = _check_numpy(ycbcr, "ycbcr_to_rgb")
+    return _apply_numpy(RGB_FROM_YCBCR, arr - _YCBCR_OFFSET.astype(arr.dtype))
+
+
+def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    return np.where(x > _SRGB_THRESHOLD, ((np.maximum(x, _SRGB_THRESHOLD) + 0.055) / 1.055) ** 2.4, x / 12.92)
+
+
+def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    safe = np.maximum(x, _SRGB_LINEAR_THRESHOLD)
+    return np.where(x > _SRGB_LINEAR_THRESHOLD, 1.055 * safe ** (1 / 2.4) - 0.055, 12.92 * x)
+
+
+def _lab_f(t: np.ndarray) -> np.ndarray:
+    return np.where(t > _LAB_DELTA**3, np.cbrt(t), t / (3 * _LAB_DELTA**2) + 4.0 / 29.0)
+
+
+def _lab_f_inv(f: np.ndarray) -> np.ndarray:
+    return np.where(f > _LAB_DELTA, f**3, 3 * _LAB_DELTA**2 * (f - 4.0 / 29.0))
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (gamma-encoded) to CIE Lab, D65 (agrees with ``skimage.color.rgb2lab`` to ~2e-4).
+
+    Args:
+        rgb: float ``(..., 3)`` sRGB in [0, 1].
+
+    Returns:
+        float ``(..., 3)``: L in [0, 100], a and b roughly in [-128, 127] (0 for gray).
+
+    Example:
+        >>> rgb_to_lab(np.array([1.0, 1.0, 1.0])).round(1)
+        array([100.,  -0.,   0.])
+    """
+    arr = _check_numpy(rgb, "rgb_to_lab")
+    xyz = _apply_numpy(XYZ_FROM_RGB, _srgb_to_linear(arr))
+    f = _lab_f(xyz / D65_WHITE.astype(arr.dtype))
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1).astype(arr.dtype)
+
+
+def lab_to_rgb(lab: np.ndarray, *, clip: bool = True) -> np.ndarray:
+    """CIE Lab (D65) to sRGB (agrees with ``skimage.color.lab2rgb`` for in-gamut colours).
+
+    Args:
+        lab: float ``(..., 3)``: L in [0, 100], a and b roughly in [-128, 127].
+        clip: clip the result to [0, 1] (out-of-gamut Lab values give RGB outside it).
+
+    Returns:
+        float ``(..., 3)`` sRGB, in [0, 1] when ``clip``.
+
+    Example:
+        >>> lab_to_rgb(np.array([100.0, 0.0, 0.0])).round(3)
+        array([1., 1., 1.])
+    """
+    arr = _check_numpy(lab, "lab_to_rgb")
+    fy = (arr[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + arr[..., 1] / 500.0, fy, fy - arr[..., 2] / 200.0], axis=-1)
+    xyz = _lab_f_inv(f) * D65_WHITE.astype(arr.dtype)
+    rgb = _linear_to_srgb(_apply_numpy(RGB_FROM_XYZ, xyz))
+    if clip:
+        rgb = np.clip(rgb, 0.0, 1.0)
+    return rgb.astype(arr.dtype)
+
+
+def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    """Repeat a gray image into three equal RGB channels.
+
+    Args:
+        gray: float ``(...)`` in [0, 1], e.g. ``(H, W)``.
+
+    Returns:
+        float ``(..., 3)`` RGB with R = G = B = gray.
+
+    Example:
+        >>> gray_to_rgb(np.zeros((4, 5))).shape
+        (4, 5, 3)
+    """
+    arr = np.asarray(gray)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"gray_to_rgb expects a float array in [0, 1], got dtype {arr.dtype}")
+    return np.repeat(arr[..., None], 3, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch, channel first (*, 3, H, W), differentiable
+# ---------------------------------------------------------------------------------------------
+
+def rgb_to_luma_torch(image: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma, differentiable.
+
+    Args:
+        image: float ``(*, 3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        float ``(*, 1, H, W)`` luma in [0, 1].
+
+    Example:
+        >>> rgb_to_luma_torch(torch.rand(2, 3, 4, 5)).shape
+        torch.Size([2, 1, 4, 5])
+    """
+    _check_torch(image, "rgb_to_luma_torch")
+    r, g, b = image.unbind(-3)
+    return (_KR * r + _KG * g + _KB * b).unsqueeze(-3)
+
+
+def rgb_to_yuv_torch(image: torch.Tensor) -> torch.Tensor:
+    """RGB to analog YUV, differentiable (same numbers as :func:`rgb_to_yuv`).
+
+    Args:
+        image: float ``(*, 3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        float ``(*, 3, H, W)``: Y in [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615].
+
+    Example:
+        >>> rgb_to_yuv_torch(torch.rand(3, 4, 5)).shape
+        torch.Size([3, 4, 5])
+    """
+    return _apply_torch(YUV_FROM_RGB, _check_torch(image, "rgb_to_yuv_torch"))
+
+
+def yuv_to_rgb_torch(image: torch.Tensor) -> torch.Tensor:
+    """Analog YUV to RGB, differentiable, not clipped.
+
+    Args:
+        image: float ``(*, 3, H, W)``: Y in [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615].
+
+    Returns:
+        float ``(*, 3, H, W)`` RGB, in [0, 1] for YUV that came from RGB.
+
+    Example:
+        >>> yuv_to_rgb_torch(torch.zeros(1, 3, 2, 2)).abs().max().item()
+        0.0
+    """
+    return _apply_torch(RGB_FROM_YUV, _check_torch(image, "yuv_to_rgb_torch"))
+
+
+def _offset_torch(image: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(_YCBCR_OFFSET, dtype=image.dtype, device=image.device).view(3, 1, 1)
+
+
+def rgb_to_ycbcr_torch(image: torch.Tensor) -> torch.Tensor:
+    """RGB to BT.601 full-range YCbCr (Y, Cb, Cr), differentiable.
+
+    Args:
+        image: float ``(*, 3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        float ``(*, 3, H, W)``: Y, Cb, Cr in [0, 1], Cb and Cr centred at 0.5.
+
+    Example:
+        >>> rgb_to_ycbcr_torch(torch.zeros(3, 1, 1)).flatten().tolist()
+        [0.0, 0.5, 0.5]
+    """
+    _check_torch(image, "rgb_to_ycbcr_torch")
+    return _apply_torch(YCBCR_FROM_RGB, image) + _offset_torch(image)
+
+
+def ycbcr_to_rgb_torch(image: torch.Tensor) -> torch.Tensor:
+    """BT.601 full-range YCbCr (Y, Cb, Cr) to RGB, differentiable, not clipped.
+
+    Args:
+        image: float ``(*, 3, H, W)``: Y, Cb, Cr in [0, 1], Cb and Cr centred at 0.5.
+
+    Returns:
+        float ``(*, 3, H, W)`` RGB, in [0, 1] for YCbCr that came from RGB.
+
+    Example:
+        >>> ycbcr_to_rgb_torch(torch.tensor([0.2, 0.5, 0.5]).view(3, 1, 1)).flatten()
+        tensor([0.2000, 0.2000, 0.2000])
+    """
+    _check_torch(image, "ycbcr_to_rgb_torch")
+    return _apply_torch(RGB_FROM_YCBCR, image - _offset_torch(image))
+
+
+def _srgb_to_linear_torch(x: torch.Tensor) -> torch.Tensor:
+    # Both branches are evaluated by torch.where: clamp the power's base so that its gradient
+    # stays finite where the branch is not used.
+    curve = ((x.clamp(min=_SRGB_THRESHOLD) + 0.055) / 1.055) ** 2.4
+    return torch.where(x > _SRGB_THRESHOLD, curve, x / 12.92)
+
+
+def _linear_to_srgb_torch(x: torch.Tensor) -> torch.Tensor:
+    curve = 1.055 * x.clamp(min=_SRGB_LINEAR_THRESHOLD) ** (1 / 2.4) - 0.055
+    return torch.where(x > _SRGB_LINEAR_THRESHOLD, curve, 12.92 * x)
+
+
+def _lab_f_torch(t: torch.Tensor) -> torch.Tensor:
+    # cbrt has an infinite slope at 0: evaluate it only above the linear segment.
+    cube_root = t.clamp(min=_LAB_DELTA**3) ** (1.0 / 3.0)
+    return torch.where(t > _LAB_DELTA**3, cube_root, t / (3 * _LAB_DELTA**2) + 4.0 / 29.0)
+
+
+def _lab_f_inv_torch(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > _LAB_DELTA, f**3, 3 * _LAB_DELTA**2 * (f - 4.0 / 29.0))
+
+
+def rgb_to_lab_torch(image: torch.Tensor) -> torch.Tensor:
+    """sRGB to CIE Lab (D65), differentiable (same numbers as :func:`rgb_to_lab`).
+
+    Args:
+        image: float ``(*, 3, H, W)`` sRGB in [0, 1].
+
+    Returns:
+        float ``(*, 3, H, W)``: L in [0, 100], a and b roughly in [-128, 127].
+
+    Example:
+        >>> rgb_to_lab_torch(torch.ones(3, 1, 1)).flatten().round(decimals=1).abs().tolist()
+        [100.0, 0.0, 0.0]
+    """
+    _check_torch(image, "rgb_to_lab_torch")
+    xyz = _apply_torch(XYZ_FROM_RGB, _srgb_to_linear_torch(image))
+    white = torch.as_tensor(D65_WHITE, dtype=image.dtype, device=image.device).view(3, 1, 1)
+    fx, fy, fz = _lab_f_torch(xyz / white).unbind(-3)
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb_torch(image: torch.Tensor, *, clip: bool = True) -> torch.Tensor:
+    """CIE Lab (D65) to sRGB, differentiable (same numbers as :func:`lab_to_rgb`).
+
+    Args:
+        image: float ``(*, 3, H, W)``: L in [0, 100], a and b roughly in [-128, 127].
+        clip: clamp the result to [0, 1] (the gradient is zero where it clamps).
+
+    Returns:
+        float ``(*, 3, H, W)`` sRGB, in [0, 1] when ``clip``.
+
+    Example:
+        >>> lab_to_rgb_torch(torch.tensor([100.0, 0.0, 0.0]).view(3, 1, 1)).flatten().round(decimals=3)
+        tensor([1., 1., 1.])
+    """
+    _check_torch(image, "lab_to_rgb_torch")
+    lightness, a, b = image.unbind(-3)
+    fy = (lightness + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
+    white = torch.as_tensor(D65_WHITE, dtype=image.dtype, device=image.device).view(3, 1, 1)
+    rgb = _linear_to_srgb_torch(_apply_torch(RGB_FROM_XYZ, _lab_f_inv_torch(f) * white))
+    return rgb.clamp(0.0, 1.0) if clip else rgb
+
+
+def gray_to_rgb_torch(image: torch.Tensor) -> torch.Tensor:
+    """Repeat a one-channel image into three equal RGB channels.
+
+    Args:
+        image: float ``(*, 1, H, W)`` in [0, 1].
+
+    Returns:
+        float ``(*, 3, H, W)`` with R = G = B.
+
+    Example:
+        >>> gray_to_rgb_torch(torch.zeros(2, 1, 4, 5)).shape
+        torch.Size([2, 3, 4, 5])
+    """
+    _check_torch(image, "gray_to_rgb_torch", channels=1)
+    return torch.cat([image, image, image], dim=-3)
