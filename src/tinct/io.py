@@ -1,0 +1,523 @@
+"""Image files in and out: the only module that touches file formats (PIL and OpenCV codecs).
+
+Reading gives float32 RGB in [0, 1] whatever the file held:
+
+- PNG, JPEG, TIFF, BMP, WebP (and anything else Pillow decodes, first frame only).
+- 1-bit, 8-bit and 16-bit; gray, gray+alpha, RGB, RGBA, palette (with transparency -> alpha),
+  CMYK (converted by Pillow's naive formula, *no ICC colour management*), YCbCr/LAB/HSV.
+- 16-bit RGB(A) and gray+alpha PNG/TIFF go through ``cv2.imdecode`` (Pillow truncates them to
+  8 bits); OpenCV gives BGR(A), which is reordered here.
+- Float and 32-bit integer images: mode ``"F"`` with all values in [0, 1] is kept as is, otherwise
+  min-max rescaled to [0, 1] (NaN -> 0); mode ``"I"`` with values in [0, 65535] is read as 16-bit
+  (divided by 65535), otherwise min-max rescaled. Such sources report ``bit_depth = 32``.
+- The EXIF orientation tag is applied (the array is what a viewer shows).
+- The pixel count is checked from the header *before* decoding (``max_pixels``).
+
+Writing (:func:`write_image`) is atomic (temporary file in the target directory, then
+``os.replace``) and refuses to overwrite any file that :func:`read_image` read in this process.
+"""
+
+from __future__ import annotations
+
+import glob
+import io as _bytes_io
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageFile
+
+from tinct.errors import TinctError
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Largest image (width x height) read by default; raise it with ``max_pixels`` / ``--max-pixels``."""
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+"""Extensions that :func:`list_images` and :func:`expand_inputs` pick up (case-insensitive)."""
+
+_WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+                  ".bmp": "BMP", ".webp": "WEBP"}
+_SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+_ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_EXIF_ORIENTATION = 0x0112
+
+_pil_lock = threading.Lock()  # guards the temporary change of Pillow's global bomb limit
+_read_paths: set[Path] = set()  # resolved paths read in this process: never written onto
+_read_inodes: set[tuple[int, int]] = set()  # (st_dev, st_ino) of the same files (hard links)
+
+
+@dataclass
+class ImageData:
+    """A decoded image file.
+
+    Attributes:
+        rgb: float32 ``(H, W, 3)`` in [0, 1], not premultiplied; one-channel sources repeated to 3.
+        alpha: float32 ``(H, W)`` in [0, 1] (1 = opaque), or ``None`` when the file has none.
+        source_mode: Pillow mode of the file ("1", "L", "LA", "I;16", "RGB", "RGBA", "P", "CMYK",
+            "F", ...); 16-bit colour files decoded by OpenCV report "RGB" / "RGBA" / "LA".
+        bit_depth: bits per channel of the source: 1, 8, 16 (32 for float / 32-bit integer).
+        is_gray_source: the file stores one channel (plus alpha), or a palette of grays only.
+        path: the path as given to :func:`read_image`.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    source_mode: str
+    bit_depth: int
+    is_gray_source: bool
+    path: Path
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+# ----------------------------------------------------------------------------------------- reading
+def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Decode an image file to float32 RGB in [0, 1] (see the module docstring for formats).
+
+    Args:
+        path: the file.
+        max_pixels: refuse images with more than this many pixels (checked from the header).
+
+    Raises:
+        TinctError: missing file, a directory, empty, truncated/corrupt, not an image, too large.
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        data = _decode(path, max_pixels)
+    except TinctError:
+        raise
+    except Exception as error:  # any codec failure is the file's fault: one line, no traceback
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise TinctError(f"{path}: cannot decode the image ({detail}); the file is truncated or corrupt") \
+            from error
+    _remember_input(path)
+    return data
+
+
+def read_rgb(path: str | os.PathLike[str], **kwargs: int) -> np.ndarray:
+    """float32 ``(H, W, 3)`` RGB in [0, 1]; alpha is ignored. Keyword arguments go to :func:`read_image`."""
+    return read_image(path, **kwargs).rgb
+
+
+def read_gray(path: str | os.PathLike[str], **kwargs: int) -> np.ndarray:
+    """float32 ``(H, W)`` BT.601 luma in [0, 1] (a gray file's values are returned exactly)."""
+    data = read_image(path, **kwargs)
+    if data.is_gray_source:
+        return np.ascontiguousarray(data.rgb[..., 0])
+    return _luma(data.rgb)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    try:
+        from tinct.color import rgb_to_luma
+    except ImportError:  # tinct.color not there yet: the same BT.601 weights
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return np.clip(rgb @ weights, 0.0, 1.0).astype(np.float32)
+    return np.asarray(rgb_to_luma(rgb), dtype=np.float32)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise TinctError(f"{path}: no such file")
+    if path.is_dir():
+        raise TinctError(f"{path}: is a directory, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise TinctError(f"{path}: cannot read ({error.strerror})") from error
+    if size == 0:
+        raise TinctError(f"{path}: the file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise TinctError(f"{path}: permission denied")
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int) -> TinctError:
+    return TinctError(f"{path}: {width}x{height} = {width * height:,} pixels is over the limit of "
+                      f"{max_pixels:,}; raise it with --max-pixels (max_pixels=) if you trust the file")
+
+
+def _decode(path: Path, max_pixels: int) -> ImageData:
+    with _pil_lock:
+        old_limit, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # bomb warnings (checked below), corrupt EXIF
+                try:
+                    image = Image.open(path)
+                except Image.DecompressionBombError as error:
+                    raise TinctError(f"{path}: the image is over the limit of {max_pixels:,} pixels; "
+                                     "raise it with --max-pixels (max_pixels=) if you trust the file") \
+                        from error
+                except Image.UnidentifiedImageError as error:
+                    return _decode_tiff_with_opencv(path, max_pixels, error)
+                with image:
+                    width, height = image.size
+                    if width * height > max_pixels:
+                        raise _too_large(path, width, height, max_pixels)
+                    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+                    opencv_mode = _opencv_mode(path, image)
+                    if opencv_mode is not None:
+                        data = _decode_with_opencv(path, opencv_mode)
+                    else:
+                        image.load()
+                        data = _from_pil(path, image)
+        finally:
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = old_limit, old_truncated
+    return _apply_orientation(data, orientation)
+
+
+def _png_header(path: Path) -> tuple[int, int]:
+    """(bit depth, colour type) from a PNG's IHDR chunk."""
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    return head[24], head[25]
+
+
+def _opencv_mode(path: Path, image: Image.Image) -> str | None:
+    """The source mode of colour or gray+alpha files with 16 bits per channel (Pillow truncates
+    them to 8, so OpenCV decodes them), else ``None``."""
+    if image.format == "PNG":
+        depth, colour_type = _png_header(path)
+        if depth == 16 and colour_type in (2, 4, 6):
+            return {2: "RGB", 4: "LA", 6: "RGBA"}[colour_type]
+    if image.format == "TIFF" and image.mode in ("RGB", "RGBA", "LA", "RGBX"):
+        bits = image.tag_v2.get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        if max(bits) > 8:
+            return "RGB" if image.mode == "RGBX" else image.mode
+    return None
+
+
+def _decode_with_opencv(path: Path, mode: str) -> ImageData:
+    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise TinctError(f"{path}: OpenCV cannot decode this {mode} image; the file is truncated or corrupt")
+    return _from_opencv(path, array, mode)
+
+
+def _decode_tiff_with_opencv(path: Path, max_pixels: int, error: Exception) -> ImageData:
+    """Float / unusual TIFFs that Pillow cannot identify (size is checked after decoding)."""
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic not in (b"II*\x00", b"MM\x00*"):
+        raise TinctError(f"{path}: not an image file (or a format tinct cannot read)") from error
+    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise TinctError(f"{path}: cannot decode this TIFF image; it is corrupt or unsupported") from error
+    if array.shape[0] * array.shape[1] > max_pixels:
+        raise _too_large(path, array.shape[1], array.shape[0], max_pixels)
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    return _from_opencv(path, array, mode)
+
+
+def _from_opencv(path: Path, array: np.ndarray, mode: str) -> ImageData:
+    if array.dtype == np.uint16:
+        scaled, depth = array.astype(np.float32) / 65535.0, 16
+    elif array.dtype == np.uint8:
+        scaled, depth = array.astype(np.float32) / 255.0, 8
+    else:
+        scaled, depth = _rescale_float(array.astype(np.float32)), 32
+    if scaled.ndim == 2:
+        scaled = scaled[..., None]
+    channels = scaled.shape[2]
+    alpha = scaled[..., -1] if channels in (2, 4) else None
+    if channels in (1, 2):
+        rgb = np.repeat(scaled[..., :1], 3, axis=2)
+    else:
+        rgb = scaled[..., 2::-1]  # BGR(A) -> RGB
+    is_gray = channels in (1, 2) or mode in ("L", "LA")
+    if mode == "LA":  # OpenCV expands 16-bit gray+alpha PNGs to BGRA with equal channels
+        rgb = np.repeat(rgb[..., :1], 3, axis=2)
+    return ImageData(np.ascontiguousarray(rgb, dtype=np.float32),
+                     None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32),
+                     mode, depth, is_gray, path)
+
+
+def _rescale_float(values: np.ndarray) -> np.ndarray:
+    """Float/32-bit data to [0, 1]: kept if already inside, else min-max over finite values; NaN -> 0."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(values.shape, np.float32)
+    low, high = float(values[finite].min()), float(values[finite].max())
+    if low >= 0.0 and high <= 1.0:
+        out = values
+    elif high > low:
+        out = (values - low) / (high - low)
+    else:
+        out = np.zeros_like(values)
+    return np.clip(np.where(finite, out, 0.0), 0.0, 1.0).astype(np.float32)
+
+
+def _palette_is_gray(image: Image.Image) -> bool:
+    palette = image.getpalette() or []
+    used = set(np.unique(np.asarray(image)).tolist())
+    entries = [palette[3 * i:3 * i + 3] for i in used if 3 * i + 2 < len(palette)]
+    return all(r == g == b for r, g, b in entries)
+
+
+def _from_pil(path: Path, image: Image.Image) -> ImageData:
+    mode = image.mode
+    alpha = None
+    if mode == "1":
+        gray, depth = np.asarray(image, dtype=np.float32), 1
+    elif mode in ("L", "LA", "La"):
+        la = np.asarray(image.convert("LA"), dtype=np.float32) / 255.0
+        gray, depth = la[..., 0], 8
+        alpha = la[..., 1] if mode != "L" else None
+    elif mode.startswith("I;16"):
+        gray, depth = np.asarray(image).astype(np.float32) / 65535.0, 16
+    elif mode == "I":
+        values = np.asarray(image).astype(np.float64)
+        if values.size and values.min() >= 0 and values.max() <= 65535:
+            gray, depth = (values / 65535.0).astype(np.float32), 16
+        else:
+            gray, depth = _rescale_float(values.astype(np.float32)), 32
+    elif mode == "F":
+        gray, depth = _rescale_float(np.asarray(image, dtype=np.float32)), 32
+    else:
+        return _colour_from_pil(path, image)
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    return ImageData(np.ascontiguousarray(rgb, dtype=np.float32), alpha, mode, depth, True, path)
+
+
+def _colour_from_pil(path: Path, image: Image.Image) -> ImageData:
+    mode = image.mode
+    has_alpha = mode in ("RGBA", "RGBa", "PA", "LA") or (mode == "P" and "transparency" in image.info)
+    is_gray = mode == "P" and _palette_is_gray(image)
+    converted = image.convert("RGBA" if has_alpha else "RGB")
+    array = np.asarray(converted, dtype=np.float32) / 255.0
+    alpha = np.ascontiguousarray(array[..., 3]) if has_alpha else None
+    return ImageData(np.ascontiguousarray(array[..., :3]), alpha, mode, 8, is_gray, path)
+
+
+def _apply_orientation(data: ImageData, orientation: int) -> ImageData:
+    """Apply the EXIF orientation tag (same result as ``PIL.ImageOps.exif_transpose``)."""
+    def turn(array: np.ndarray | None) -> np.ndarray | None:
+        if array is None:
+            return None
+        out = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+               5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+               7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
+        return np.ascontiguousarray(out[orientation](array)) if orientation in out else array
+
+    return ImageData(turn(data.rgb), turn(data.alpha), data.source_mode, data.bit_depth,
+                     data.is_gray_source, data.path)
+
+
+def _remember_input(path: Path) -> None:
+    resolved = path.resolve()
+    _read_paths.add(resolved)
+    try:
+        stat = resolved.stat()
+        _read_inodes.add((stat.st_dev, stat.st_ino))
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------- writing
+def write_image(path: str | os.PathLike[str], image: np.ndarray, *, bit_depth: int = 8, quality: int = 95,
+                alpha: np.ndarray | None = None) -> Path:
+    """Encode ``image`` to ``path`` atomically; the format comes from the extension.
+
+    Args:
+        path: target file (.png, .jpg/.jpeg, .tif/.tiff 8/16-bit; .bmp, .webp 8-bit). Parent
+            directories are created.
+        image: float ``(H, W)`` gray or ``(H, W, 3)`` RGB in [0, 1]; clipped and rounded.
+        bit_depth: 8 or 16 (16 only for PNG and TIFF).
+        quality: JPEG / WebP quality, 1..100.
+        alpha: optional float ``(H, W)`` opacity in [0, 1] (PNG, TIFF, WebP).
+
+    Returns:
+        ``Path(path)``.
+
+    Raises:
+        TinctError: unknown extension, 16-bit or alpha the format cannot store, ``path`` is a
+            directory or a file read by :func:`read_image` in this process, or the write failed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise TinctError(f"{path}: is a directory; give a file name for the output")
+    file_format = _WRITE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        known = ", ".join(sorted(_WRITE_FORMATS))
+        raise TinctError(f"{path}: unknown image extension {path.suffix!r}; use one of {known}")
+    if bit_depth not in (8, 16):
+        raise TinctError(f"{path}: bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and file_format not in _SIXTEEN_BIT_FORMATS:
+        raise TinctError(f"{path}: {file_format} stores 8 bits per channel only; use .png or .tif for 16-bit")
+    if alpha is not None and file_format not in _ALPHA_FORMATS:
+        raise TinctError(f"{path}: {file_format} cannot store transparency; use .png, .tif or .webp")
+    if not 1 <= quality <= 100:
+        raise TinctError(f"{path}: quality must be in 1..100, got {quality}")
+    pixels = _prepare_pixels(image, alpha)
+    _check_writable(path)
+    encoded = _encode(pixels, file_format, bit_depth, quality)
+    _atomic_write(path, encoded)
+    return path
+
+
+def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """(H, W, C) float64 in [0, 1], C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA."""
+    array = np.asarray(image, dtype=np.float64)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)) or 0 in array.shape:
+        raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {array.shape}")
+    if np.isnan(array).any():
+        raise ValueError("image contains NaN")
+    array = array[..., None] if array.ndim == 2 else array
+    if alpha is not None:
+        alpha = np.asarray(alpha, dtype=np.float64)
+        if alpha.shape != array.shape[:2]:
+            raise ValueError(f"alpha must be {array.shape[:2]}, got shape {alpha.shape}")
+        if np.isnan(alpha).any():
+            raise ValueError("alpha contains NaN")
+        array = np.concatenate([array, alpha[..., None]], axis=2)
+    return np.clip(array, 0.0, 1.0)
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise TinctError(f"{path}: is a directory; give a file name for the output")
+    resolved = path.resolve()
+    same_inode = False
+    if resolved.exists():
+        stat = resolved.stat()
+        same_inode = (stat.st_dev, stat.st_ino) in _read_inodes
+    if resolved in _read_paths or same_inode:
+        raise TinctError(f"{path}: refusing to overwrite an input image; choose another output name")
+
+
+def _encode(pixels: np.ndarray, file_format: str, bit_depth: int, quality: int) -> bytes:
+    channels = pixels.shape[2]
+    if bit_depth == 16:
+        values = np.rint(pixels * 65535.0).astype(np.uint16)
+        if channels == 1:  # Pillow writes 16-bit gray; OpenCV everything else
+            return _pil_bytes(Image.fromarray(values[..., 0]), file_format, quality)
+        if channels == 2:  # no 16-bit gray+alpha encoder: stored as RGBA
+            values = np.concatenate([np.repeat(values[..., :1], 3, axis=2), values[..., 1:]], axis=2)
+        bgr = np.ascontiguousarray(np.concatenate([values[..., 2::-1], values[..., 3:]], axis=2))
+        ok, buffer = cv2.imencode(".png" if file_format == "PNG" else ".tiff", bgr)
+        if not ok:
+            raise TinctError(f"OpenCV failed to encode a 16-bit {file_format}")
+        return buffer.tobytes()
+    values = np.rint(pixels * 255.0).astype(np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    image = Image.fromarray(values[..., 0] if channels == 1 else values, mode=mode)
+    if file_format == "WEBP" and mode in ("L", "LA"):
+        image = image.convert("RGBA" if mode == "LA" else "RGB")
+    return _pil_bytes(image, file_format, quality)
+
+
+def _pil_bytes(image: Image.Image, file_format: str, quality: int) -> bytes:
+    buffer = _bytes_io.BytesIO()
+    options = {"JPEG": {"quality": quality}, "WEBP": {"quality": quality},
+               "TIFF": {"compression": "tiff_deflate"}}.get(file_format, {})
+    image.save(buffer, format=file_format, **options)
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                             delete=False)
+    except OSError as error:
+        raise TinctError(f"{path}: cannot write ({error.strerror or error})") from error
+    temp = Path(handle.name)
+    try:
+        with handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException as error:
+        temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise TinctError(f"{path}: cannot write ({error.strerror or error})") from error
+        raise
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def is_color(rgb: np.ndarray, *, tolerance: float = 2 / 255, fraction: float = 0.001) -> bool:
+    """True when more than ``fraction`` of the pixels have a channel spread above ``tolerance``.
+
+    Args:
+        rgb: float ``(H, W, 3)`` (or ``(H, W, 4)``, alpha ignored) in [0, 1]; ``(H, W)`` is gray.
+
+    A JPEG of a gray photo has tiny chroma noise, which stays under the default tolerance.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 1):
+        return False
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"rgb must be (H, W, 3), got shape {rgb.shape}")
+    colour = rgb[..., :3].astype(np.float32)
+    spread = colour.max(axis=2) - colour.min(axis=2)
+    return bool(np.count_nonzero(spread > tolerance) > fraction * spread.size)
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(directory: str | os.PathLike[str]) -> list[Path]:
+    """Image files (by extension, see ``IMAGE_EXTENSIONS``) directly inside ``directory``, sorted.
+
+    Hidden files (names starting with ".") are skipped. Raises TinctError if it is not a directory.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TinctError(f"{directory}: not a directory")
+    return sorted(p for p in directory.iterdir() if p.is_file() and _is_image_name(p))
+
+
+def expand_inputs(patterns: Iterable[str]) -> list[Path]:
+    """Expand command-line inputs into a de-duplicated list of files, in the order given.
+
+    A directory gives its images (:func:`list_images`); a glob (``*``, ``?``, ``[``) gives the
+    matching image files, sorted, and matching directories' images; anything else is kept as is.
+    A path that does not exist, or a glob that matches nothing, is KEPT in the list so the caller
+    (the CLI) reports it as missing on its own line and carries on with the others.
+    """
+    result: list[Path] = []
+    for pattern in patterns:
+        expanded = os.path.expanduser(str(pattern))
+        path = Path(expanded)
+        if path.is_dir():
+            result.extend(list_images(path))
+        elif glob.has_magic(expanded) and not path.exists():
+            matches = sorted(Path(m) for m in glob.glob(expanded))
+            found: list[Path] = []
+            for match in matches:
+                if match.is_dir():
+                    found.extend(list_images(match))
+                elif _is_image_name(match):
+                    found.append(match)
+            result.extend(found or [path])
+        else:
+            result.append(path)
+    seen: set[Path] = set()
+    unique = []
+    for path in result:
+        key = path.resolve() if path.exists() else path
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
