@@ -119,12 +119,9 @@ def read_gray(path: str | os.PathLike[str], **kwargs: int) -> np.ndarray:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    try:
-        from tinct.color import rgb_to_luma
-    except ImportError:  # tinct.color not there yet: the same BT.601 weights
-        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return np.clip(rgb @ weights, 0.0, 1.0).astype(np.float32)
-    return np.asarray(rgb_to_luma(rgb), dtype=np.float32)
+    from tinct.color import rgb_to_luma  # lazily: tinct.color imports torch
+
+    return np.clip(rgb_to_luma(rgb), 0.0, 1.0).astype(np.float32)
 
 
 def _check_readable(path: Path) -> None:
