@@ -1,0 +1,128 @@
+"""End-to-end: `tinct serve` in Debian's chromium, driven by playwright-core (tests/web_e2e).
+
+The server runs in this process on a free localhost port; ``node tests/web_e2e/e2e.mjs`` uploads
+a bad file (the page must show the error), uploads a synthetic photo, draws a red stroke with
+the mouse, colorizes, downloads the PNG and saves ``test-artifacts/web_e2e.png``. Skips with a
+message where chromium, node or ``tests/web_e2e/node_modules/playwright-core`` is absent
+(``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinct
+from tinct import io as tio
+from tinct.hints import hints_to_image
+from tinct.registry import _REGISTRY, Colorizer, Hints, register
+from tinct.web.app import WebApp
+from tinct.web.server import serve_in_thread
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+E2E_DIR = ROOT / "tests" / "web_e2e"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+PAINT = "_e2e_paint"
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is absent (apt-get install chromium)"
+    if shutil.which("node") is None:
+        return "node is absent"
+    if not (E2E_DIR / "node_modules" / "playwright-core").is_dir():
+        return "tests/web_e2e/node_modules/playwright-core is absent (cd tests/web_e2e && npm ci)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    reason = _missing()
+    if reason:
+        pytest.skip(f"browser test skipped: {reason}")
+
+    class PaintHints(Colorizer):
+        """Test-only: the gray image with the scribbles painted in (checks the page's geometry)."""
+
+        name = PAINT
+        needs = frozenset({"hints"})
+
+        def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None,
+                      hints: Hints | None) -> np.ndarray:
+            return hints_to_image(hints, gray)
+
+    added = PAINT not in _REGISTRY
+    if added:
+        register(summary="test only: paints the scribbles", paper="(test)")(PaintHints)
+    app = WebApp()
+    server, url = serve_in_thread(app)
+    yield url
+    server.shutdown()
+    server.server_close()
+    app.close()
+    if added:
+        _REGISTRY.pop(PAINT, None)
+
+
+def _run_e2e(url: str, method: str) -> dict:
+    artifacts = ARTIFACTS / method.strip("_")
+    proc = subprocess.run(["node", str(E2E_DIR / "e2e.mjs"), url, str(artifacts), method],
+                          capture_output=True, text=True, timeout=90, cwd=E2E_DIR)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"e2e script printed no report:\n{proc.stdout}\n{proc.stderr}"
+    report = json.loads(lines[-1])
+    assert proc.returncode == 0, f"e2e failed: {report.get('failure')}\n{proc.stderr}"
+    # The page survived a bad upload with a clear message, then worked.
+    assert "not an image" in report["bad_upload_message"], report["bad_upload_message"]
+    assert report["error_after_good_upload"] is False
+    assert report["stroke_count"] == "1 stroke"
+    assert report["page_errors"] == []
+    assert Path(report["screenshot"]).stat().st_size > 1000
+    if method == "levin" or report["methods"]:
+        assert method in report["methods"]
+    return report
+
+
+def _reddish(rgb: np.ndarray) -> bool:
+    return float(rgb[0]) > float(max(rgb[1], rgb[2])) + 0.15
+
+
+def _downloaded(report: dict) -> np.ndarray:
+    image = tio.read_image(report["download"])
+    assert report["download_name"] == f"synthetic-{report['method']}.png"
+    assert image.rgb.shape == (120, 160, 3)
+    return image.rgb
+
+
+def test_browser_scribble_geometry(server_url: str) -> None:
+    """Upload, draw a red stroke, colorize with a method that paints the hints: the result is
+    red exactly where the stroke was drawn and gray elsewhere (the canvas maps to image pixels)."""
+    report = _run_e2e(server_url, PAINT)
+    on, off = (np.array(report["pixels"][k]) / 255.0 for k in ("on_stroke", "off_stroke"))
+    assert np.allclose(on, [1.0, 0.0, 0.0], atol=0.02), report["pixels"]
+    assert np.ptp(off) < 0.02, report["pixels"]  # gray far from the stroke
+    rgb = _downloaded(report)
+    row = rgb[60]  # the stroke's row: red from 20 % to 50 % of the width, gray away from it
+    assert all(_reddish(row[x]) for x in range(40, 76)), row[32:84]
+    assert not any(_reddish(row[x]) for x in range(100, 160))
+
+
+def test_browser_scribble_levin(server_url: str) -> None:
+    """The same flow with Levin et al.'s scribble propagation: red where the stroke was."""
+    if "levin" not in {m.name for m in tinct.list_methods()}:
+        pytest.skip("levin is not registered yet: the levin part of the browser test is skipped")
+    report = _run_e2e(server_url, "levin")
+    on = np.array(report["pixels"]["on_stroke"]) / 255.0
+    assert _reddish(on), report["pixels"]
+    rgb = _downloaded(report)
+    assert _reddish(rgb[60, 56]), rgb[60, 56]
