@@ -370,8 +370,9 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     from tinct.bench.quality import evaluate_quality
 
     method = args.method or tinct.DEFAULT_METHOD
-    report = evaluate_quality(method, args.data, limit=args.limit, progress=not args.quiet,
-                              options=parse_options(args.options, "tinct bench quality"))
+    options = parse_options(args.options, "tinct bench quality")
+    report = evaluate_quality(method, args.data, limit=args.limit, options=options,
+                              progress=not args.quiet and sys.stderr.isatty())
     print(report.to_markdown())
     if args.json:
         path = report.to_json(args.json)
