@@ -39,6 +39,10 @@ DEFAULT_MAX_PIXELS = 16_000_000
 HINT_ALPHA_THRESHOLD = 0.5
 
 
+class NotFound(TinctError):
+    """An upload or job id that is unknown or was dropped (the server answers 404)."""
+
+
 @dataclass
 class Upload:
     """One decoded upload.
@@ -201,9 +205,10 @@ class WebApp:
         with self._lock:
             upload = self._uploads.get(upload_id)
         if upload is None:
-            raise TinctError(f"upload '{upload_id}' is unknown or expired; upload the file again")
+            raise NotFound(f"upload '{upload_id}' is unknown or expired; upload the file again")
         if role is not None and upload.role != role:
-            raise TinctError(f"upload '{upload_id}' is a {upload.role} file, not a {role} file")
+            words = {"image": "the photo", "reference": "the colour reference", "hints": "the scribbles"}
+            raise TinctError(f"upload '{upload_id}' is {words[upload.role]}, not {words[role]}")
         return upload
 
     def preview_png(self, upload_id: str) -> bytes:
@@ -253,7 +258,7 @@ class WebApp:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise TinctError(f"job '{job_id}' is unknown or expired; colorize again")
+            raise NotFound(f"job '{job_id}' is unknown or expired; colorize again")
         return job
 
     def job_status(self, job_id: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tinct.errors import TinctError
-from tinct.web.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, WebApp
+from tinct.web.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, NotFound, WebApp
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -214,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             routes(url.path, query)
+        except NotFound as exc:
+            self._error(HTTPStatus.NOT_FOUND, str(exc))
         except TinctError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
         except (BrokenPipeError, ConnectionResetError):
