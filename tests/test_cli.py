@@ -290,6 +290,7 @@ def test_bench_quality_gray_psnr(work, capsys):
     assert code == 0
     assert "| **mean** |" in capsys.readouterr().out
     report = json.loads(out_json.read_text())
+    assert report["command"].startswith("tinct bench quality --method gray")
     for row, path in zip(report["images"], imgs, strict=True):
         gt = io.read_rgb(path)
         pred = np.repeat(io.read_gray(path)[..., None], 3, axis=2)

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
              "  tinct colorize old.jpg -o old_colour.png\n"
              "  tinct colorize 'scans/*.tif' --out-dir coloured --bit-depth 16\n"
              "  tinct colorize photo.png --method levin --hints scribbles.png\n"
-             "  tinct colorize photo.png --method reference --reference holiday.jpg -O iterations=3\n\n"
+             "  tinct colorize left.png --method stereocopy --reference right.png -O key=value\n\n"
              f"Outputs are named <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}). An\n"
              "existing output is replaced only with --overwrite; an input file is never replaced.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
@@ -167,7 +167,7 @@ def _run(argv: list[str], debug: bool) -> int:
         args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:  # argparse: --help / --version (0) or a usage error (2)
         return int(exc.code or 0)
-    args.debug_flag = debug
+    args.debug_flag, args.argv = debug, argv
     if args.command not in DELEGATED and extra:
         return _argparse_exit(parser, f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "colorize":
@@ -373,6 +373,7 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     options = parse_options(args.options, "tinct bench quality")
     report = evaluate_quality(method, args.data, limit=args.limit, options=options,
                               progress=not args.quiet and sys.stderr.isatty())
+    report.command = " ".join(["tinct", *args.argv])
     print(report.to_markdown())
     if args.json:
         path = report.to_json(args.json)

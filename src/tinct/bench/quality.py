@@ -31,6 +31,7 @@ from tqdm import tqdm
 from tinct import color, io, metrics
 from tinct.errors import TinctError
 from tinct.registry import Colorizer, Hints, load_method
+from tinct.weights import git_commit
 
 PROTOCOL = ("tinct.bench.quality v1: gray = BT.601 luma of the original (8-bit files read as float in "
             "[0, 1]); prediction scored against the original: PSNR (RGB, data range 1), SSIM (Wang 2004, "
@@ -103,6 +104,7 @@ class QualityReport:
     options: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     protocol: str = PROTOCOL
+    command: str | None = None  # the command line that produced the report, when run from the CLI
 
     def means(self) -> dict[str, float]:
         """Mean of every score and of ``seconds`` over the rows."""
@@ -116,6 +118,8 @@ class QualityReport:
             "data_dir": self.data_dir,
             "options": self.options,
             "protocol": self.protocol,
+            "command": self.command,
+            "commit": git_commit(),
             "n_images": len(self.rows),
             "skipped_gray_images": self.skipped,
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
