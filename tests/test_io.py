@@ -339,3 +339,41 @@ def test_list_and_expand_inputs(tmp_path: Path) -> None:
     found = tio.expand_inputs([str(tmp_path / "*.png"), str(tmp_path / "sub"), str(tmp_path / "b.png"),
                                str(tmp_path / "missing.png"), str(tmp_path / "*.gif")])
     assert [p.name for p in found] == ["b.png", "d.webp", "missing.png", "*.gif"]
+
+
+def test_png_key_colour_transparency(tmp_path: Path) -> None:
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(gray).save(tmp_path / "l.png", transparency=40)
+    data = tio.read_image(tmp_path / "l.png")
+    np.testing.assert_array_equal(data.alpha == 0, gray == 40)
+    rgb = np.zeros((3, 4, 3), np.uint8)
+    rgb[1, 2] = [10, 20, 30]
+    Image.fromarray(rgb).save(tmp_path / "rgb.png", transparency=(10, 20, 30))
+    data = tio.read_image(tmp_path / "rgb.png")
+    assert data.alpha[1, 2] == 0 and data.alpha.sum() == 11
+
+
+def test_huge_header_is_refused_without_decoding(tmp_path: Path) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60_000, 50_000, 8, 2, 0, 0, 0)  # 3 gigapixels, 9 GB decoded
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                                        + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+    message = _error(tmp_path / "bomb.png")
+    assert f"{tio.DEFAULT_MAX_PIXELS:,}" in message and "--max-pixels" in message
+
+
+def test_write_16bit_gray_with_alpha_is_stored_as_rgba(tmp_path: Path) -> None:
+    gray, alpha = _ramp(channels=1), _ramp(channels=1, seed=3)
+    data = tio.read_image(tio.write_image(tmp_path / "la.png", gray, bit_depth=16, alpha=alpha))
+    assert data.source_mode == "RGBA" and data.bit_depth == 16
+    assert np.abs(data.rgb - gray[..., None]).max() < 1 / 65535
+    assert np.abs(data.alpha - alpha).max() < 1 / 65535
+
+
+def test_write_rejects_integer_arrays(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        tio.write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    tio.write_image(tmp_path / "b.png", np.ones((4, 4), bool))
+    assert tio.read_gray(tmp_path / "b.png").min() == 1

@@ -95,12 +95,12 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     _check_readable(path)
     try:
         data = _decode(path, max_pixels)
-    except TinctError:
+    except (TinctError, MemoryError):
         raise
     except Exception as error:  # any codec failure is the file's fault: one line, no traceback
         detail = " ".join(str(error).split()) or type(error).__name__
-        raise TinctError(f"{path}: cannot decode the image ({detail}); the file is truncated or corrupt") \
-            from error
+        message = f"{path}: cannot decode the image ({detail}); the file may be truncated or corrupt"
+        raise TinctError(message) from error
     _remember_input(path)
     return data
 
@@ -286,8 +286,27 @@ def _from_pil(path: Path, image: Image.Image) -> ImageData:
         gray, depth = _rescale_float(np.asarray(image, dtype=np.float32)), 32
     else:
         return _colour_from_pil(path, image)
+    if alpha is None:
+        alpha = _key_colour_alpha(image)
     rgb = np.repeat(gray[..., None], 3, axis=2)
     return ImageData(np.ascontiguousarray(rgb, dtype=np.float32), alpha, mode, depth, True, path)
+
+
+def _key_colour_alpha(image: Image.Image) -> np.ndarray | None:
+    """Alpha from a PNG ``tRNS`` key colour (one fully transparent gray or RGB value), else None."""
+    key = image.info.get("transparency")
+    if key is None or image.mode not in ("L", "I", "I;16", "I;16B", "RGB"):
+        return None
+    raw = np.asarray(image)
+    if image.mode == "RGB":
+        if not (isinstance(key, tuple) and len(key) == 3):
+            return None
+        transparent = (raw == np.asarray(key, dtype=raw.dtype)).all(axis=2)
+    else:
+        if not isinstance(key, int):
+            return None
+        transparent = raw == key
+    return np.where(transparent, 0.0, 1.0).astype(np.float32)
 
 
 def _colour_from_pil(path: Path, image: Image.Image) -> ImageData:
@@ -296,7 +315,7 @@ def _colour_from_pil(path: Path, image: Image.Image) -> ImageData:
     is_gray = mode == "P" and _palette_is_gray(image)
     converted = image.convert("RGBA" if has_alpha else "RGB")
     array = np.asarray(converted, dtype=np.float32) / 255.0
-    alpha = np.ascontiguousarray(array[..., 3]) if has_alpha else None
+    alpha = np.ascontiguousarray(array[..., 3]) if has_alpha else _key_colour_alpha(image)
     return ImageData(np.ascontiguousarray(array[..., :3]), alpha, mode, 8, is_gray, path)
 
 
@@ -368,7 +387,10 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, bit_depth: i
 
 def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """(H, W, C) float64 in [0, 1], C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA."""
-    array = np.asarray(image, dtype=np.float64)
+    array = np.asarray(image)
+    if not (np.issubdtype(array.dtype, np.floating) or array.dtype == bool):
+        raise ValueError(f"image must be float in [0, 1], got dtype {array.dtype}")
+    array = array.astype(np.float64)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)) or 0 in array.shape:
