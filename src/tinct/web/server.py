@@ -23,6 +23,7 @@ import email.parser
 import email.policy
 import ipaddress
 import json
+import signal
 import socket
 import sys
 import threading
@@ -77,14 +78,23 @@ def main(args: argparse.Namespace) -> int:
     print(f"tinct serve: {url} (Ctrl+C to stop)", flush=True)
     if args.open:
         webbrowser.open(url)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:  # `kill` stops it as cleanly as Ctrl+C (the temporary folder is removed)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         server.server_close()
         app.close()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _Server(ThreadingHTTPServer):
