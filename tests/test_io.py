@@ -377,3 +377,13 @@ def test_write_rejects_integer_arrays(tmp_path: Path) -> None:
         tio.write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
     tio.write_image(tmp_path / "b.png", np.ones((4, 4), bool))
     assert tio.read_gray(tmp_path / "b.png").min() == 1
+
+
+def test_a_deleted_input_does_not_block_its_reused_inode(tmp_path: Path) -> None:
+    source = tio.write_image(tmp_path / "gone.png", np.zeros((4, 4)))
+    tio.read_image(source)
+    key = (source.stat().st_dev, source.stat().st_ino)
+    source.unlink()
+    other = tio.write_image(tmp_path / "other.png", np.zeros((4, 4)))
+    tio._read_inodes[(other.stat().st_dev, other.stat().st_ino)] = tio._read_inodes.pop(key)  # simulate reuse
+    tio.write_image(other, np.ones((4, 4)))  # allowed: the file that was read no longer exists

@@ -50,7 +50,7 @@ _EXIF_ORIENTATION = 0x0112
 
 _pil_lock = threading.Lock()  # guards the temporary change of Pillow's global bomb limit
 _read_paths: set[Path] = set()  # resolved paths read in this process: never written onto
-_read_inodes: set[tuple[int, int]] = set()  # (st_dev, st_ino) of the same files (hard links)
+_read_inodes: dict[tuple[int, int], Path] = {}  # (st_dev, st_ino) -> the path read (hard links)
 
 
 @dataclass
@@ -338,7 +338,7 @@ def _remember_input(path: Path) -> None:
     _read_paths.add(resolved)
     try:
         stat = resolved.stat()
-        _read_inodes.add((stat.st_dev, stat.st_ino))
+        _read_inodes[(stat.st_dev, stat.st_ino)] = resolved
     except OSError:
         pass
 
@@ -412,12 +412,25 @@ def _check_writable(path: Path) -> None:
     if path.is_dir():
         raise TinctError(f"{path}: is a directory; give a file name for the output")
     resolved = path.resolve()
-    same_inode = False
-    if resolved.exists():
-        stat = resolved.stat()
-        same_inode = (stat.st_dev, stat.st_ino) in _read_inodes
-    if resolved in _read_paths or same_inode:
+    if resolved in _read_paths or _is_hard_link_to_input(resolved):
         raise TinctError(f"{path}: refusing to overwrite an input image; choose another output name")
+
+
+def _is_hard_link_to_input(resolved: Path) -> bool:
+    """True if ``resolved`` is the same live file (device, inode) as an input read earlier."""
+    try:
+        stat = resolved.stat()
+    except OSError:
+        return False
+    key = (stat.st_dev, stat.st_ino)
+    original = _read_inodes.get(key)
+    if original is None:
+        return False
+    try:  # the input may have been deleted and its inode reused by an unrelated file
+        again = original.stat()
+    except OSError:
+        return False
+    return (again.st_dev, again.st_ino) == key
 
 
 def _encode(pixels: np.ndarray, file_format: str, bit_depth: int, quality: int) -> bytes:
