@@ -1,20 +1,11 @@
-"""Image files in and out: the only module that touches file formats (PIL and OpenCV codecs).
+"""Image files in and out: the only module that touches file formats (Pillow and OpenCV codecs).
 
-Reading gives float32 RGB in [0, 1] whatever the file held:
-
-- PNG, JPEG, TIFF, BMP, WebP (and anything else Pillow decodes, first frame only).
-- 1-bit, 8-bit and 16-bit; gray, gray+alpha, RGB, RGBA, palette (with transparency -> alpha),
-  CMYK (converted by Pillow's naive formula, *no ICC colour management*), YCbCr/LAB/HSV.
-- 16-bit RGB(A) and gray+alpha PNG/TIFF go through ``cv2.imdecode`` (Pillow truncates them to
-  8 bits); OpenCV gives BGR(A), which is reordered here.
-- Float and 32-bit integer images: mode ``"F"`` with all values in [0, 1] is kept as is, otherwise
-  min-max rescaled to [0, 1] (NaN -> 0); mode ``"I"`` with values in [0, 65535] is read as 16-bit
-  (divided by 65535), otherwise min-max rescaled. Such sources report ``bit_depth = 32``.
-- The EXIF orientation tag is applied (the array is what a viewer shows).
-- The pixel count is checked from the header *before* decoding (``max_pixels``).
-
-Writing (:func:`write_image`) is atomic (temporary file in the target directory, then
-``os.replace``) and refuses to overwrite any file that :func:`read_image` read in this process.
+Reading gives float32 RGB in [0, 1] (+ alpha) from PNG, JPEG, TIFF, BMP, WebP (anything Pillow
+opens, first frame), 1/8/16-bit, gray, gray+alpha, RGB(A), palette, CMYK (naive, no ICC), float;
+16-bit colour PNG/TIFF go through ``cv2.imdecode`` because Pillow truncates them to 8 bits. The
+EXIF orientation is applied and the pixel count is checked from the header before decoding.
+Writing is atomic and never overwrites a file read in this process. The per-mode table, error
+messages and limits are in ``docs/methods/io.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +16,8 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +37,6 @@ _WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF"
                   ".bmp": "BMP", ".webp": "WEBP"}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 _ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
-_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _EXIF_ORIENTATION = 0x0112
 
 _pil_lock = threading.Lock()  # guards the temporary change of Pillow's global bomb limit
@@ -144,49 +135,55 @@ def _too_large(path: Path, width: int, height: int, max_pixels: int) -> TinctErr
                       f"{max_pixels:,}; raise it with --max-pixels (max_pixels=) if you trust the file")
 
 
-def _decode(path: Path, max_pixels: int) -> ImageData:
-    with _pil_lock:
-        old_limit, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+@contextmanager
+def _pillow_guard(max_pixels: int) -> Iterator[None]:
+    """Pillow's bomb limit = ``max_pixels`` and truncated files refused, restored afterwards."""
+    with _pil_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bomb warnings (we check the size ourselves), corrupt EXIF
+        saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
         Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # bomb warnings (checked below), corrupt EXIF
-                try:
-                    image = Image.open(path)
-                except Image.DecompressionBombError as error:
-                    raise TinctError(f"{path}: the image is over the limit of {max_pixels:,} pixels; "
-                                     "raise it with --max-pixels (max_pixels=) if you trust the file") \
-                        from error
-                except Image.UnidentifiedImageError as error:
-                    return _decode_tiff_with_opencv(path, max_pixels, error)
-                with image:
-                    width, height = image.size
-                    if width * height > max_pixels:
-                        raise _too_large(path, width, height, max_pixels)
-                    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-                    opencv_mode = _opencv_mode(path, image)
-                    if opencv_mode is not None:
-                        data = _decode_with_opencv(path, opencv_mode)
-                    else:
-                        image.load()
-                        data = _from_pil(path, image)
+            yield
         finally:
-            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = old_limit, old_truncated
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def _decode(path: Path, max_pixels: int) -> ImageData:
+    with _pillow_guard(max_pixels):
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as error:
+            raise TinctError(f"{path}: the image is over the limit of {max_pixels:,} pixels; "
+                             "raise it with --max-pixels (max_pixels=) if you trust the file") from error
+        except Image.UnidentifiedImageError as error:
+            if _read_magic(path, 4) not in (b"II*\x00", b"MM\x00*"):
+                raise TinctError(f"{path}: not an image file (or a format tinct cannot read)") from error
+            return _decode_with_opencv(path, None, max_pixels)
+        with image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise _too_large(path, width, height, max_pixels)
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            opencv_mode = _opencv_mode(path, image)
+            if opencv_mode is not None:
+                data = _decode_with_opencv(path, opencv_mode, max_pixels)
+            else:
+                image.load()
+                data = _from_pil(path, image)
     return _apply_orientation(data, orientation)
 
 
-def _png_header(path: Path) -> tuple[int, int]:
-    """(bit depth, colour type) from a PNG's IHDR chunk."""
+def _read_magic(path: Path, count: int) -> bytes:
     with open(path, "rb") as handle:
-        head = handle.read(26)
-    return head[24], head[25]
+        return handle.read(count)
 
 
 def _opencv_mode(path: Path, image: Image.Image) -> str | None:
     """The source mode of colour or gray+alpha files with 16 bits per channel (Pillow truncates
     them to 8, so OpenCV decodes them), else ``None``."""
     if image.format == "PNG":
-        depth, colour_type = _png_header(path)
+        header = _read_magic(path, 26)  # IHDR: bit depth at byte 24, colour type at 25
+        depth, colour_type = header[24], header[25]
         if depth == 16 and colour_type in (2, 4, 6):
             return {2: "RGB", 4: "LA", 6: "RGBA"}[colour_type]
     if image.format == "TIFF" and image.mode in ("RGB", "RGBA", "LA", "RGBX"):
@@ -197,26 +194,16 @@ def _opencv_mode(path: Path, image: Image.Image) -> str | None:
     return None
 
 
-def _decode_with_opencv(path: Path, mode: str) -> ImageData:
+def _decode_with_opencv(path: Path, mode: str | None, max_pixels: int) -> ImageData:
+    """16-bit colour files (``mode`` known from the header) or, with ``mode=None``, TIFFs that
+    Pillow cannot identify (float RGB...; their size is checked after decoding)."""
     array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise TinctError(f"{path}: OpenCV cannot decode this {mode} image; the file is truncated or corrupt")
-    return _from_opencv(path, array, mode)
-
-
-def _decode_tiff_with_opencv(path: Path, max_pixels: int, error: Exception) -> ImageData:
-    """Float / unusual TIFFs that Pillow cannot identify (size is checked after decoding)."""
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic not in (b"II*\x00", b"MM\x00*"):
-        raise TinctError(f"{path}: not an image file (or a format tinct cannot read)") from error
-    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise TinctError(f"{path}: cannot decode this TIFF image; it is corrupt or unsupported") from error
+        raise TinctError(f"{path}: cannot decode the image; the file is truncated, corrupt or unsupported")
     if array.shape[0] * array.shape[1] > max_pixels:
         raise _too_large(path, array.shape[1], array.shape[0], max_pixels)
-    channels = 1 if array.ndim == 2 else array.shape[2]
-    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    if mode is None:
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[1 if array.ndim == 2 else array.shape[2]]
     return _from_opencv(path, array, mode)
 
 
@@ -409,8 +396,6 @@ def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def _check_writable(path: Path) -> None:
-    if path.is_dir():
-        raise TinctError(f"{path}: is a directory; give a file name for the output")
     resolved = path.resolve()
     if resolved in _read_paths or _is_hard_link_to_input(resolved):
         raise TinctError(f"{path}: refusing to overwrite an input image; choose another output name")
