@@ -2,8 +2,9 @@
 // (no browser download). Usage: node e2e.mjs <url> <artifact-dir> [method]
 //
 // It loads the page, uploads a text file (expects the error message in the page), uploads a
-// synthetic gray PNG made in the page, picks <method> (default levin), draws a red stroke with
-// the mouse, clicks Colorize, waits for the result, reads the result's pixels where the stroke
+// synthetic gray PNG made in the page, picks <method> (default levin), uploads a green reference
+// if the method shows the reference tool, draws a red stroke with the mouse if it shows the
+// scribble tools, clicks Colorize, waits for the result, reads the result's pixels where the stroke
 // was, downloads the PNG and saves a screenshot. Prints one JSON line; exits 1 if a step failed.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -58,20 +59,26 @@ try {
   await page.waitForSelector("#input-stage:not([hidden])");
   report.error_after_good_upload = await page.isVisible("#error");
 
-  // 3. Pick the method; its scribble tools must show.
+  // 3. Pick the method; the page shows the tools it accepts.
   await page.selectOption("#method", method);
-  await page.waitForSelector("#scribble-section:not([hidden])");
+  report.shows_reference = await page.isVisible("#reference-section");
+  report.shows_scribbles = await page.isVisible("#scribble-section");
+  if (report.shows_reference) {
+    // A green reference photo, made in the page like the input.
+    const refUrl = await page.evaluate(() => {
+      const c = document.createElement("canvas");
+      c.width = 64; c.height = 48;
+      const ctx = c.getContext("2d");
+      ctx.fillStyle = "#20c040"; ctx.fillRect(0, 0, 64, 48);
+      return c.toDataURL("image/png");
+    });
+    await page.setInputFiles("#reference", { name: "green.png", mimeType: "image/png",
+      buffer: Buffer.from(refUrl.split(",")[1], "base64") });
+    await page.waitForSelector("#reference-preview:not([hidden])");
+  }
 
   // 4. Draw a red stroke with the mouse.
-  await page.fill("#brush-color", "#ff0000");
-  await page.$eval("#brush-size", (el) => { el.value = "24"; el.dispatchEvent(new Event("input")); });
-  const box = await page.locator("#scribbles").boundingBox();
-  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
-  await page.mouse.move(...at(STROKE.x0, STROKE.y));
-  await page.mouse.down();
-  await page.mouse.move(...at(STROKE.x1, STROKE.y), { steps: 12 });
-  await page.mouse.up();
-  report.stroke_count = await page.textContent("#stroke-count");
+  if (report.shows_scribbles) await drawStroke(page, report);
 
   // 5. Colorize and wait for the result (or an error in the page).
   const started = Date.now();
@@ -106,8 +113,22 @@ try {
 } catch (err) {
   failed = true;
   report.failure = String(err && err.message || err);
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  if (pages.length) await pages[0].screenshot({ path: join(artifactDir, "web_e2e_failure.png") }).catch(() => {});
 } finally {
   await browser.close();
 }
 console.log(JSON.stringify(report));
+
+async function drawStroke(page, report) {
+  await page.fill("#brush-color", "#ff0000");
+  await page.$eval("#brush-size", (el) => { el.value = "24"; el.dispatchEvent(new Event("input")); });
+  const box = await page.locator("#scribbles").boundingBox();
+  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(STROKE.x0, STROKE.y));
+  await page.mouse.down();
+  await page.mouse.move(...at(STROKE.x1, STROKE.y), { steps: 12 });
+  await page.mouse.up();
+  report.stroke_count = await page.textContent("#stroke-count");
+}
 process.exit(failed ? 1 : 0);
