@@ -103,7 +103,7 @@ def _run_e2e(url: str, method: str) -> dict:
     assert report["shows_scribbles"] == ("hints" in info.accepts)
     assert report["shows_reference"] == ("reference" in info.accepts)
     if report["shows_scribbles"]:
-        assert report["stroke_count"] == "1 stroke"
+        assert (report["stroke_count_before_undo"], report["stroke_count"]) == ("2 strokes", "1 stroke")
     assert report["page_errors"] == []
     assert Path(report["screenshot"]).stat().st_size > 1000
     assert method in report["methods"]
@@ -128,6 +128,7 @@ def test_browser_scribble_geometry(server_url: str) -> None:
     on, off = (np.array(report["pixels"][k]) / 255.0 for k in ("on_stroke", "off_stroke"))
     assert np.allclose(on, [1.0, 0.0, 0.0], atol=0.02), report["pixels"]
     assert np.ptp(off) < 0.02, report["pixels"]  # gray far from the stroke
+    assert np.ptp(report["pixels"]["undone_stroke"]) <= 5, report["pixels"]  # the undone blue stroke
     rgb = _downloaded(report)
     row = rgb[60]  # the stroke's row: red from 20 % to 50 % of the width, gray away from it
     assert all(_reddish(row[x]) for x in range(40, 76)), row[32:84]

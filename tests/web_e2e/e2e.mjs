@@ -4,8 +4,9 @@
 // It loads the page, uploads a text file (expects the error message in the page), uploads a
 // synthetic gray PNG made in the page, picks <method> (default levin), uploads a green reference
 // if the method shows the reference tool, draws a red stroke with the mouse if it shows the
-// scribble tools, clicks Colorize, waits for the result, reads the result's pixels where the stroke
-// was, downloads the PNG and saves a screenshot. Prints one JSON line; exits 1 if a step failed.
+// scribble tools (and a blue one that it undoes), clicks Colorize, waits for the result, reads
+// the result's pixels where the strokes were, downloads the PNG and saves a screenshot.
+// Prints one JSON line; exits 1 if a step failed.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -19,6 +20,7 @@ const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const WIDTH = 160, HEIGHT = 120;
 // The stroke, in fractions of the image: a horizontal line at mid height from 20 % to 50 %.
 const STROKE = { x0: 0.2, x1: 0.5, y: 0.5 };
+const UNDONE = { x0: 0.6, x1: 0.9, y: 0.85 };
 mkdirSync(artifactDir, { recursive: true });
 
 const browser = await chromium.launch({
@@ -90,15 +92,16 @@ try {
   if (report.error) throw new Error(`colorize failed in the page: ${report.error}`);
 
   // 6. Read the result where the stroke was (and far from it) through a canvas.
-  report.pixels = await page.evaluate((s) => {
+  report.pixels = await page.evaluate(([s, u]) => {
     const img = document.getElementById("result-image");
     const c = document.createElement("canvas");
     c.width = img.naturalWidth; c.height = img.naturalHeight;
     const ctx = c.getContext("2d");
     ctx.drawImage(img, 0, 0);
     const at = (fx, fy) => Array.from(ctx.getImageData(Math.round(fx * c.width), Math.round(fy * c.height), 1, 1).data.slice(0, 3));
-    return { size: [c.width, c.height], on_stroke: at((s.x0 + s.x1) / 2, s.y), off_stroke: at(0.9, 0.9) };
-  }, STROKE);
+    return { size: [c.width, c.height], on_stroke: at((s.x0 + s.x1) / 2, s.y), off_stroke: at(0.9, 0.2),
+      undone_stroke: at((u.x0 + u.x1) / 2, u.y) };
+  }, [STROKE, UNDONE]);
   report.stroke = STROKE;
 
   // 7. Download the PNG and take a screenshot.
@@ -125,10 +128,18 @@ async function drawStroke(page, report) {
   await page.$eval("#brush-size", (el) => { el.value = "24"; el.dispatchEvent(new Event("input")); });
   const box = await page.locator("#scribbles").boundingBox();
   const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
-  await page.mouse.move(...at(STROKE.x0, STROKE.y));
-  await page.mouse.down();
-  await page.mouse.move(...at(STROKE.x1, STROKE.y), { steps: 12 });
-  await page.mouse.up();
+  const line = async (x0, x1, y) => {
+    await page.mouse.move(...at(x0, y));
+    await page.mouse.down();
+    await page.mouse.move(...at(x1, y), { steps: 12 });
+    await page.mouse.up();
+  };
+  await line(STROKE.x0, STROKE.x1, STROKE.y);
+  // A second, blue stroke that is undone: it must not reach the method.
+  await page.fill("#brush-color", "#0000ff");
+  await line(UNDONE.x0, UNDONE.x1, UNDONE.y);
+  report.stroke_count_before_undo = await page.textContent("#stroke-count");
+  await page.click("#undo");
   report.stroke_count = await page.textContent("#stroke-count");
 }
 process.exit(failed ? 1 : 0);

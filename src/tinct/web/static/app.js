@@ -192,7 +192,6 @@ function redraw() {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   for (const stroke of state.strokes) drawStroke(ctx, stroke);
-  if (state.drawing) drawStroke(ctx, state.drawing);
 }
 
 function setupScribbles() {
@@ -201,18 +200,19 @@ function setupScribbles() {
     if (!state.image || event.button !== 0) return;
     canvas.setPointerCapture(event.pointerId);
     state.drawing = { color: $("brush-color").value, size: brushSizeInImagePixels(), points: [canvasPoint(event)] };
-    redraw();
+    drawStroke(canvas.getContext("2d"), state.drawing);
   });
   canvas.addEventListener("pointermove", (event) => {
     if (!state.drawing) return;
-    state.drawing.points.push(canvasPoint(event));
-    redraw();
+    // Only the new segment is painted (a full redraw per move is slow on a large photo).
+    const points = state.drawing.points;
+    points.push(canvasPoint(event));
+    drawStroke(canvas.getContext("2d"), { ...state.drawing, points: points.slice(-2) });
   });
   const finish = () => {
     if (!state.drawing) return;
     state.strokes.push(state.drawing);
     state.drawing = null;
-    redraw();
     updateButtons();
   };
   canvas.addEventListener("pointerup", finish);
