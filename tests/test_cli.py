@@ -242,6 +242,13 @@ def test_methods_lists_gray(capsys):
     assert gray["needs"] == [] and gray["trainable"] is False
 
 
+def test_format_table_fits_the_terminal():
+    table = cli.format_table(("a", "long"), [("x" * 5, "y" * 40)], max_width=30, shrink=(1,))
+    lines = table.splitlines()
+    assert all(len(line) <= 30 for line in lines) and lines[2].endswith("~")
+    assert cli.format_table(("a", "long"), [("x", "y" * 40)]).splitlines()[2].endswith("y" * 40)
+
+
 def _eval_dirs(root: Path) -> tuple[Path, Path]:
     pred, gt = root / "pred", root / "gt"
     for i in range(2):

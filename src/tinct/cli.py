@@ -12,6 +12,7 @@ import argparse
 import csv
 import importlib
 import json
+import shutil
 import sys
 import traceback
 from collections.abc import Sequence
@@ -213,10 +214,18 @@ def parse_options(pairs: Sequence[str], prog: str = "tinct") -> dict[str, Any]:
     return options
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table with aligned columns."""
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int | None = None,
+                 shrink: Sequence[int] = ()) -> str:
+    """A plain-text table with aligned columns; with ``max_width``, the widest of the ``shrink``
+    columns are cut (ending in "~") until the lines fit, none below 12 characters."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    while max_width and shrink and sum(widths) + 2 * (len(widths) - 1) > max_width:
+        widest = max(shrink, key=lambda i: widths[i])
+        if widths[widest] <= 12:
+            break
+        widths[widest] -= 1
+    cells = [[c if len(c) <= w else c[:w - 1] + "~" for c, w in zip(r, widths, strict=True)] for r in cells]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -327,7 +336,9 @@ def cmd_methods(args: argparse.Namespace) -> int:
     rows = [(i.name + (" *" if i.name == default else ""), ",".join(sorted(i.needs)) or "-",
              "yes" if i.bundled_weights else "no", "yes" if i.trainable else "no", i.paper, i.summary)
             for i in infos]
-    print(format_table(("name", "needs", "bundled weights", "trainable", "paper", "summary"), rows))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # piped: full text
+    headers = ("name", "needs", "bundled weights", "trainable", "paper", "summary")
+    print(format_table(headers, rows, width, shrink=(4, 5)))
     print(f"\n* default method ({default}); use --method NAME to choose another.")
     return 0
 
@@ -388,7 +399,7 @@ def cmd_train(extra: list[str]) -> int:
         prog="tinct train", formatter_class=_formatter, description="Train a trainable method.",
         epilog="Run 'tinct train METHOD --help' for the method's options.")
     subs = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
-    chosen = next((a for a in extra if not a.startswith("-")), None)
+    chosen = extra[0] if extra and not extra[0].startswith("-") else None  # METHOD comes first
     for info in trainable:
         p = subs.add_parser(info.name, help=info.summary, formatter_class=_formatter,
                             description=f"Train '{info.name}': {info.summary} ({info.paper})")

@@ -1,0 +1,5 @@
+"""Evaluation protocols.
+
+- :mod:`tinct.bench.quality`: colour images -> luma -> colorize -> PSNR, SSIM, CIEDE2000,
+  colourfulness (``tinct bench quality``, ``tinct eval``).
+"""
