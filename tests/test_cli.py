@@ -289,7 +289,7 @@ def test_eval_size_mismatch_and_no_pairs(work, capsys):
     assert "no prediction" in capsys.readouterr().err
 
 
-def test_bench_quality_gray_psnr(work, capsys):
+def test_bench_quality_gray_psnr(work, capsys, monkeypatch):
     data = work / "data"
     imgs = [colour_png(data / f"c{i}.png", seed=i, shape=(24, 24)) for i in range(2)]
     out_json = work / "r.json"
@@ -298,6 +298,11 @@ def test_bench_quality_gray_psnr(work, capsys):
     assert "| **mean** |" in capsys.readouterr().out
     report = json.loads(out_json.read_text())
     assert report["command"].startswith("tinct bench quality --method gray")
+    assert cli.main(["bench", "quality", "--method", "gray", "--data", "data", "--json", "--limit", "1"]) == 0
+    assert json.loads((work / "docs" / "results" / "gray_data.json").read_text())["n_images"] == 1
+    fake_method(monkeypatch, "fakeref", needs={"reference"})
+    assert cli.main(["bench", "quality", "--method", "fakeref", "--data", "data"]) == 1
+    assert "needs reference" in capsys.readouterr().err
     for row, path in zip(report["images"], imgs, strict=True):
         gt = io.read_rgb(path)
         pred = np.repeat(io.read_gray(path)[..., None], 3, axis=2)

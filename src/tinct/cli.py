@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
              "  tinct bench quality --method levin --data ../shared/data/eval/mcmaster18 --limit 3")
     q.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
     q.add_argument("--data", required=True, metavar="DIR", help="folder of colour images")
-    q.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    q.add_argument("--json", metavar="OUT", nargs="?", const="",
+                   help="also write the report as JSON to OUT (default docs/results/<method>_<dataset>.json)")
     q.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
     q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="method option (repeatable)")
@@ -382,12 +383,16 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
 
     method = args.method or tinct.DEFAULT_METHOD
     options = parse_options(args.options, "tinct bench quality")
+    needs = tinct.method_info(method).needs
+    if needs:
+        raise TinctError(f"tinct bench quality scores automatic methods; '{method}' needs "
+                         f"{' and '.join(sorted(needs))} (use its own benchmark)")
     report = evaluate_quality(method, args.data, limit=args.limit, options=options,
                               progress=not args.quiet and sys.stderr.isatty())
     report.command = " ".join(["tinct", *args.argv])
     print(report.to_markdown())
-    if args.json:
-        path = report.to_json(args.json)
+    if args.json is not None:
+        path = report.to_json(args.json or Path("docs/results") / f"{report.method}_{report.dataset}.json")
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
