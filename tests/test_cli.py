@@ -128,15 +128,19 @@ def test_sixteen_bit_in_sixteen_bit_out(work):
     np.testing.assert_allclose(out.rgb[..., 0], io.read_gray(work / "deep.png"), atol=1 / 65535)
     assert cli.main(["colorize", "deep.png", "--bit-depth", "8", "-o", "eight.png"]) == 0
     assert io.read_image(work / "eight.png").bit_depth == 8
+    assert cli.main(["colorize", "deep.png", "-o", "small.jpg"]) == 0  # JPEG: 8-bit without asking
+    assert io.read_image(work / "small.jpg").bit_depth == 8
 
 
-def test_alpha_is_preserved(work):
+def test_alpha_is_preserved(work, capsys):
     alpha = np.linspace(0, 1, 12 * 16, dtype=np.float32).reshape(12, 16)
     io.write_image(work / "t.png", np.full((12, 16), 0.4, np.float32), alpha=alpha)
     assert cli.main(["colorize", "t.png"]) == 0
     out = io.read_image(work / "tinct-out" / "t_gray.png")
     assert out.alpha is not None
     np.testing.assert_allclose(out.alpha, alpha, atol=1 / 255)
+    assert cli.main(["colorize", "t.png", "-o", "t.jpg"]) == 0
+    assert "alpha channel is dropped" in capsys.readouterr().err
 
 
 def test_never_replaces_an_input(work, capsys):

@@ -278,8 +278,13 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             gray = image.rgb[..., 0] if image.is_gray_source else rgb_to_luma(image.rgb).astype(np.float32)
             hints = None if hints_rgba is None else hints_from_image(hints_rgba, gray)
             rgb = colorizer.colorize(gray, reference=reference, hints=hints)
-            bit_depth = args.bit_depth or (16 if image.bit_depth == 16 else 8)
-            io.write_image(out, rgb, bit_depth=bit_depth, alpha=image.alpha)
+            deep_format = out.suffix.lower() in (".png", ".tif", ".tiff")  # formats that store 16 bits
+            bit_depth = args.bit_depth or (16 if image.bit_depth == 16 and deep_format else 8)
+            alpha = image.alpha
+            if alpha is not None and out.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+                _note(args, f"{out.name}: {out.suffix} cannot store transparency; alpha channel is dropped")
+                alpha = None
+            io.write_image(out, rgb, bit_depth=bit_depth, alpha=alpha)
             tqdm.write(str(out))
             written += 1
         except Exception as exc:  # noqa: BLE001 - one line per failed file, the others go on
