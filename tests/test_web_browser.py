@@ -99,6 +99,7 @@ def _run_e2e(url: str, method: str) -> dict:
     # The page survived a bad upload with a clear message, then worked.
     assert "not an image" in report["bad_upload_message"], report["bad_upload_message"]
     assert report["error_after_good_upload"] is False
+    assert report["download_visible_before_result"] is False
     info = tinct.method_info(method)
     assert report["shows_scribbles"] == ("hints" in info.accepts)
     assert report["shows_reference"] == ("reference" in info.accepts)

@@ -60,6 +60,7 @@ try {
   await page.setInputFiles("#photo", { name: "synthetic.png", mimeType: "image/png", buffer: png });
   await page.waitForSelector("#input-stage:not([hidden])");
   report.error_after_good_upload = await page.isVisible("#error");
+  report.download_visible_before_result = await page.isVisible("#download");
 
   // 3. Pick the method; the page shows the tools it accepts.
   await page.selectOption("#method", method);
