@@ -220,6 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if not self._host_ok():
+            self.close_connection = True  # a POST body is left unread
             self._error(HTTPStatus.FORBIDDEN, "request refused: not addressed to this computer's app")
             return
         try:
