@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+
 import cv2
 import numpy as np
 import pytest
@@ -96,6 +98,11 @@ def test_gray_to_rgb() -> None:
     t = color.gray_to_rgb_torch(torch.from_numpy(gray)[None])
     assert t.shape == (3, 4, 5)
     assert_allclose(to_numpy(t), rgb)
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(color)
+    assert result.attempted >= 16 and result.failed == 0
 
 
 # --- round trips ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -179,6 +180,11 @@ def test_pearson_matches_scipy(rng: np.random.Generator) -> None:
     assert math.isnan(metrics.pearson(x, np.ones_like(x)))
 
 
+def test_docstring_examples() -> None:
+    result = doctest.testmod(metrics)
+    assert result.attempted > 0 and result.failed == 0
+
+
 # --- torch == numpy ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("padding", ["same", "valid"])
@@ -291,6 +297,10 @@ def test_numpy_errors() -> None:
         metrics.mean_ciede2000(np.zeros((4, 4)), np.zeros((4, 4)))
     with pytest.raises(ValueError, match="3 and 4"):
         metrics.pearson(np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError, match="uint8"):
+        metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        metrics.colorfulness(np.zeros((4, 4, 3), np.uint8))
 
 
 def test_torch_errors() -> None:

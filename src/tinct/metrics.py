@@ -51,9 +51,16 @@ Reduction = Literal["mean", "none"]
 # numpy
 # ---------------------------------------------------------------------------------------------
 
+def _as_float64(image: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(image)
+    if not np.issubdtype(arr.dtype, np.floating):
+        # an 8-bit image would silently be measured on the wrong scale
+        raise TypeError(f"{name} expects float images in [0, 1], got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
 def _check_pair(pred: np.ndarray, target: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    pred = np.asarray(pred, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
+    pred, target = _as_float64(pred, name), _as_float64(target, name)
     if pred.shape != target.shape:
         raise ValueError(f"{name}: pred and target differ in shape: {pred.shape} vs {target.shape}")
     if pred.ndim not in (2, 3):
@@ -254,7 +261,7 @@ def colorfulness(rgb: np.ndarray) -> float:
         M = σ_rgyb + 0.3 μ_rgyb >= 0, with rg = R - G, yb = (R + G) / 2 - B; 0 for a gray image,
         roughly 0-110 for natural images (≈ 33 "moderately", ≈ 59 "quite" colourful).
     """
-    arr = np.asarray(rgb, dtype=np.float64)
+    arr = _as_float64(rgb, "colorfulness")
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"colorfulness expects an RGB image of shape (H, W, 3), got shape {arr.shape}")
     r, g, b = np.moveaxis(arr * 255.0, -1, 0)
