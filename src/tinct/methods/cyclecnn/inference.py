@@ -1,0 +1,115 @@
+"""Loading trained Cycle-CNN weights and running M (+ refinement) on a full image.
+
+Two paths with the same result (tested): ``straightforward`` runs every network on the whole image
+and materialises the weight volume ``(d, H, W)``; ``optimized`` folds BatchNorm into the
+convolutions, uses channels-last tensors, streams the softmax over disparities (no volume) and
+processes row strips with a halo of the receptive radius (memory bounded by the strip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinct.color import rgb_to_ycbcr_torch, ycbcr_to_rgb_torch
+from tinct.errors import TinctError
+from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_tiled, hflip
+from tinct.methods.cyclecnn.refine import RefinementCNN, refine_tiled
+from tinct.nn.resnet import fold_batchnorm
+from tinct.weights import load_weights
+
+
+@dataclass
+class Networks:
+    """The inference networks: M and (optionally) the refinement CNN, in eval mode."""
+
+    colorizer: ColorizationCNN
+    refiner: RefinementCNN | None
+
+
+def networks_from_tensors(tensors: dict[str, torch.Tensor], card: dict | None = None) -> Networks:
+    """Build :class:`Networks` from ``model.*`` / ``refine.*`` tensors (sizes read off the tensors)."""
+    width = int(tensors["model.extract_gray.head.0.weight"].shape[0])
+    n_blocks = len({k.split(".")[3] for k in tensors if k.startswith("model.extract_gray.blocks.")})
+    colorizer = ColorizationCNN(ModelConfig(width, n_blocks))
+    colorizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    refiner = None
+    refine_state = {k[7:]: v for k, v in tensors.items() if k.startswith("refine.")}
+    if refine_state:
+        refiner = RefinementCNN(width, n_blocks)
+        refiner.load_state_dict(refine_state)
+        refiner.eval()
+    return Networks(colorizer.eval(), refiner)
+
+
+def load_networks(path: str | Path) -> Networks:
+    """Read a Cycle-CNN ``.safetensors`` file (``model.*`` and optional ``refine.*`` tensors)."""
+    tensors, card = load_weights(path)
+    if "model.extract_gray.head.0.weight" not in tensors:
+        raise TinctError(f"{path}: not Cycle-CNN weights (no 'model.*' tensors)")
+    return networks_from_tensors(tensors, card)
+
+
+def optimize_networks(nets: Networks) -> Networks:
+    """Folded-BatchNorm, channels-last copies (inference only)."""
+    colorizer = fold_batchnorm(nets.colorizer).to(memory_format=torch.channels_last)
+    refiner = None
+    if nets.refiner is not None:
+        refiner = fold_batchnorm(nets.refiner).to(memory_format=torch.channels_last)
+    return Networks(colorizer, refiner)
+
+
+@torch.no_grad()
+def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int,
+                   optimized: bool = True, strip_rows: int = 48, refine: bool = True) -> torch.Tensor:
+    """Run M (then the refinement) in M's geometry (matches at ``i + k``).
+
+    Args:
+        gray: ``(1, 1, H, W)`` in [0, 1]; ref_ycbcr: ``(1, 3, H, W)`` YCbCr in [0, 1].
+        optimized: the tiled/streaming path (expects :func:`optimize_networks` output, works with both).
+
+    Returns:
+        ``(1, 3, H, W)`` YCbCr; Y is ``gray``.
+    """
+    if optimized:
+        cl = torch.channels_last
+        gray_cl, ref_cl = gray.contiguous(memory_format=cl), ref_ycbcr.contiguous(memory_format=cl)
+        out = colorize_tiled(nets.colorizer, gray_cl, ref_cl, disparities=disparities, strip_rows=strip_rows)
+        if refine and nets.refiner is not None:
+            out = refine_tiled(nets.refiner, gray_cl, out.contiguous(memory_format=cl), strip_rows=strip_rows)
+        return out.contiguous()
+    out = nets.colorizer(gray, ref_ycbcr, disparities=disparities, return_weights=True).ycbcr
+    if refine and nets.refiner is not None:
+        out = nets.refiner(gray, out)
+    return out
+
+
+def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, disparities: int = 64,
+                  reference_side: str = "right", optimized: bool = True, refine: bool = True,
+                  strip_rows: int = 48) -> np.ndarray:
+    """Colour a monochrome view from the rectified colour view of the same rig.
+
+    Args:
+        gray: float32 ``(H, W)`` luma in [0, 1].
+        reference: float32 ``(H, W, 3)`` RGB in [0, 1].
+        reference_side: ``"right"``: gray is the left view (a match lies at ``x - d``, Middlebury);
+            ``"left"``: gray is the right view (M's own ``x + d`` search).
+
+    Returns:
+        float32 ``(H, W, 3)`` RGB in [0, 1] whose BT.601 luma is ``gray`` (up to clipping).
+    """
+    g = torch.from_numpy(np.ascontiguousarray(gray, np.float32))[None, None]
+    r = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1), np.float32))[None]
+    ycc = rgb_to_ycbcr_torch(r)
+    flip = reference_side == "right"
+    if flip:
+        g, ycc = hflip(g), hflip(ycc)
+    out = colorize_ycbcr(nets, g, ycc, disparities=disparities, optimized=optimized, strip_rows=strip_rows,
+                         refine=refine)
+    if flip:
+        out = hflip(out)
+    rgb = ycbcr_to_rgb_torch(out).clamp(0, 1)
+    return rgb[0].permute(1, 2, 0).numpy().astype(np.float32)

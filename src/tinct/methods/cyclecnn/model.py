@@ -1,0 +1,135 @@
+"""The colorization CNN M and the colorization cycle (Cycle-CNN, Dong et al. AAAI 2020, Figs. 4, 6).
+
+``M(A_G, B_C) -> A_C``: two ResNets extract features of the gray input A (its Y) and of the colour
+reference B (its Y, Cb, Cr); the 3-D weight volume W (:mod:`.weight_volume`) scores, for each
+pixel ``(j, i)`` of A, the reference pixels ``(j, i) .. (j, i + d - 1)``; A_C's Cb, Cr are the
+W-weighted average of B's Cb, Cr and A_C's Y is A's Y (kept exactly). The same average of B's Y,
+``warped_y``, is what the structure-similarity loss compares with A's Y (``I_C^Y`` of eq. 1).
+
+Images inside the model are YCbCr (BT.601 full range), channel-first, in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tinct.methods.cyclecnn.weight_volume import streaming_average, weight_volume, weighted_average
+from tinct.nn.resnet import ResNetExtractor
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of M (paper: width 16, 8 residual blocks, d = 64)."""
+
+    width: int = 16
+    n_blocks: int = 8
+    disparities: int = 64
+
+
+@dataclass
+class Colorized:
+    """Output of :class:`ColorizationCNN`.
+
+    ycbcr: ``(N, 3, H, W)`` = (A's Y, averaged Cb, averaged Cr); warped_y: ``(N, 1, H, W)``
+    averaged reference Y; weights: ``(N, d, H, W)`` W, or None when not requested.
+    """
+
+    ycbcr: torch.Tensor
+    warped_y: torch.Tensor
+    weights: torch.Tensor | None
+
+
+class ColorizationCNN(nn.Module):
+    """M: ``(gray (N,1,H,W), reference YCbCr (N,3,H,W)) -> Colorized``; both in [0, 1]."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        c = self.config
+        self.extract_gray = ResNetExtractor(1, c.width, c.n_blocks)
+        self.extract_color = ResNetExtractor(3, c.width, c.n_blocks)
+        # inverse temperature of the softmax over disparities, learnt in log space
+        self.log_scale = nn.Parameter(torch.tensor(-1.0))
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.extract_gray.receptive_radius
+
+    def features(self, gray: torch.Tensor, ref_ycbcr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ResNet features of A and B, ``(N, width, H, W)`` each (inputs centred at 0)."""
+        return self.extract_gray(gray - 0.5), self.extract_color(ref_ycbcr - 0.5)
+
+    def forward(self, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int | None = None,
+                return_weights: bool = True) -> Colorized:
+        if gray.shape[-2:] != ref_ycbcr.shape[-2:]:
+            raise ValueError(f"gray {tuple(gray.shape)} and reference {tuple(ref_ycbcr.shape)} differ "
+                             "in size")
+        d = disparities or self.config.disparities
+        fa, fb = self.features(gray, ref_ycbcr)
+        scale = self.log_scale.exp()
+        if return_weights:
+            w = weight_volume(fa, fb, d, scale)
+            avg = weighted_average(w, ref_ycbcr)
+        else:
+            w = None
+            avg = streaming_average(fa, fb, ref_ycbcr, d, scale)
+        return Colorized(torch.cat([gray, avg[:, 1:]], dim=1), avg[:, :1], w)
+
+
+def hflip(x: torch.Tensor) -> torch.Tensor:
+    """Horizontal flip of ``(..., H, W)``."""
+    return torch.flip(x, dims=[-1])
+
+
+@dataclass
+class CycleOutput:
+    """First-time result ``I_C`` and second-time result ``R'_C`` (both Colorized, unflipped)."""
+
+    first: Colorized
+    second: Colorized
+
+
+def colorize_cycle(model: ColorizationCNN, gray: torch.Tensor, ref_ycbcr: torch.Tensor,
+                   *, disparities: int | None = None) -> CycleOutput:
+    """``I_C = M(I_G, R_C)``; ``R'_C = flip(M(flip(R_G), flip(I_C)))`` (Fig. 4).
+
+    The flips turn the second search, whose matches lie at ``i - k``, into M's ``i + k`` search.
+
+    Args:
+        gray: ``(N, 1, H, W)`` I_G in [0, 1].
+        ref_ycbcr: ``(N, 3, H, W)`` R_C in YCbCr [0, 1].
+
+    Returns:
+        :class:`CycleOutput`; ``second.ycbcr`` is R'_C, its Y is R_G = R_C's Y.
+    """
+    first = model(gray, ref_ycbcr, disparities=disparities)
+    r_gray = ref_ycbcr[:, :1]
+    flipped = model(hflip(r_gray), hflip(first.ycbcr), disparities=disparities)
+    second = Colorized(hflip(flipped.ycbcr), hflip(flipped.warped_y),
+                       None if flipped.weights is None else hflip(flipped.weights))
+    return CycleOutput(first, second)
+
+
+@torch.no_grad()
+def colorize_tiled(model: ColorizationCNN, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *,
+                   disparities: int | None = None, strip_rows: int = 64) -> torch.Tensor:
+    """Inference of M on row strips with a halo of ``receptive_radius`` rows: identical to the untiled
+    result in eval mode, peak memory bounded by the strip. Returns ``(N, 3, H, W)`` YCbCr."""
+    d = disparities or model.config.disparities
+    h = gray.shape[-2]
+    halo = model.receptive_radius
+    scale = model.log_scale.exp()
+    out = torch.empty_like(ref_ycbcr)
+    for top in range(0, h, strip_rows):
+        bottom = min(h, top + strip_rows)
+        lo, hi = max(0, top - halo), min(h, bottom + halo)
+        fa, fb = model.features(gray[..., lo:hi, :], ref_ycbcr[..., lo:hi, :])
+        a, b = top - lo, bottom - lo
+        fa = fa[..., a:b, :].contiguous()
+        fb = fb[..., a:b, :].contiguous()
+        avg = streaming_average(fa, fb, ref_ycbcr[..., top:bottom, :], d, scale)
+        out[..., top:bottom, :] = torch.cat([gray[..., top:bottom, :], avg[:, 1:]], dim=1)
+    return out

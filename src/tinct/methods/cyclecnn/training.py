@@ -1,0 +1,330 @@
+"""Training of Cycle-CNN and its baselines through :func:`tinct.train.fit`.
+
+Stages (``--stage``):
+
+- ``ssm``: pre-train the structure-similarity network on random-warp pairs (L1 to the SSIM map).
+- ``cycle``: train M without ground truth: eq. 4 on the cycle (each loss switchable).
+- ``supervised``: the Dong et al. 2019 baseline: the same M trained with the ground truth of
+  synthesised pairs whose gray image is the exact luma of the left view (no camera differences).
+- ``refine``: the refinement CNN with L2 from R'_C (guided by R_G) to R_C, M frozen.
+
+Data: synthetic dual-lens pairs from ``photos/train`` (:mod:`tinct.data.dual_lens`), flipped to
+M's convention (a match of gray pixel ``i`` lies at reference ``i + k``).
+CLI: ``tinct train cyclecnn --stage cycle --out /work/runs/cyclecnn ...`` (:func:`add_arguments`,
+:func:`main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tinct.color import rgb_to_ycbcr
+from tinct.data.dual_lens import (
+    layered_stereo_pair,
+    random_mono_response,
+    simulate_color_camera,
+    simulate_mono_camera,
+)
+from tinct.errors import TinctError
+from tinct.io import list_images, read_rgb
+from tinct.methods.cyclecnn.losses import (
+    LossConfig,
+    chroma_ssim_loss,
+    cycle_consistency_loss,
+    refinement_loss,
+    smoothness_loss,
+    ssim_structure_loss,
+    structure_similarity_loss,
+)
+from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle
+from tinct.methods.cyclecnn.refine import RefinementCNN
+from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
+from tinct.train import FitConfig, fit
+from tinct.weights import load_weights, save_weights
+
+STAGES = ("ssm", "cycle", "supervised", "refine")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs besides the loop settings."""
+
+    stage: str = "cycle"
+    data: str = "../shared/data/photos/train"
+    crop_height: int = 96
+    crop_width: int = 160
+    batch_size: int = 2
+    max_disparity: float = 40.0
+    lr: float = 1e-3  # RMSProp, constant (paper)
+    max_textures: int = 160
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(disparities=48))
+    loss: LossConfig = field(default_factory=LossConfig)
+    ssm_weights: str | None = None  # stage cycle with ss_kind "ssm"
+    colorizer_weights: str | None = None  # stage refine: the trained M
+
+
+def load_textures(folder: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Up to ``limit`` random photos of ``folder`` as float32 RGB (at least 64 px on each side)."""
+    paths = list_images(folder)
+    if not paths:
+        raise TinctError(f"{folder}: no training images")
+    order = rng.permutation(len(paths))[:limit]
+    out = [read_rgb(paths[i]) for i in order]
+    return [t for t in out if min(t.shape[:2]) >= 64] or out
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W[, C]) numpy -> (C, H, W) float32 tensor."""
+    arr = img[..., None] if img.ndim == 2 else img
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))
+
+
+def dual_lens_sample(textures: list[np.ndarray], cfg: TrainConfig, rng: np.random.Generator,
+                     *, camera_sim: bool) -> dict[str, torch.Tensor]:
+    """One pair in M's convention: gray ``(1,H,W)``, ref / target YCbCr ``(3,H,W)``, occluded ``(1,H,W)``.
+
+    ``camera_sim``: the gray view goes through a random monochrome-camera response and the reference
+    through a colour-camera simulation (the "real" data); otherwise gray = exact luma (Dong's data).
+    """
+    pair = layered_stereo_pair(textures, cfg.crop_height, cfg.crop_width, rng,
+                               max_disparity=cfg.max_disparity)
+    left_ycc = rgb_to_ycbcr(pair.left).astype(np.float32)
+    if camera_sim:
+        gray = simulate_mono_camera(pair.left, random_mono_response(rng), rng)
+        ref = simulate_color_camera(pair.right, rng)
+    else:
+        gray, ref = left_ycc[..., 0], pair.right
+    flip = (slice(None), slice(None, None, -1))  # Middlebury geometry -> M's i + k search
+    return {"gray": _to_tensor(gray[flip]), "ref": _to_tensor(rgb_to_ycbcr(ref[flip]).astype(np.float32)),
+            "target": _to_tensor(left_ycc[flip]),
+            "occluded": _to_tensor(pair.occluded[flip].astype(np.float32))}
+
+
+def _stack(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def make_batches(cfg: TrainConfig, seed: int):
+    """``batches(start)`` for :func:`fit`: an endless iterator, reseeded from ``seed + start``."""
+    textures = load_textures(cfg.data, cfg.max_textures, np.random.default_rng(seed))
+
+    def batches(start: int) -> Iterator[dict[str, torch.Tensor]]:
+        rng = np.random.default_rng(seed * 1_000_003 + start)
+        while True:
+            if cfg.stage == "ssm":
+                items = []
+                for _ in range(cfg.batch_size):
+                    tex = textures[int(rng.integers(len(textures)))]
+                    y = int(rng.integers(0, tex.shape[0] - min(cfg.crop_height, tex.shape[0]) + 1))
+                    x = int(rng.integers(0, tex.shape[1] - min(cfg.crop_width, tex.shape[1]) + 1))
+                    crop = tex[y:y + cfg.crop_height, x:x + cfg.crop_width]
+                    g, c, t = ssm_training_pair(crop, rng)
+                    items.append({"gray": _to_tensor(g), "color": _to_tensor(c), "target": _to_tensor(t)})
+                yield _stack(_same_size(items))
+            else:
+                yield _stack([dual_lens_sample(textures, cfg, rng, camera_sim=cfg.stage != "supervised")
+                              for _ in range(cfg.batch_size)])
+
+    return batches
+
+
+def _same_size(items: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    h = min(i["gray"].shape[-2] for i in items)
+    w = min(i["gray"].shape[-1] for i in items)
+    return [{k: v[..., :h, :w] for k, v in i.items()} for i in items]
+
+
+class _Trainer:
+    """Common state handling: one module, one RMSProp optimizer."""
+
+    module: torch.nn.Module
+
+    def _setup(self, module: torch.nn.Module, lr: float) -> None:
+        self.module = module
+        self.optimizer = torch.optim.RMSprop(module.parameters(), lr=lr)
+
+    def _step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.module.parameters(), 5.0)
+        self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"module": self.module.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class SSMTrainer(_Trainer):
+    """Stage ``ssm``: L1 between SSM(J_G, warped J_C^Y) and SSIM(J_G, warped J_G)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self._setup(StructureSimilarityNet(cfg.model.width, cfg.model.n_blocks), cfg.lr)
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.module.train()
+        pred = self.module(batch["gray"], batch["color"])
+        loss = (pred - batch["target"]).abs().mean()
+        self._step(loss)
+        return {"l1": loss.item()}
+
+
+def freeze(module: torch.nn.Module) -> torch.nn.Module:
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+class ColorizerTrainer(_Trainer):
+    """Stages ``cycle`` (eq. 4, no ground truth) and ``supervised`` (Dong et al. 2019)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self._setup(ColorizationCNN(cfg.model), cfg.lr)
+        self.ssm: torch.nn.Module | None = None
+        if cfg.stage == "cycle" and cfg.loss.structure > 0 and cfg.loss.ss_kind == "ssm":
+            if not cfg.ssm_weights:
+                raise TinctError("the structure-similarity loss needs --ssm-weights "
+                                 "(train --stage ssm first)")
+            self.ssm = freeze(load_module(StructureSimilarityNet(cfg.model.width, cfg.model.n_blocks),
+                                          cfg.ssm_weights, "ssm."))
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        lc = self.cfg.loss
+        gray, ref = batch["gray"], batch["ref"]
+        if self.cfg.stage == "supervised":
+            first = self.module(gray, ref)
+            return {"total": chroma_ssim_loss(first.ycbcr, batch["target"]),
+                    "first_ssim_cbcr": 1 - chroma_ssim_loss(first.ycbcr.detach(), batch["target"])}
+        out = colorize_cycle(self.module, gray, ref)
+        terms: dict[str, torch.Tensor] = {}
+        if lc.structure > 0:
+            if lc.ss_kind == "ssm":
+                terms["ss"] = structure_similarity_loss(self.ssm, gray, out.first.warped_y)
+            else:
+                terms["ss"] = ssim_structure_loss(gray, out.first.warped_y)
+        if lc.cycle > 0:
+            terms["cc"] = cycle_consistency_loss(out.second.ycbcr, ref)
+        if lc.smooth > 0:
+            terms["smooth"] = 0.5 * (smoothness_loss(out.first.weights) + smoothness_loss(out.second.weights))
+        weights = {"ss": lc.structure, "cc": lc.cycle, "smooth": lc.smooth}
+        total = sum(weights[k] * v for k, v in terms.items())
+        with torch.no_grad():  # monitoring only: the ground truth never reaches the gradient
+            terms["first_ssim_cbcr"] = 1 - chroma_ssim_loss(out.first.ycbcr, batch["target"])
+        return {"total": total, **terms}
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.module.train()
+        terms = self.losses(batch)
+        self._step(terms["total"])
+        return {k: v.item() for k, v in terms.items()}
+
+
+class RefineTrainer(_Trainer):
+    """Stage ``refine``: L2 from refine(R_G, R'_C) to R_C; M frozen."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        if not cfg.colorizer_weights:
+            raise TinctError("stage refine needs --colorizer-weights (the trained M)")
+        self.colorizer = freeze(load_module(ColorizationCNN(cfg.model), cfg.colorizer_weights, "model."))
+        self._setup(RefinementCNN(cfg.model.width, cfg.model.n_blocks), cfg.lr)
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.module.train()
+        with torch.no_grad():
+            out = colorize_cycle(self.colorizer, batch["gray"], batch["ref"])
+        refined = self.module(batch["ref"][:, :1], out.second.ycbcr)
+        loss = refinement_loss(refined, batch["ref"])
+        self._step(loss)
+        return {"l2": loss.item(), "l2_unrefined": float(refinement_loss(out.second.ycbcr, batch["ref"]))}
+
+
+def load_module(module: torch.nn.Module, path: str | Path, prefix: str) -> torch.nn.Module:
+    """Load the tensors named ``prefix*`` of a safetensors file into ``module``."""
+    tensors, _ = load_weights(path)
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    if not state:
+        raise TinctError(f"{path}: no '{prefix}*' tensors")
+    module.load_state_dict(state)
+    return module
+
+
+def build_trainer(cfg: TrainConfig) -> _Trainer:
+    if cfg.stage not in STAGES:
+        raise TinctError(f"unknown stage {cfg.stage!r}; choose one of {', '.join(STAGES)}")
+    if cfg.stage == "ssm":
+        return SSMTrainer(cfg)
+    if cfg.stage == "refine":
+        return RefineTrainer(cfg)
+    return ColorizerTrainer(cfg)
+
+
+PREFIX = {"ssm": "ssm.", "cycle": "model.", "supervised": "model.", "refine": "refine."}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``tinct train cyclecnn``."""
+    d = TrainConfig()
+    parser.add_argument("--stage", choices=STAGES, default=d.stage)
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, losses.jsonl, config.json)")
+    parser.add_argument("--data", default=d.data, help="training photos (a train split)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument("--crop", type=int, nargs=2, default=(d.crop_height, d.crop_width),
+                        metavar=("H", "W"))
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--disparities", type=int, default=d.model.disparities)
+    parser.add_argument("--max-disparity", type=float, default=d.max_disparity)
+    parser.add_argument("--width", type=int, default=d.model.width)
+    parser.add_argument("--blocks", type=int, default=d.model.n_blocks)
+    parser.add_argument("--lambda-ss", type=float, default=d.loss.structure)
+    parser.add_argument("--lambda-cc", type=float, default=d.loss.cycle)
+    parser.add_argument("--lambda-smooth", type=float, default=d.loss.smooth)
+    parser.add_argument("--ss-kind", choices=("ssm", "ssim"), default=d.loss.ss_kind)
+    parser.add_argument("--ssm-weights", default=None)
+    parser.add_argument("--colorizer-weights", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quiet", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, FitConfig]:
+    cfg = TrainConfig(stage=args.stage, data=args.data, crop_height=args.crop[0], crop_width=args.crop[1],
+                      batch_size=args.batch_size, max_disparity=args.max_disparity, lr=args.lr,
+                      model=ModelConfig(args.width, args.blocks, args.disparities),
+                      loss=LossConfig(args.lambda_ss, args.lambda_cc, args.lambda_smooth, args.ss_kind),
+                      ssm_weights=args.ssm_weights, colorizer_weights=args.colorizer_weights)
+    fit_cfg = FitConfig(out_dir=args.out, steps=args.steps, seed=args.seed, resume=not args.no_resume,
+                        progress=not args.quiet, time_budget_s=args.time_budget, checkpoint_every=50)
+    return cfg, fit_cfg
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run one stage; writes ``<out>/weights.safetensors`` (+ card) at the end. Returns 0."""
+    torch.set_num_threads(max(1, args.threads))
+    cfg, fit_cfg = config_from_args(args)
+    trainer = build_trainer(cfg)
+    t0 = time.perf_counter()
+    history = fit(trainer, make_batches(cfg, fit_cfg.seed), fit_cfg,
+                  resolved_config={"cyclecnn": asdict(cfg)}, desc=f"cyclecnn/{cfg.stage}")
+    prefix = PREFIX[cfg.stage]
+    tensors = {prefix + k: v for k, v in trainer.module.state_dict().items()}
+    card = {"method": "cyclecnn", "stage": cfg.stage, "config": asdict(cfg), "data": cfg.data,
+            "split": "train", "train_seconds_this_run": round(time.perf_counter() - t0, 1),
+            "metrics": {"protocol": "training-loss log (last record)", **(history[-1] if history else {})}}
+    path = save_weights(Path(args.out) / "weights.safetensors", tensors, card)
+    print(f"weights: {path}")
+    return 0
