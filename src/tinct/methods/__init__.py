@@ -4,5 +4,6 @@ Add a new method by creating ``tinct/methods/<name>/`` and importing it here.
 """
 
 import tinct.methods.cyclecnn  # noqa: F401
+import tinct.methods.deepcolor  # noqa: F401
 import tinct.methods.stereocopy  # noqa: F401
 from tinct.methods import gray  # noqa: F401
