@@ -73,16 +73,22 @@ class ImageData:
 
 # ----------------------------------------------------------------------------------------- reading
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
-    """Decode an image file to float32 RGB in [0, 1] (see the module docstring for formats).
+    """Decode an image file to float32 RGB in [0, 1] plus alpha (modes: ``docs/methods/io.md``).
 
     Args:
         path: the file.
         max_pixels: refuse images with more than this many pixels (checked from the header).
 
+    Returns:
+        :class:`ImageData`; the resolved path is remembered so :func:`write_image` never
+        overwrites it.
+
     Raises:
         TinctError: missing file, a directory, empty, truncated/corrupt, not an image, too large.
     """
     path = Path(path)
+    if max_pixels < 1:
+        raise TinctError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
     _check_readable(path)
     try:
         data = _decode(path, max_pixels)
