@@ -1,0 +1,96 @@
+"""SpyncoGAN generator G: gray -> RGB encoder-decoder with output spatial pyramids.
+
+The decoder keeps a constant (large) number of channels at every scale so that ONE mapping
+from deep features to RGB (a shared 3x3 head) can be applied at H/4, H/2 and H (slides,
+"Output Spatial Pyramids"). The generator is fully convolutional; H and W must be multiples
+of 4 (:func:`pad_to_multiple` / :meth:`SpyncoGenerator.colorize_full` pad and crop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinct.nn.gan import ResnetBlock, conv_norm_act
+
+LEVELS = 3  # outputs at H, H/2, H/4
+
+
+@dataclass
+class SpyncoModelConfig:
+    """Generator sizes. ``decoder_width`` is the constant decoder channel count."""
+
+    encoder_width: int = 32
+    decoder_width: int = 64
+    n_res_blocks: int = 2
+    shared_head: bool = True  # one feature->RGB mapping for every pyramid level (slides)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class SpyncoGenerator(nn.Module):
+    """Encoder (3 scales) -> constant-width decoder emitting RGB at H/4, H/2 and H.
+
+    ``forward(gray)`` takes ``(B, 1, H, W)`` luma in [0, 1] (H, W multiples of 4) and returns the
+    list ``[rgb_H, rgb_H/2, rgb_H/4]`` (finest first) of ``(B, 3, H/2**k, W/2**k)`` RGB in [0, 1].
+    """
+
+    def __init__(self, config: SpyncoModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or SpyncoModelConfig()
+        w, d = cfg.encoder_width, cfg.decoder_width
+        self.enc1 = conv_norm_act(1, w)                               # H
+        self.enc2 = conv_norm_act(w, 2 * w, stride=2)                 # H/2
+        self.enc3 = nn.Sequential(conv_norm_act(2 * w, 4 * w, stride=2),  # H/4
+                                  *[ResnetBlock(4 * w) for _ in range(cfg.n_res_blocks)])
+        # Decoder: constant width d; encoder features join through 1x1 projections (additive skips).
+        self.proj3 = nn.Conv2d(4 * w, d, 1)
+        self.proj2 = nn.Conv2d(2 * w, d, 1)
+        self.proj1 = nn.Conv2d(w, d, 1)
+        self.dec3 = conv_norm_act(d, d)
+        self.dec2 = conv_norm_act(d, d)
+        self.dec1 = conv_norm_act(d, d)
+        n_heads = 1 if cfg.shared_head else LEVELS
+        self.heads = nn.ModuleList(nn.Conv2d(d, 3, 3, padding=1, padding_mode="reflect")
+                                   for _ in range(n_heads))
+
+    def _head(self, level: int, feat: torch.Tensor) -> torch.Tensor:
+        head = self.heads[0 if len(self.heads) == 1 else level]
+        return torch.sigmoid(head(feat))
+
+    def forward(self, gray: torch.Tensor) -> list[torch.Tensor]:
+        if gray.dim() != 4 or gray.shape[1] != 1:
+            raise ValueError(f"expected (B, 1, H, W) gray, got {tuple(gray.shape)}")
+        if gray.shape[-2] % 4 or gray.shape[-1] % 4:
+            raise ValueError(f"H and W must be multiples of 4, got {tuple(gray.shape[-2:])}")
+        x = gray * 2.0 - 1.0
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d3 = self.dec3(self.proj3(e3))
+        d2 = self.dec2(F.interpolate(d3, scale_factor=2.0, mode="nearest") + self.proj2(e2))
+        d1 = self.dec1(F.interpolate(d2, scale_factor=2.0, mode="nearest") + self.proj1(e1))
+        return [self._head(0, d1), self._head(1, d2), self._head(2, d3)]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad ``(B, C, H, W)`` bottom/right to multiples of ``multiple``; returns (padded, (H, W))."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+@torch.no_grad()
+def generate_full(generator: nn.Module, gray: torch.Tensor) -> torch.Tensor:
+    """Finest-level output for any size: ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` RGB in [0, 1]."""
+    padded, (h, w) = pad_to_multiple(gray, 4)
+    out = generator(padded)
+    rgb = out[0] if isinstance(out, list) else out
+    return rgb[..., :h, :w]
