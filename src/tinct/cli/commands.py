@@ -1,0 +1,153 @@
+"""The other subcommands: ``methods``, ``eval``, ``bench quality``, ``train``, ``serve``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import tinct
+from tinct.cli.parser import UsageError, _formatter, format_table, parse_options
+from tinct.errors import TinctError
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    """``tinct methods``: name, needs, bundled weights, trainable, paper, summary."""
+    infos = tinct.list_methods()
+    default = tinct.DEFAULT_METHOD
+    if args.json:
+        print(json.dumps([{"name": i.name, "default": i.name == default, "needs": sorted(i.needs),
+                           "accepts": sorted(i.accepts), "bundled_weights": i.bundled_weights,
+                           "trainable": i.trainable, "paper": i.paper, "summary": i.summary} for i in infos],
+                         indent=2))
+        return 0
+    rows = [(i.name + (" *" if i.name == default else ""), ",".join(sorted(i.needs)) or "-",
+             "yes" if i.bundled_weights else "no", "yes" if i.trainable else "no", i.paper, i.summary)
+            for i in infos]
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # piped: full text
+    headers = ("name", "needs", "bundled weights", "trainable", "paper", "summary")
+    print(format_table(headers, rows, width, shrink=(4, 5)))
+    print(f"\n* default method ({default}); use --method NAME to choose another.")
+    return 0
+
+
+_SCORE_HEADERS = ("PSNR", "SSIM", "CIEDE2000", "colourful pred", "colourful GT")
+
+
+def _score_cells(v: dict[str, float]) -> list[str]:
+    return [f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['ciede2000']:.2f}", f"{v['colorfulness_pred']:.1f}",
+            f"{v['colorfulness_gt']:.1f}"]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``tinct eval PRED_DIR GT_DIR``: per-image scores and means; problems on stderr."""
+    from tinct.bench.quality import METRICS, evaluate_folders
+
+    result = evaluate_folders(args.pred_dir, args.gt_dir)
+    for line in result.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if result.unmatched_preds and not args.quiet:
+        print(f"note: {len(result.unmatched_preds)} prediction(s) match no ground truth: "
+              f"{', '.join(result.unmatched_preds[:5])}{' ...' if len(result.unmatched_preds) > 5 else ''}",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["image", "prediction", *METRICS])
+        for r in result.rows:
+            writer.writerow([r["image"], r["prediction"], *(repr(float(r[k])) for k in METRICS)])
+    else:
+        rows = [[r["image"], r["prediction"], *_score_cells(r)] for r in result.rows]
+        rows.append(["mean", f"({len(result.rows)} images)", *_score_cells(result.means())])
+        print(format_table(("image", "prediction", *_SCORE_HEADERS), rows))
+    return 1 if result.errors else 0
+
+
+def cmd_bench_quality(args: argparse.Namespace) -> int:
+    """``tinct bench quality``: print the Markdown table; write JSON when asked."""
+    from tinct.bench.quality import evaluate_quality
+
+    method = args.method or tinct.DEFAULT_METHOD
+    options = parse_options(args.options, "tinct bench quality")
+    needs = tinct.method_info(method).needs
+    if needs:
+        raise TinctError(f"tinct bench quality scores automatic methods; '{method}' needs "
+                         f"{' and '.join(sorted(needs))} (use its own benchmark)")
+    report = evaluate_quality(method, args.data, limit=args.limit, options=options,
+                              progress=not args.quiet and sys.stderr.isatty())
+    report.command = " ".join(["tinct", *args.argv])
+    print(report.to_markdown())
+    if args.json is not None:
+        path = report.to_json(args.json or Path("docs/results") / f"{report.method}_{report.dataset}.json")
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(extra: list[str]) -> int:
+    """``tinct train METHOD ...``: delegate to ``tinct.methods.<METHOD>.training``."""
+    trainable = [i for i in tinct.list_methods() if i.trainable]
+    parser = argparse.ArgumentParser(
+        prog="tinct train", formatter_class=_formatter, description="Train a trainable method.",
+        epilog="Run 'tinct train METHOD --help' for the method's options.")
+    subs = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
+    chosen = extra[0] if extra and not extra[0].startswith("-") else None  # METHOD comes first
+    for info in trainable:
+        p = subs.add_parser(info.name, help=info.summary, formatter_class=_formatter,
+                            description=f"Train '{info.name}': {info.summary} ({info.paper})")
+        if info.name == chosen:  # import only the method being trained
+            module = _import_optional(f"tinct.methods.{info.name}.training",
+                                      f"method '{info.name}' is marked trainable but has no training module")
+            module.add_arguments(p)
+            p.set_defaults(_main=module.main)
+    if not trainable:
+        raise TinctError("no trainable method is registered in this installation")
+    if chosen is not None and chosen not in {i.name for i in trainable}:
+        known = ", ".join(i.name for i in trainable)
+        raise UsageError("tinct train", f"'{chosen}' is not a trainable method; trainable methods: {known}")
+    try:
+        targs = parser.parse_args(extra)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return int(targs._main(targs) or 0)
+
+
+def cmd_serve(extra: list[str]) -> int:
+    """``tinct serve ...``: delegate to ``tinct.web.server``."""
+    server = _import_optional("tinct.web.server", "the web interface (tinct.web.server) is not part of this "
+                              "installation")
+    parser = argparse.ArgumentParser(prog="tinct serve", formatter_class=_formatter,
+                                     description="Start the tinct web interface.")
+    server.add_arguments(parser)
+    try:
+        sargs = parser.parse_args(extra)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return int(server.main(sargs) or 0)
+
+
+def _import_optional(name: str, missing: str) -> Any:
+    """Import ``name``; a :class:`TinctError` with ``missing`` if that module (not a dependency) is absent."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise TinctError(missing) from None
+        raise
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``tinct demo``: colorize a sample photo from the scikit-image wheel."""
+    from tinct.demo import run_demo
+
+    result = run_demo(args.out_dir, args.method)
+    print(f"input (gray):  {result.gray_path}")
+    print(f"result:        {result.result_path}")
+    print(f"side by side:  {result.compare_path}   (input | {result.method} | original)")
+    print(f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} against the original photo")
+    return 0

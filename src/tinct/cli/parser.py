@@ -1,0 +1,142 @@
+"""The ``tinct`` argument parser, ``-O KEY=VALUE`` option parsing and plain-text tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import tinct
+
+DEFAULT_OUT_DIR = "tinct-out"
+DELEGATED = ("train", "serve")  # subcommands whose arguments are parsed by another module
+
+
+class UsageError(Exception):
+    """Bad command-line usage: printed with the command's name, exit code 2."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _sub(subs: Any, name: str, help_: str, epilog: str, **kw: Any) -> argparse.ArgumentParser:
+    parser = subs.add_parser(name, help=help_, description=help_, epilog="examples:\n" + epilog,
+                             formatter_class=_formatter, **kw)
+    if kw.get("add_help", True):
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no notes")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tinct`` argument parser (``train`` and ``serve`` delegate their arguments)."""
+    parser = argparse.ArgumentParser(
+        prog="tinct", formatter_class=_formatter,
+        description="tinct: colorize grayscale images with classic and learned methods.",
+        epilog="examples:\n  tinct colorize old_photo.jpg\n  tinct colorize scans/ --out-dir coloured\n"
+               "  tinct methods\n  tinct demo\n\nRun 'tinct COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"tinct {tinct.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of unexpected errors")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _sub(subs, "colorize", "colorize gray images (files, folders or globs)",
+             "  tinct colorize old.jpg                     # -> tinct-out/old_<method>.png\n"
+             "  tinct colorize old.jpg -o old_colour.png\n"
+             "  tinct colorize 'scans/*.tif' --out-dir coloured --bit-depth 16\n"
+             "  tinct colorize photo.png --method levin --hints scribbles.png\n"
+             "  tinct colorize left.png --method stereocopy --reference right.png -O key=value\n\n"
+             f"Outputs are named <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}). An\n"
+             "existing output is replaced only with --overwrite; an input file is never replaced.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", metavar="OUT", help="output file (only with a single input)")
+    out.add_argument("--out-dir", metavar="DIR", help=f"output folder (default: ./{DEFAULT_OUT_DIR})")
+    p.add_argument("--method", metavar="NAME", help="method name, see 'tinct methods' (default: the bundled "
+                   "default method)")
+    p.add_argument("--reference", metavar="IMG", help="colour reference image, for reference-based methods")
+    p.add_argument("--hints", metavar="IMG", help="colour scribbles: an RGB(A) image the size of the input")
+    p.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option (repeatable), e.g. -O sigma=5")
+    p.add_argument("--style", metavar="NAME", help="style, for methods that have styles (= -O style=NAME)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bit depth (default: the input's)")
+    p.add_argument("--max-pixels", type=int, metavar="N", help="refuse inputs larger than N pixels")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    p = _sub(subs, "methods", "list the colorization methods", "  tinct methods\n  tinct methods --json")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = _sub(subs, "eval", "score predicted colour images against ground truths",
+             "  tinct eval tinct-out/ ../shared/data/eval/kodak24\n"
+             "  tinct eval preds/ gt/ --csv > scores.csv\n\n"
+             "Pairing: a prediction matches the ground truth with the same file stem, or the stem left\n"
+             "after removing trailing _<suffix> parts (kodim01_levin.png -> kodim01.png).")
+    p.add_argument("pred_dir", metavar="PRED_DIR")
+    p.add_argument("gt_dir", metavar="GT_DIR")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV (one row per image)")
+
+    p = _sub(subs, "bench", "benchmarks (quality protocol)",
+             "  tinct bench quality --method gray --data ../shared/data/eval/kodak24 --json out.json")
+    bsubs = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    q = _sub(bsubs, "quality", "colour images -> luma -> colorize -> PSNR, SSIM, CIEDE2000, colourfulness",
+             "  tinct bench quality --method gray --data ../shared/data/eval/kodak24 \\\n"
+             "      --json docs/results/gray_kodak24.json\n"
+             "  tinct bench quality --method levin --data ../shared/data/eval/mcmaster18 --limit 3")
+    q.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
+    q.add_argument("--data", required=True, metavar="DIR", help="folder of colour images")
+    q.add_argument("--json", metavar="OUT", nargs="?", const="",
+                   help="also write the report as JSON to OUT (default docs/results/<method>_<dataset>.json)")
+    q.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
+    q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option (repeatable)")
+
+    _sub(subs, "train", "train a trainable method ('tinct train --help' lists them)",
+         "  tinct train --help\n  tinct train METHOD --help", add_help=False)
+    _sub(subs, "serve", "start the web interface ('tinct serve --help' for its options)",
+         "  tinct serve --help", add_help=False)
+
+    p = _sub(subs, "demo", "colorize a sample photo and compare it with the original",
+             "  tinct demo\n  tinct demo --out-dir out --method gray")
+    p.add_argument("--out-dir", default="out", metavar="DIR", help="output folder (default: ./out)")
+    p.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
+    return parser
+
+def parse_options(pairs: Sequence[str], prog: str = "tinct") -> dict[str, Any]:
+    """``["sigma=5", "mode=fast", "bf16=true"]`` -> ``{"sigma": 5, "mode": "fast", "bf16": True}``.
+
+    Values are read as JSON when they parse (numbers, true/false/null, lists), else kept as text.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key.isidentifier():
+            raise UsageError(prog, f"bad option '{pair}': expected KEY=VALUE, e.g. -O sigma=5")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = {"True": True, "False": False, "None": None}.get(value, value)
+    return options
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int | None = None,
+                 shrink: Sequence[int] = ()) -> str:
+    """A plain-text table with aligned columns; with ``max_width``, the widest of the ``shrink``
+    columns are cut (ending in "~") until the lines fit, none below 12 characters."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    while max_width and shrink and sum(widths) + 2 * (len(widths) - 1) > max_width:
+        widest = max(shrink, key=lambda i: widths[i])
+        if widths[widest] <= 12:
+            break
+        widths[widest] -= 1
+    cells = [[c if len(c) <= w else c[:w - 1] + "~" for c, w in zip(r, widths, strict=True)] for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
