@@ -64,12 +64,14 @@ def optimize_networks(nets: Networks) -> Networks:
 
 @torch.no_grad()
 def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int,
-                   optimized: bool = True, strip_rows: int = 48, refine: bool = True) -> torch.Tensor:
+                   optimized: bool = True, strip_rows: int = 48, refine: bool = True,
+                   bf16: bool = False) -> torch.Tensor:
     """Run M (then the refinement) in M's geometry (matches at ``i + k``).
 
     Args:
         gray: ``(1, 1, H, W)`` in [0, 1]; ref_ycbcr: ``(1, 3, H, W)`` YCbCr in [0, 1].
         optimized: the tiled/streaming path (expects :func:`optimize_networks` output, works with both).
+        bf16: bfloat16 autocast for the ResNets of the optimized path (approximate).
 
     Returns:
         ``(1, 3, H, W)`` YCbCr; Y is ``gray``.
@@ -77,9 +79,11 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
     if optimized:
         cl = torch.channels_last
         gray_cl, ref_cl = gray.contiguous(memory_format=cl), ref_ycbcr.contiguous(memory_format=cl)
-        out = colorize_tiled(nets.colorizer, gray_cl, ref_cl, disparities=disparities, strip_rows=strip_rows)
+        out = colorize_tiled(nets.colorizer, gray_cl, ref_cl, disparities=disparities, strip_rows=strip_rows,
+                             bf16=bf16)
         if refine and nets.refiner is not None:
-            out = refine_tiled(nets.refiner, gray_cl, out.contiguous(memory_format=cl), strip_rows=strip_rows)
+            out = refine_tiled(nets.refiner, gray_cl, out.contiguous(memory_format=cl), strip_rows=strip_rows,
+                               bf16=bf16)
         return out.contiguous()
     out = nets.colorizer(gray, ref_ycbcr, disparities=disparities, return_weights=True).ycbcr
     if refine and nets.refiner is not None:
@@ -89,7 +93,7 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
 
 def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, disparities: int = 64,
                   reference_side: str = "right", optimized: bool = True, refine: bool = True,
-                  strip_rows: int = 48) -> np.ndarray:
+                  strip_rows: int = 48, bf16: bool = False) -> np.ndarray:
     """Colour a monochrome view from the rectified colour view of the same rig.
 
     Args:
@@ -108,7 +112,7 @@ def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, di
     if flip:
         g, ycc = hflip(g), hflip(ycc)
     out = colorize_ycbcr(nets, g, ycc, disparities=disparities, optimized=optimized, strip_rows=strip_rows,
-                         refine=refine)
+                         refine=refine, bf16=bf16)
     if flip:
         out = hflip(out)
     rgb = ycbcr_to_rgb_torch(out).clamp(0, 1)

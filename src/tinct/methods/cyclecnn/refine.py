@@ -36,14 +36,16 @@ class RefinementCNN(nn.Module):
 
 @torch.no_grad()
 def refine_tiled(refiner: RefinementCNN, gray: torch.Tensor, ycbcr: torch.Tensor, *,
-                 strip_rows: int = 64) -> torch.Tensor:
-    """:class:`RefinementCNN` on row strips with a halo (identical output in eval mode)."""
+                 strip_rows: int = 64, bf16: bool = False) -> torch.Tensor:
+    """:class:`RefinementCNN` on row strips with a halo (identical output in eval mode; ``bf16``:
+    bfloat16 autocast, approximate)."""
     h = gray.shape[-2]
     halo = refiner.receptive_radius
     out = torch.empty_like(ycbcr)
     for top in range(0, h, strip_rows):
         bottom = min(h, top + strip_rows)
         lo, hi = max(0, top - halo), min(h, bottom + halo)
-        res = refiner(gray[..., lo:hi, :], ycbcr[..., lo:hi, :])
-        out[..., top:bottom, :] = res[..., top - lo:bottom - lo, :]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            res = refiner(gray[..., lo:hi, :], ycbcr[..., lo:hi, :])
+        out[..., top:bottom, :] = res[..., top - lo:bottom - lo, :].float()
     return out

@@ -7,6 +7,8 @@ Stages (``--stage``):
 - ``supervised``: the Dong et al. 2019 baseline: the same M trained with the ground truth of
   synthesised pairs whose gray image is the exact luma of the left view (no camera differences).
 - ``refine``: the refinement CNN with L2 from R'_C (guided by R_G) to R_C, M frozen.
+- ``bundle``: no training; joins ``--colorizer-weights`` (M) and ``--refine-weights`` into one
+  inference file ``<out>/cyclecnn.safetensors`` (+ card), the format of the bundled weights.
 
 Data: synthetic dual-lens pairs from ``photos/train`` (:mod:`tinct.data.dual_lens`), flipped to
 M's convention (a match of gray pixel ``i`` lies at reference ``i + k``).
@@ -50,7 +52,7 @@ from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.train import FitConfig, fit
 from tinct.weights import load_weights, save_weights
 
-STAGES = ("ssm", "cycle", "supervised", "refine")
+STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
 
 
 @dataclass
@@ -297,6 +299,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ss-kind", choices=("ssm", "ssim"), default=d.loss.ss_kind)
     parser.add_argument("--ssm-weights", default=None)
     parser.add_argument("--colorizer-weights", default=None)
+    parser.add_argument("--refine-weights", default=None, help="stage bundle")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true")
 
@@ -315,6 +318,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, FitConfig]:
 def main(args: argparse.Namespace) -> int:
     """Run one stage; writes ``<out>/weights.safetensors`` (+ card) at the end. Returns 0."""
     torch.set_num_threads(max(1, args.threads))
+    if args.stage == "bundle":
+        path = bundle_weights(args.colorizer_weights, args.refine_weights,
+                              Path(args.out) / "cyclecnn.safetensors")
+        print(f"weights: {path}")
+        return 0
     cfg, fit_cfg = config_from_args(args)
     trainer = build_trainer(cfg)
     t0 = time.perf_counter()
@@ -328,3 +336,20 @@ def main(args: argparse.Namespace) -> int:
     path = save_weights(Path(args.out) / "weights.safetensors", tensors, card)
     print(f"weights: {path}")
     return 0
+
+
+def bundle_weights(colorizer: str | None, refiner: str | None, out: str | Path) -> Path:
+    """Join M (``model.*``) and the refinement CNN (``refine.*``) into one inference file; the card
+    keeps both source cards."""
+    if not colorizer:
+        raise TinctError("stage bundle needs --colorizer-weights")
+    tensors, card_m = load_weights(colorizer)
+    tensors = {k: v for k, v in tensors.items() if k.startswith("model.")}
+    card: dict[str, Any] = {"method": "cyclecnn", "parts": {"model": card_m}}
+    if refiner:
+        more, card_r = load_weights(refiner)
+        tensors.update({k: v for k, v in more.items() if k.startswith("refine.")})
+        card["parts"]["refine"] = card_r
+    card.update({"config": card_m.get("config"), "data": card_m.get("data"), "split": card_m.get("split"),
+                 "metrics": {"protocol": "see docs/results/cyclecnn_middlebury.md"}})
+    return save_weights(out, tensors, card)
