@@ -17,7 +17,7 @@ from tinct.methods.spynco.model import SpyncoGenerator, SpyncoModelConfig, gener
 from tinct.methods.spynco.training import SpyncoTrainConfig, SpyncoTrainer, add_arguments, export_generator
 from tinct.nn.gan import image_pyramid
 from tinct.registry import method_info
-from tinct.weights import bundled_path
+from tinct.weights import bundled_path, load_weights, save_weights
 
 TINY = SpyncoModelConfig(encoder_width=8, decoder_width=16, n_res_blocks=1)
 
@@ -184,6 +184,16 @@ def test_exported_weights_load_and_colorize_odd_size(tmp_path) -> None:
     assert raw.shape == (19, 27, 3)
     with pytest.raises(TinctError, match="not found"):
         SpyncoColorizer(weights=str(tmp_path / "missing.safetensors"))
+
+
+def test_float16_weights_load_close_to_float32(tmp_path) -> None:
+    path = export_generator(tmp_path / "g32", tiny_trainer(), data={}, split={})
+    tensors, card = load_weights(path)
+    half = save_weights(tmp_path / "g16", {k: v.half() for k, v in tensors.items()}, card)
+    gray = np.linspace(0, 1, 24 * 20, dtype=np.float32).reshape(24, 20)
+    a = SpyncoColorizer(weights=str(path), keep_luma=False).colorize(gray)
+    b = SpyncoColorizer(weights=str(half), keep_luma=False).colorize(gray)
+    assert np.abs(a - b).max() < 5e-3
 
 
 def test_bundled_weights_colorize_odd_size() -> None:

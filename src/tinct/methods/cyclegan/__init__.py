@@ -13,18 +13,19 @@ import numpy as np
 import torch
 
 from tinct.errors import TinctError
-from tinct.methods.spynco import replace_luma
+from tinct.methods.spynco import replace_luma, resolve_weights
 from tinct.methods.spynco.model import generate_full
 from tinct.registry import Colorizer, Hints, register
-from tinct.weights import bundled_path, load_weights
+from tinct.weights import load_weights
 
 from .model import CycleGANModelConfig, make_generators
 
 
 def load_generator(weights: str | Path | None = None) -> tuple[torch.nn.Module, dict]:
     """G (gray->RGB) from ``weights`` (default: the bundled one); returns (generator, card)."""
-    path = Path(weights) if weights is not None else bundled_path("cyclegan")
+    path = resolve_weights("cyclegan", weights)
     tensors, card = load_weights(path)
+    tensors = {k: v.float() for k, v in tensors.items()}
     try:
         g, _ = make_generators(CycleGANModelConfig(**card.get("config", {}).get("model", {})))
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})

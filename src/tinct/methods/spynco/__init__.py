@@ -25,10 +25,25 @@ from tinct.weights import bundled_path, load_weights
 from .model import SpyncoGenerator, SpyncoModelConfig, generate_full
 
 
+def resolve_weights(method: str, weights: str | Path | None) -> Path:
+    """Weights file: ``None`` -> bundled ``default``; a bare name (``"photos"``) -> that bundled file;
+    anything else is a path."""
+    if weights is None:
+        return bundled_path(method)
+    text = str(weights)
+    if "/" not in text and "\\" not in text and not text.endswith(".safetensors"):
+        return bundled_path(method, text)
+    return Path(weights)
+
+
 def load_generator(weights: str | Path | None = None) -> tuple[SpyncoGenerator, dict]:
-    """Build G from ``weights`` (default: the bundled CIFAR-10 model); returns (generator, card)."""
-    path = Path(weights) if weights is not None else bundled_path("spynco")
+    """Build G from ``weights`` (default: the bundled CIFAR-10 model); returns (generator, card).
+
+    Tensors stored in float16 (the bundled files) are widened to float32.
+    """
+    path = resolve_weights("spynco", weights)
     tensors, card = load_weights(path)
+    tensors = {k: v.float() for k, v in tensors.items()}
     model_cfg = card.get("config", {}).get("model", {})
     try:
         generator = SpyncoGenerator(SpyncoModelConfig(**model_cfg))
@@ -53,7 +68,8 @@ class SpyncoColorizer(Colorizer):
     """G's full-size output; any H, W (reflect-padded to multiples of 4).
 
     Args:
-        weights: a ``.safetensors`` file from ``tinct train spynco --export``; default the bundled one.
+        weights: a ``.safetensors`` file from ``tinct train spynco --export``, or the name of a bundled
+            file: ``"default"`` (CIFAR-10, 32x32) or ``"photos"`` (64x64 crops of photos/train).
         keep_luma: replace the output's luma by the input (default True; see module docstring).
     """
 
