@@ -1,0 +1,74 @@
+"""Reinhard, Ashikhmin, Gooch & Shirley 2001, *Color transfer between images*, as a colorizer.
+
+The paper shifts and scales each lαβ channel of the source so that its mean and standard
+deviation match the reference's (eqs. 10-11). Colorizing a gray image, we transfer α and β
+only and keep the user's luminance (the l channel is not touched, and the result's BT.601 luma
+equals the input exactly, see :func:`~tinct.methods.reinhard.colorspace.compose_luma_chroma`).
+
+What happens on a gray target, stated plainly: a gray pixel has α ≈ β ≈ 0 (tiny constants from
+the rounding of eq. 4), so the target's α, β standard deviations are ~0 and the paper's scale
+factor ``σ_ref / σ_target`` is meaningless. We do not divide by it: below ``min_std`` the
+channel is only shifted, so **every pixel gets the reference's mean α, β** — a global tint of
+the reference's average colour. That is the honest floor of reference-based colorization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinct.color import gray_to_rgb
+from tinct.methods.reinhard.colorspace import (
+    chroma_of,
+    compose_luma_chroma,
+    lalphabeta_to_rgb,
+    rgb_to_lalphabeta,
+)
+from tinct.registry import Colorizer, Hints, register
+
+MIN_STD = 1e-3
+"""Below this standard deviation a target channel is treated as constant (shift only)."""
+
+
+def transfer_statistics(source: np.ndarray, reference: np.ndarray, channels: tuple[int, ...] = (1, 2),
+                        min_std: float = MIN_STD) -> np.ndarray:
+    """Match the mean and standard deviation of ``channels`` (Reinhard et al. eqs. 10-11).
+
+    Args:
+        source: float ``(H, W, 3)`` lαβ of the image to recolour.
+        reference: float ``(H', W', 3)`` lαβ of the reference.
+        channels: which channels to transfer (default α, β).
+        min_std: a source channel with a smaller standard deviation is only shifted.
+
+    Returns:
+        float64 ``(H, W, 3)``: ``(s - mean_s) * std_r / std_s + mean_r`` on ``channels``, the
+        other channels unchanged.
+    """
+    out = np.array(source, dtype=np.float64, copy=True)
+    for c in channels:
+        s, r = out[..., c], np.asarray(reference[..., c], dtype=np.float64)
+        s_mean, s_std = s.mean(), s.std()
+        scale = r.std() / s_std if s_std >= min_std else 1.0
+        out[..., c] = (s - s_mean) * scale + r.mean()
+    return out
+
+
+@register(summary="global lαβ mean/std colour transfer from a reference (Reinhard et al. 2001)",
+          paper="Reinhard, Ashikhmin, Gooch & Shirley, Color Transfer between Images, IEEE CG&A 2001")
+class ReinhardColorizer(Colorizer):
+    """Gray + colour reference -> the reference's α, β statistics at the input's luma.
+
+    Args:
+        min_std: see :func:`transfer_statistics`.
+    """
+
+    name = "reinhard"
+    needs = frozenset({"reference"})
+
+    def __init__(self, min_std: float = MIN_STD) -> None:
+        self.min_std = float(min_std)
+
+    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
+        assert reference is not None
+        target = rgb_to_lalphabeta(gray_to_rgb(np.clip(gray, 0.0, 1.0)))
+        moved = transfer_statistics(target, rgb_to_lalphabeta(reference), min_std=self.min_std)
+        return compose_luma_chroma(gray, chroma_of(lalphabeta_to_rgb(moved)))

@@ -1,0 +1,105 @@
+"""Welsh, Ashikhmin & Mueller 2002, *Transferring Color to Greyscale Images*.
+
+Global mode (paper Sec. 2): the reference luminance is remapped to the target's mean/std, ~200
+reference pixels are taken on a jittered grid, every target pixel finds the sample with the
+closest (luminance, 5x5 neighbourhood std) — 50/50 weights — and copies its chroma; the
+target's luminance is kept.
+
+Swatch mode (Sec. 3): the user pairs rectangles of the gray image with rectangles of the
+reference. Step 1 colours each gray swatch from its reference swatch by the global procedure
+(remapping and ~50 samples per swatch). Step 2 colours the rest of the image by texture
+synthesis from the colourised swatch pixels themselves: L2 distance between 5x5 luminance
+neighbourhoods (searched in 8 principal components). Swatch pixels keep their step-1 colours.
+
+Deviations: chroma is CIE (a, b) instead of lαβ's (α, β) and luminance is CIE L (see
+:mod:`~tinct.methods.welsh.transfer`); the result's BT.601 luma is then set to the input
+exactly (chroma scaled into the RGB cube where needed). Sampling is seeded (``seed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinct.color import gray_to_rgb, lab_to_rgb, rgb_to_lab
+from tinct.errors import TinctError
+from tinct.methods.reinhard.colorspace import chroma_of, compose_luma_chroma
+from tinct.methods.welsh.transfer import transfer_global, transfer_texture
+from tinct.registry import Colorizer, Hints, register
+
+Box = tuple[int, int, int, int]
+"""(y0, x0, y1, x1), half-open pixel rectangle."""
+
+SWATCH_SAMPLES = 50
+TEXTURE_SOURCES = 4000
+
+
+def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
+    if len(box) != 4:
+        raise TinctError(f"welsh: {what} swatch must be (y0, x0, y1, x1), got {tuple(box)}")
+    y0, x0, y1, x1 = (int(v) for v in box)
+    if not (0 <= y0 < y1 <= shape[0] and 0 <= x0 < x1 <= shape[1]):
+        raise TinctError(f"welsh: {what} swatch {(y0, x0, y1, x1)} is empty or outside the "
+                         f"{shape[1]}x{shape[0]} image")
+    return y0, x0, y1, x1
+
+
+@register(summary="reference colour transfer by luminance + texture matching (Welsh et al. 2002)",
+          paper="Welsh, Ashikhmin & Mueller, Transferring Color to Greyscale Images, SIGGRAPH 2002")
+class WelshColorizer(Colorizer):
+    """Gray + colour reference -> RGB; keeps the luma exactly.
+
+    Args:
+        samples: jittered reference samples in global mode (paper: ~200).
+        swatches: optional ``[((y0, x0, y1, x1) in gray, (y0, x0, y1, x1) in reference), ...]``.
+        weight_lum: weight of luminance against neighbourhood std (paper: 0.5).
+        seed: seed of the jittered sampling.
+    """
+
+    name = "welsh"
+    needs = frozenset({"reference"})
+
+    def __init__(self, samples: int = 200, swatches: Sequence[tuple[Box, Box]] | None = None,
+                 weight_lum: float = 0.5, seed: int = 0) -> None:
+        if samples < 1:
+            raise TinctError(f"welsh: samples must be at least 1, got {samples}")
+        if not 0.0 <= weight_lum <= 1.0:
+            raise TinctError(f"welsh: weight_lum must be in [0, 1], got {weight_lum}")
+        self.samples = int(samples)
+        self.swatches = [(tuple(g), tuple(r)) for g, r in (swatches or [])]
+        self.weight_lum = float(weight_lum)
+        self.seed = int(seed)
+
+    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
+        assert reference is not None
+        rng = np.random.default_rng(self.seed)
+        lum = rgb_to_lab(gray_to_rgb(np.clip(gray, 0.0, 1.0)).astype(np.float64))[..., 0] / 100.0
+        ref_lab = rgb_to_lab(np.asarray(reference, dtype=np.float64))
+        ref_lum, ref_ab = ref_lab[..., 0] / 100.0, ref_lab[..., 1:]
+        if not self.swatches:
+            ab = transfer_global(lum, ref_lum, ref_ab, samples=self.samples, rng=rng,
+                                 weight_lum=self.weight_lum)
+        else:
+            ab = self._swatch_transfer(lum, ref_lum, ref_ab, rng)
+        rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
+        return compose_luma_chroma(gray, chroma_of(rgb))
+
+    def _swatch_transfer(self, lum: np.ndarray, ref_lum: np.ndarray, ref_ab: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+        inside = np.zeros(lum.shape, dtype=bool)
+        ab = np.zeros(lum.shape + (2,))
+        for g_box, r_box in self.swatches:
+            gy0, gx0, gy1, gx1 = _check_box(g_box, lum.shape, "gray")
+            ry0, rx0, ry1, rx1 = _check_box(r_box, ref_lum.shape, "reference")
+            ab[gy0:gy1, gx0:gx1] = transfer_global(
+                lum[gy0:gy1, gx0:gx1], ref_lum[ry0:ry1, rx0:rx1], ref_ab[ry0:ry1, rx0:rx1],
+                samples=SWATCH_SAMPLES, rng=rng, weight_lum=self.weight_lum)
+            inside[gy0:gy1, gx0:gx1] = True
+        ys, xs = np.nonzero(inside)
+        if len(ys) > TEXTURE_SOURCES:
+            pick = rng.choice(len(ys), TEXTURE_SOURCES, replace=False)
+            ys, xs = ys[pick], xs[pick]
+        out = transfer_texture(lum, ys, xs, ab[ys, xs])
+        out[inside] = ab[inside]
+        return out
