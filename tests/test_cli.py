@@ -20,8 +20,9 @@ from tinct.registry import Colorizer, MethodInfo
 
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory (the default output folder lands inside it)."""
+    """An empty working directory (the default output folder lands inside it); default method: gray."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tinct, "DEFAULT_METHOD", "gray")  # CLI mechanics on the fast floor method
     return tmp_path
 
 

@@ -19,7 +19,7 @@ from tinct.errors import TinctError
 from tinct.registry import Colorizer, Hints, MethodInfo, list_methods, load_method, method_info
 
 __version__ = "0.1.0"
-DEFAULT_METHOD = "gray"
+DEFAULT_METHOD = "deepcolor"
 
 __all__ = [
     "Colorizer", "Hints", "MethodInfo", "TinctError", "colorize", "list_methods", "load_method",

@@ -209,10 +209,14 @@ def compose(gray: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.nd
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REPLICATE,
             )
-        y = gray[y0:y1, :, None]
-        delta = c @ _UV_TO_RGB.T  # (rows, W, 3): RGB minus luma
-        with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where(delta > 0, (1 - y) / delta, np.where(delta < 0, -y / delta, np.inf))
-        t = np.clip(room.min(axis=2, keepdims=True), 0, 1)
-        out[y0:y1] = y + t * delta
+        y = gray[y0:y1]
+        u, v = c[..., 0], c[..., 1]
+        deltas = [_UV_TO_RGB[k, 0] * u + _UV_TO_RGB[k, 1] * v for k in range(3)]  # RGB minus luma
+        t = np.ones_like(y)
+        for d in deltas:  # the largest t <= 1 with 0 <= y + t d <= 1 in every channel
+            room = np.where(d > 0, 1 - y, y)
+            np.minimum(t, room / np.maximum(np.abs(d), np.float32(1e-12)), out=t)
+        np.clip(t, 0, 1, out=t)
+        for k, d in enumerate(deltas):
+            out[y0:y1, :, k] = y + t * d
     return out

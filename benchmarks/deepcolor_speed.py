@@ -1,0 +1,210 @@
+"""deepcolor speed and memory against the paper's Table II (Matlab, Xeon 2.3 GHz).
+
+End to end = the ``colorize`` call of the registered method (working-resolution gray, scene
+parser + domain transform, gist + cluster choice, DAISY maps, convolutional MLP, joint bilateral
+refinement, full-resolution composition). Median of ``--repeats`` runs after one warm-up, on a
+Kodak photo resized to each size. Also a per-stage breakdown, the same at full working
+resolution (``work_pixels=None``), and the peak memory (``ru_maxrss``) of a child process that
+runs ``tinct colorize`` on a 24-megapixel JPEG.
+
+    .venv/bin/python benchmarks/deepcolor_speed.py --out docs/results/deepcolor_speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+import tinct
+from tinct.color import rgb_to_luma
+from tinct.io import read_rgb
+from tinct.methods.deepcolor import pipeline as pl
+from tinct.methods.deepcolor.features import orientation_maps, semantic_map
+
+PAPER = {256: 6.780, 512: 17.413, 1024: 63.142}  # Table II, seconds
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_image(size: int) -> np.ndarray:
+    """A Kodak photo (or the scikit-image astronaut) as ``size`` x ``size`` luma."""
+    path = ROOT.parent / "shared" / "data" / "eval" / "kodak24" / "kodim23.png"
+    if path.is_file():
+        rgb = read_rgb(path)
+    else:
+        from skimage import data
+
+        rgb = data.astronaut().astype(np.float32) / 255
+    rgb = cv2.resize(
+        rgb, (size, size), interpolation=cv2.INTER_AREA if size < rgb.shape[0] else cv2.INTER_CUBIC
+    )
+    return np.clip(rgb_to_luma(rgb), 0, 1).astype(np.float32)
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def stages(method, gray: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median seconds of each stage of one call."""
+    b = method.bundle
+    g = pl.working_gray(gray, method.work_pixels)
+    sem = semantic_map(g, b.parser, b.features)
+    net = pl.choose_net(b, g, sem, True)
+    uv = pl.predict_uv(b, g, net=net, semantic=sem, strip_rows=method.strip_rows)
+    orient_t = median_time(lambda: orientation_maps(g, b.features.daisy_sigma), repeats)
+    return {
+        "resize to working resolution": median_time(
+            lambda: pl.working_gray(gray, method.work_pixels), repeats
+        ),
+        "scene parser + domain transform": median_time(
+            lambda: semantic_map(g, b.parser, b.features), repeats
+        ),
+        "gist + cluster choice": median_time(lambda: pl.choose_net(b, g, sem, True), repeats),
+        "DAISY orientation maps": orient_t,
+        "network (convolutions)": median_time(
+            lambda: pl.predict_uv(b, g, net=net, semantic=sem, strip_rows=method.strip_rows), repeats
+        )
+        - orient_t,
+        "joint bilateral refinement": median_time(lambda: pl.refine_uv(uv, g, b.refine), repeats),
+        "full-resolution composition": median_time(lambda: pl.compose(gray, uv), repeats),
+        "working resolution": f"{g.shape[1]}x{g.shape[0]}",
+    }
+
+
+def memory_child(width: int, height: int) -> dict:
+    """Run ``tinct colorize`` on a ``width`` x ``height`` JPEG in a child; its peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "big.jpg"
+        small = (test_image(1024) * 255).astype(np.uint8)
+        cv2.imwrite(str(src), cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC))
+        code = (
+            "import resource, sys, time; from tinct.cli import main; t = time.perf_counter(); "
+            f"rc = main(['colorize', {str(src)!r}, '-o', {str(Path(tmp) / 'out.png')!r}, '-q']); "
+            "print('RC', rc, 'SECONDS', time.perf_counter() - t, "
+            "'MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        words = out.stdout.split()
+        if "MAXRSS_KB" not in words:
+            raise RuntimeError(out.stderr[-2000:])
+        return {
+            "size": f"{width}x{height}",
+            "megapixels": width * height / 1e6,
+            "rc": int(words[words.index("RC") + 1]),
+            "seconds": float(words[words.index("SECONDS") + 1]),
+            "peak_rss_mib": int(words[words.index("MAXRSS_KB") + 1]) / 1024,
+        }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="docs/results/deepcolor_speed", help="writes OUT.md and OUT.json")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads to time with")
+    ap.add_argument("--no-memory", action="store_true")
+    args = ap.parse_args()
+    method = tinct.load_method("deepcolor")
+    full = tinct.load_method("deepcolor", work_pixels=None)
+    rows = []
+    for size in args.sizes:
+        gray = test_image(size)
+        row = {"size": size, "paper_s": PAPER.get(size)}
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            row[f"ours_s_{threads}t"] = median_time(lambda g=gray: method.colorize(g), args.repeats)
+        torch.set_num_threads(args.threads[0])
+        row["ours_full_res_s"] = median_time(lambda g=gray: full.colorize(g), max(3, args.repeats // 2))
+        row["stages"] = stages(method, gray, args.repeats)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    memory = None if args.no_memory else memory_child(6000, 4000)
+    result = {
+        "command": "python " + " ".join(sys.argv),
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "rows": rows,
+        "memory_24mp": memory,
+        "work_pixels": method.work_pixels,
+        "self_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(to_markdown(result))
+    print(to_markdown(result))
+    return 0
+
+
+def to_markdown(r: dict) -> str:
+    threads = r["threads"]
+    load = ", ".join(f"{x:.1f}" for x in r["load_average_at_end"])
+    lines = [
+        "# deepcolor speed and memory (paper Table II beside ours)",
+        "",
+        f"Command: `{r['command']}`  ",
+        f"Machine: {r['cores']} cores ({r['cpu']}), load average at the end {load} (the machine is shared "
+        "by several engineers; expect noise, and 2 threads suffer most from the contention).",
+        "",
+        f"End to end = one `colorize` call, chroma predicted at <= {r['work_pixels']} pixels (luma full "
+        "resolution); median of runs after a warm-up.",
+        "",
+        "| size | paper (Matlab, Xeon 2.3 GHz) | "
+        + " | ".join(f"ours, {t} thread(s) | speed-up" for t in threads)
+        + f" | ours, chroma at full resolution ({threads[0]} thread(s)) |",
+        "|---" * (3 + 2 * len(threads)) + "|",
+    ]
+    for row in r["rows"]:
+        paper = row["paper_s"]
+        cells = []
+        for t in threads:
+            ours = row[f"ours_s_{t}t"]
+            cells += [f"{ours:.3f} s", f"{paper / ours:.0f}x" if paper else "-"]
+        lines.append(
+            f"| {row['size']}² | {paper if paper else '-'} s | "
+            + " | ".join(cells)
+            + f" | {row['ours_full_res_s']:.3f} s |"
+        )
+    keys = list(r["rows"][0]["stages"])
+    lines += [
+        "",
+        f"Stages (median seconds, {threads[0]} thread(s)):",
+        "",
+        "| size | " + " | ".join(keys) + " |",
+    ]
+    lines.append("|---" * (len(keys) + 1) + "|")
+    for row in r["rows"]:
+        vals = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row["stages"].values()]
+        lines.append(f"| {row['size']}² | " + " | ".join(vals) + " |")
+    if r["memory_24mp"]:
+        m = r["memory_24mp"]
+        lines += [
+            "",
+            f"24 MP (`tinct colorize` on a {m['size']} JPEG, PNG out, child process): peak RSS "
+            f"**{m['peak_rss_mib']:.0f} MiB** (limit 2048), {m['seconds']:.1f} s, exit code {m['rc']}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
