@@ -40,7 +40,7 @@ class CycleCNNColorizer(Colorizer):
     needs = frozenset({"reference"})
 
     def __init__(self, weights: str | None = None, disparities: int = 64, reference_side: str = "right",
-                 refine: bool = True, optimized: bool = True, strip_rows: int = 48,
+                 refine: bool = True, optimized: bool = True, strip_rows: int = 128,
                  bf16: bool = False) -> None:
         if reference_side not in ("left", "right"):
             raise TinctError(f"reference_side must be 'left' or 'right', got {reference_side!r}")

@@ -64,7 +64,7 @@ def optimize_networks(nets: Networks) -> Networks:
 
 @torch.no_grad()
 def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int,
-                   optimized: bool = True, strip_rows: int = 48, refine: bool = True,
+                   optimized: bool = True, strip_rows: int = 128, refine: bool = True,
                    bf16: bool = False) -> torch.Tensor:
     """Run M (then the refinement) in M's geometry (matches at ``i + k``).
 
@@ -93,7 +93,7 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
 
 def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, disparities: int = 64,
                   reference_side: str = "right", optimized: bool = True, refine: bool = True,
-                  strip_rows: int = 48, bf16: bool = False) -> np.ndarray:
+                  strip_rows: int = 128, bf16: bool = False) -> np.ndarray:
     """Colour a monochrome view from the rectified colour view of the same rig.
 
     Args:
