@@ -56,6 +56,11 @@ ROWS = {
         ("spynco L^{1,2,3} + contours (12 min)", "L^{1,2,3} + L_contours", "spynco", "spynco_cifar_l123c/g"),
         ("CycleGAN (12 min)", "CycleGAN", "cyclegan", "cyclegan_cifar/g"),
         ("spynco L^{1,2,3} (35 min)", "L^{1,2,3}", "spynco", "spynco_cifar_l123/g_35min"),
+        # step-matched ablation: 600 steps each (the wall-clock budgets above bought unequal steps)
+        ("spynco L^1 (600 steps)", "L^1", "spynco", "spynco_cifar_l1_s600/g"),
+        ("spynco L^{1,2,3} (600 steps)", "L^{1,2,3}", "spynco", "spynco_cifar_l123_s600/g"),
+        ("spynco L^{1,2,3} + contours (600 steps)", "L^{1,2,3} + L_contours", "spynco",
+         "spynco_cifar_l123c_s600/g"),
     ],
     "kodak24": [
         ("spynco L^1 (12 min)", "L^1", "spynco", "spynco_photos_l1/g"),
