@@ -103,7 +103,7 @@ class CycleGANTrainer:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tinct train cyclegan``."""
-    add_data_arguments(parser, out_default="/work/runs/cyclegan")
+    add_data_arguments(parser, out_default="runs/cyclegan")
     parser.add_argument("--lambda-cycle", type=float, default=10.0)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--res-blocks", type=int, default=2)

@@ -136,7 +136,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, out_default: str) -> 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tinct train spynco``."""
-    add_data_arguments(parser, out_default="/work/runs/spynco")
+    add_data_arguments(parser, out_default="runs/spynco")
     parser.add_argument("--loss-levels", choices=["all", "last"], default="all",
                         help="all = L^{1,2,3} (every pyramid output), last = L^1 (full-size output only)")
     parser.add_argument("--contours", action="store_true", help="add the contours loss")
