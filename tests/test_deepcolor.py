@@ -221,6 +221,14 @@ def test_bundled_weights_colorize_a_sample_photo() -> None:
     np.testing.assert_allclose(rgb_to_luma(out), g, atol=1e-5)
     chroma = np.abs(out - g[..., None]).mean()
     assert chroma > 0.01  # not gray
+    # global style (Sec. IV-C): the bundled "warm" model is warmer (larger V - U) than the default
+    from tinct.color import rgb_to_yuv
+    from tinct.methods.deepcolor import available_styles
+
+    assert {"default", "warm"} <= set(available_styles())
+    warm = rgb_to_yuv(tinct.load_method("deepcolor", style="warm").colorize(g))
+    default = rgb_to_yuv(out)
+    assert (warm[..., 2] - warm[..., 1]).mean() > (default[..., 2] - default[..., 1]).mean() + 0.03
 
 
 def test_training_cli_runs_three_steps(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -58,7 +58,8 @@ class DeepColorizer(Colorizer):
     - ``style``: a bundled global style name or a weight path (Sec. IV-C).
     - ``work_pixels``: chroma is predicted at most at this many pixels (luma stays full resolution).
     - ``refine``: joint bilateral refinement on/off (default: as trained).
-    - ``clustering``: pick the per-cluster net (True) or use the one net trained on all images.
+    - ``clustering``: pick the per-cluster net (True) or use the one net trained on all images
+      (False); default: as the weight card says (``clustering_default``).
     - ``strip_rows``: rows per network tile at the working resolution (memory bound, same result).
     """
 
@@ -70,7 +71,7 @@ class DeepColorizer(Colorizer):
         style: str | None = None,
         work_pixels: int | None = DEFAULT_WORK_PIXELS,
         refine: bool | None = None,
-        clustering: bool = True,
+        clustering: bool | None = None,
         strip_rows: int = 64,
     ) -> None:
         self.path = resolve_weights(weights, style)
@@ -80,7 +81,7 @@ class DeepColorizer(Colorizer):
         if work_pixels is not None and int(work_pixels) < 64:
             raise TinctError(f"work_pixels must be at least 64, got {work_pixels}")
         self.work_pixels = None if work_pixels is None else int(work_pixels)
-        self.clustering = bool(clustering)
+        self.clustering = self.bundle.clustering_default if clustering is None else bool(clustering)
         self.strip_rows = max(1, int(strip_rows))
 
     def predict_chroma(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

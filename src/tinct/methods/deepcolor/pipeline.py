@@ -50,6 +50,7 @@ class Bundle:
     parser_config: ParserConfig = field(default_factory=ParserConfig)
     top_k: int = 3
     refine: RefineConfig = field(default_factory=RefineConfig)
+    clustering_default: bool = True  # whether colorize() picks a cluster net unless told otherwise
     card: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +73,7 @@ def save_bundle(path: str | Path, bundle: Bundle, card: dict[str, Any]) -> Path:
         "has_global": bundle.global_net is not None,
         "has_parser": bundle.parser is not None,
         "top_k": bundle.top_k,
+        "clustering_default": bundle.clustering_default,
         "refine": asdict(bundle.refine),
     }
     return save_weights(
@@ -104,6 +106,7 @@ def load_bundle(path: str | Path) -> Bundle:
         parser_config=pcfg,
         top_k=int(cfg.get("top_k", 3)),
         refine=RefineConfig(**cfg.get("refine", {})),
+        clustering_default=bool(cfg.get("clustering_default", True)),
         card=card,
     )
 

@@ -169,12 +169,18 @@ def train_net(
     resume: bool,
     progress: bool,
     desc: str,
+    init: mdl.ColorMLP | None = None,
 ) -> tuple[mdl.ColorMLP, list[dict]]:
-    """Train one MLP on the cached rows of ``members`` through :func:`tinct.train.fit`."""
+    """Train one MLP on the cached rows of ``members`` through :func:`tinct.train.fit`.
+
+    ``init``: start from these weights (a cluster net fine-tuned from the all-images net).
+    """
     cols = feature_columns(fcfg, n_classes)
     x = np.ascontiguousarray(cache.x[members][..., cols].reshape(-1, len(cols)), dtype=np.float32)
     y = np.ascontiguousarray(cache.y[members].reshape(-1, 2))
     mlp = mdl.make_mlp(fcfg, n_classes, cfg.hidden)
+    if init is not None:
+        mlp.load_state_dict(init.state_dict())
     trainable = MLPTrainable(mlp, cfg)
     fit_cfg = FitConfig(
         out_dir=str(out_dir),
@@ -226,6 +232,7 @@ class DeepColorTrainConfig:
     style_name: str = "default"
     clustering: bool = True
     global_net: bool = True
+    init_from_global: bool = False  # ours, not the paper's: cluster nets start from the all-images net
     net: NetTrainConfig = field(default_factory=NetTrainConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     clusters: ClusterParams = field(default_factory=ClusterParams)
@@ -316,6 +323,7 @@ def train_deepcolor(cfg: DeepColorTrainConfig, parser: SceneParser) -> tuple[Bun
                 resume=cfg.resume,
                 progress=cfg.progress,
                 desc=f"net cluster {index}",
+                init=bundle.global_net if cfg.init_from_global else None,
             )
             nets.append(net)
             summary["nets"].append(

@@ -59,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--no-daisy", action="store_true", help="drop the DAISY feature (ablation)")
     a("--no-semantic", action="store_true", help="drop the semantic feature (ablation)")
     a("--no-refine", action="store_true", help="no joint bilateral refinement (ablation)")
+    a("--init-from-global", action="store_true", help="start every cluster net from the all-images net")
     a("--n0", type=int, default=4, help="clusters on the top layer (N^0)")
     a("--alpha", type=float, default=30.0, help="alpha of eq. 3 (mu = alpha N_w / N_s)")
     a("--eps-db", type=float, default=-26.0, help="training-error threshold epsilon in dB (E = -PSNR)")
@@ -142,6 +143,7 @@ def resolve_config(args: argparse.Namespace) -> DeepColorTrainConfig:
         style_list=args.style_list,
         style_name=style,
         clustering=not args.no_clustering,
+        init_from_global=args.init_from_global,
         net=NetTrainConfig(
             steps=args.steps, batch_size=args.batch_size, lr=args.lr, time_budget_s=args.time_budget
         ),
