@@ -69,9 +69,9 @@ def method_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
         specs["deepcolor (automatic)"] = ("deepcolor", {})
     specs["stereocopy (SGBM, Jeon-like)"] = ("stereocopy", {"num_disparities": max(96, disparities)})
     cand = {
-        "Dong et al. 2019 (supervised M)": runs / "supervised" / "weights.safetensors",
-        "Cycle-CNN M (no refinement)": runs / "cycle" / "weights.safetensors",
-        "Cycle-CNN (M + refinement)": runs / "bundle.safetensors",
+        "Dong et al. 2019 (supervised M)": runs / "supervised_long" / "weights.safetensors",
+        "Cycle-CNN M (no refinement)": runs / "cycle_long" / "weights.safetensors",
+        "Cycle-CNN (M + refinement)": runs / "bundle" / "cyclecnn.safetensors",
     }
     for label, path in cand.items():
         if path.is_file():
@@ -108,11 +108,11 @@ def run_pairs(specs: dict[str, tuple[str, dict]], pairs: list[dict]) -> dict[str
             t0 = time.perf_counter()
             ref = p["right_camera"]
             first = first_m.colorize(
-                p["gray_left"], reference=ref if "reference" in first_m.accepts else None
+                p["gray_left"], reference=ref if "reference" in tinct.method_info(name).accepts else None
             )
             gray_right = rgb_to_ycbcr(ref)[..., 0].astype(np.float32)
             second = second_m.colorize(
-                gray_right, reference=first if "reference" in second_m.accepts else None
+                gray_right, reference=first if "reference" in tinct.method_info(name).accepts else None
             )
             rec = {
                 "image": p["name"],

@@ -162,3 +162,17 @@ def test_stereocopy_on_motorcycle_beats_gray() -> None:
     flipped = tinct.load_method("stereocopy", num_disparities=160, reference_side="left")
     out2 = flipped.colorize(rgb_to_ycbcr(right)[..., 0], reference=left)
     assert np.abs(rgb_to_ycbcr(out2)[..., 1:] - rgb_to_ycbcr(right)[..., 1:]).mean() < 0.6 * err_gray
+
+
+def test_bundled_weights_beat_the_gray_floor(rng: np.random.Generator) -> None:
+    from tinct.weights import bundled_path, load_weights
+
+    assert tinct.method_info("cyclecnn").bundled_weights
+    _, card = load_weights(bundled_path("cyclecnn"))
+    assert card["method"] == "cyclecnn" and "middlebury2005" in card["metrics"]
+    p = layered_stereo_pair(_textures(rng), 48, 96, rng, max_disparity=10)
+    gray = rgb_to_ycbcr(p.left)[..., 0].astype(np.float32)
+    out = tinct.load_method("cyclecnn", disparities=16).colorize(gray, reference=p.right)
+    truth = rgb_to_ycbcr(p.left)[..., 1:]
+    err = np.abs(rgb_to_ycbcr(out)[..., 1:] - truth)[~p.occluded].mean()
+    assert err < 0.5 * np.abs(0.5 - truth)[~p.occluded].mean()
