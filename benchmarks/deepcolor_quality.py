@@ -1,10 +1,10 @@
 """deepcolor quality on Kodak24 / McMaster18 with the quality protocol, the gray floor and ablations.
 
-Rows: the gray floor; the bundled model (all features, adaptive clustering, refinement); the
-same without refinement (``refine=False``); without clustering (``clustering=False``: the one net
-trained on all images, also in the bundle); and feature ablations, each its own bundle trained
-with ``tinct train deepcolor --no-clustering --no-<feature>`` on the same cached features. The
-feature ablations have one net, so compare them with the "no clustering" row.
+Rows: the gray floor; the bundled default (all features, the one net trained on all images,
+refinement); the same bundle with the paper's adaptive clustering (``clustering=True``: 9 cluster
+nets, top-3 gist + semantic-histogram choice); without refinement (``refine=False``); and feature
+ablations, each its own one-net bundle trained with ``tinct train deepcolor --no-clustering
+--no-<feature>`` on the same cached features (compare them with the default row).
 
     .venv/bin/python benchmarks/deepcolor_quality.py --ablation "no patch=RUN/deepcolor.safetensors" ...
 """
