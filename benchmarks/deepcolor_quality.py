@@ -6,7 +6,7 @@ nets, top-3 gist + semantic-histogram choice); without refinement (``refine=Fals
 ablations, each its own one-net bundle trained with ``tinct train deepcolor --no-clustering
 --no-<feature>`` on the same cached features (compare them with the default row).
 
-    .venv/bin/python benchmarks/deepcolor_quality.py --ablation "no patch=RUN/deepcolor.safetensors" ...
+    .venv/bin/python benchmarks/deepcolor_quality.py --ablation "patch=RUN/deepcolor.safetensors" ...
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ def rows_for(ablations: dict[str, str]) -> list[tuple[str, str, dict]]:
     """(label, method, options) of every row."""
     rows = [
         ("gray (floor)", "gray", {}),
-        ("deepcolor (full)", "deepcolor", {}),
+        ("deepcolor default (all features, one net, refinement)", "deepcolor", {}),
+        ("with adaptive clustering (paper, Algorithm 3)", "deepcolor", {"clustering": True}),
         ("without refinement", "deepcolor", {"refine": False}),
-        ("without clustering (one net)", "deepcolor", {"clustering": False}),
     ]
-    rows += [
-        (f"without {name} (one net)", "deepcolor", {"weights": path}) for name, path in ablations.items()
-    ]
+    rows += [(f"without {name}", "deepcolor", {"weights": path}) for name, path in ablations.items()]
     return rows
 
 
