@@ -217,7 +217,8 @@ def main() -> int:
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/spynco_scores.py " + " ".join(sys.argv[1:])
     md = ["# spynco / CycleGAN scores", "", f"Command: `{command}`", "",
           f"Commit: {git_commit()}; machine: {platform.processor() or platform.machine()}, torch "
-          f"{torch.__version__}, 1 thread.", "", __doc__.split("\n\n")[1], ""]
+          f"{torch.__version__}, 1 thread.", "",
+          __doc__.split("\n\n", 1)[1].split("\nUsage::")[0], ""]
     everything = {"command": command, "commit": git_commit(), "results": {}}
     for dataset in args.datasets:
         gt = load_cifar(root) if dataset == "cifar10" else load_kodak_crops(root)
