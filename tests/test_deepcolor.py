@@ -292,3 +292,46 @@ def test_training_cli_runs_three_steps(tmp_path: Path, rng: np.random.Generator)
     )
     assert rgb.shape == (20, 24, 3)
     assert main(args) == 0  # resume: everything is done, nothing retrains
+
+
+def test_training_cli_trains_the_scene_parser_first(tmp_path: Path) -> None:
+    from tinct.cli import main
+    from tinct.io import write_image
+
+    root = tmp_path / "stanford"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    for i in range(3):
+        sky = y < 20 + 2 * i
+        rgb = np.where(sky[..., None], [0.5, 0.7, 0.95], [0.3, 0.5 + 0.01 * i, 0.2]).astype(np.float32)
+        write_image(root / "images" / f"{i:07d}.jpg", rgb)
+        write_image(root / "labels" / f"{i:07d}.png", np.where(sky, 0, 3).astype(np.float32) / 255)
+    (root / "split_train.txt").write_text("0000000\n0000001\n")
+    (root / "split_val.txt").write_text("0000002\n")
+    photos = root / "images"
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "deepcolor",
+        "--data",
+        str(photos),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--parser-data",
+        str(root),
+        "--parser-steps",
+        "2",
+        "--samples-per-image",
+        "30",
+        "--batch-size",
+        "32",
+        "--no-clustering",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    card = (out / "parser" / "parser.json").read_text()
+    assert "pixel_accuracy_val" in card and "split_train.txt" in card
+    assert (out / "deepcolor.safetensors").is_file()
