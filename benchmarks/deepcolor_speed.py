@@ -162,6 +162,7 @@ def main() -> int:
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "rows": rows,
         "memory_24mp": memory,
         "work_pixels": method.work_pixels,
@@ -182,8 +183,9 @@ def to_markdown(r: dict) -> str:
         "# deepcolor speed and memory (paper Table II beside ours)",
         "",
         f"Command: `{r['command']}`  ",
-        f"Machine: {r['cores']} cores ({r['cpu']}), load average at the end {load} (the machine is shared "
-        "by several engineers; expect noise, and 2 threads suffer most from the contention).",
+        f"Machine: {r['cores']} cores ({r['cpu']}), OMP_WAIT_POLICY={r.get('omp_wait_policy')}, load average "
+        f"at the end {load} (the machine is shared by several engineers; expect noise, and 2 threads suffer "
+        "most from the contention).",
         "",
         f"End to end = one `colorize` call, chroma predicted at <= {r['work_pixels']} pixels (luma full "
         "resolution); median of runs after a warm-up.",
