@@ -11,6 +11,13 @@ Public API::
 
 from __future__ import annotations
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning: on a 2-core machine shared with other work,
+# spinning made 2-thread inference 8-20x slower (docs/results/deepcolor_speed_omp_active.md).
+# Must be set before torch is first imported; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from typing import Any
 
 import numpy as np

@@ -54,34 +54,44 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, bit_depth: i
         raise TinctError(f"{path}: {file_format} cannot store transparency; use .png, .tif or .webp")
     if not 1 <= quality <= 100:
         raise TinctError(f"{path}: quality must be in 1..100, got {quality}")
-    pixels = _prepare_pixels(image, alpha)
+    values = _prepare_pixels(image, alpha, bit_depth)
     _check_writable(path)
-    encoded = _encode(pixels, file_format, bit_depth, quality)
+    encoded = _encode(values, file_format, quality)
     _atomic_write(path, encoded)
     return path
 
 
-def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """(H, W, C) float64 in [0, 1], C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA."""
+def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None, bit_depth: int) -> np.ndarray:
+    """Quantized ``(H, W, C)`` uint8/uint16, C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
+
+    Works in row strips so a 24-megapixel float image never needs a full-size float64 copy.
+    """
     array = np.asarray(image)
     if not (np.issubdtype(array.dtype, np.floating) or array.dtype == bool):
         raise ValueError(f"image must be float in [0, 1], got dtype {array.dtype}")
-    array = array.astype(np.float64)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)) or 0 in array.shape:
         raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {array.shape}")
-    if np.isnan(array).any():
-        raise ValueError("image contains NaN")
     array = array[..., None] if array.ndim == 2 else array
     if alpha is not None:
-        alpha = np.asarray(alpha, dtype=np.float64)
+        alpha = np.asarray(alpha)
         if alpha.shape != array.shape[:2]:
             raise ValueError(f"alpha must be {array.shape[:2]}, got shape {alpha.shape}")
-        if np.isnan(alpha).any():
-            raise ValueError("alpha contains NaN")
-        array = np.concatenate([array, alpha[..., None]], axis=2)
-    return np.clip(array, 0.0, 1.0)
+    channels = array.shape[2] + (alpha is not None)
+    scale, dtype = (65535.0, np.uint16) if bit_depth == 16 else (255.0, np.uint8)
+    out = np.empty((*array.shape[:2], channels), dtype=dtype)
+    rows = max(1, (1 << 20) // (array.shape[1] * channels))
+    for top in range(0, array.shape[0], rows):
+        strip = [array[top:top + rows].astype(np.float64)]
+        if alpha is not None:
+            strip.append(alpha[top:top + rows, :, None].astype(np.float64))
+        for name, values in zip(("image", "alpha"), strip, strict=False):
+            if np.isnan(values).any():
+                raise ValueError(f"{name} contains NaN")
+        values = np.concatenate(strip, axis=2) if len(strip) > 1 else strip[0]
+        out[top:top + rows] = np.rint(np.clip(values, 0.0, 1.0) * scale)
+    return out
 
 
 def _check_writable(path: Path) -> None:
@@ -107,10 +117,10 @@ def _is_hard_link_to_input(resolved: Path) -> bool:
     return (again.st_dev, again.st_ino) == key
 
 
-def _encode(pixels: np.ndarray, file_format: str, bit_depth: int, quality: int) -> bytes:
-    channels = pixels.shape[2]
-    if bit_depth == 16:
-        values = np.rint(pixels * 65535.0).astype(np.uint16)
+def _encode(values: np.ndarray, file_format: str, quality: int) -> bytes:
+    """Encode quantized ``(H, W, C)`` uint8 or uint16 values."""
+    channels = values.shape[2]
+    if values.dtype == np.uint16:
         if channels == 1:  # Pillow writes 16-bit gray; OpenCV everything else
             return _pil_bytes(Image.fromarray(values[..., 0]), file_format, quality)
         if channels == 2:  # no 16-bit gray+alpha encoder: stored as RGBA
@@ -120,7 +130,6 @@ def _encode(pixels: np.ndarray, file_format: str, bit_depth: int, quality: int) 
         if not ok:
             raise TinctError(f"OpenCV failed to encode a 16-bit {file_format}")
         return buffer.tobytes()
-    values = np.rint(pixels * 255.0).astype(np.uint8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
     image = Image.fromarray(values[..., 0] if channels == 1 else values, mode=mode)
     if file_format == "WEBP" and mode in ("L", "LA"):
