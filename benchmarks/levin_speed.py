@@ -42,11 +42,10 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from skimage import data, transform
 
-from tinct.color import rgb_to_luma
+from tinct.color import rgb_to_luma, rgb_to_uv
 from tinct.methods.levin.solve import compact_csr, solve_system
 from tinct.methods.levin.strokes import random_strokes
 from tinct.methods.levin.system import build_csr_reference, build_system
-from tinct.methods.reinhard.colorspace import chroma_of
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
@@ -66,7 +65,7 @@ def problem(size: int, seed: int = 0, image: str = "astronaut",
     rgb = transform.resize(getattr(data, image)(), (size, size), anti_aliasing=True).astype(np.float32)
     count = strokes if strokes > 0 else max(size * size // 2000, 1)
     hints = random_strokes(rgb, count, np.random.default_rng(seed))
-    return rgb_to_luma(rgb), hints.mask, chroma_of(rgb)
+    return rgb_to_luma(rgb), hints.mask, rgb_to_uv(np.asarray(rgb, dtype=np.float64))
 
 
 def fast(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinct.color import rgb_to_luma, rgb_to_yuv
+from tinct.color import compose_luma_chroma, rgb_to_luma, rgb_to_yuv
 from tinct.errors import TinctError
 from tinct.methods.reinhard import ReinhardColorizer, transfer_statistics
-from tinct.methods.reinhard.colorspace import compose_luma_chroma, lalphabeta_to_rgb, rgb_to_lalphabeta
+from tinct.methods.reinhard.colorspace import lalphabeta_to_rgb, rgb_to_lalphabeta
 from tinct.registry import load_method
 
 

@@ -277,6 +277,63 @@ def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 # torch, channel first (*, 3, H, W), differentiable
 # ---------------------------------------------------------------------------------------------
 
+def rgb_to_uv(rgb: np.ndarray) -> np.ndarray:
+    """YUV chroma of an RGB image.
+
+    Args:
+        rgb: float ``(..., 3)`` RGB in [0, 1].
+
+    Returns:
+        ``(..., 2)`` U in ±0.436, V in ±0.615 (float64 for float64 input).
+
+    Example:
+        >>> rgb_to_uv(np.array([1.0, 0.0, 0.0])).round(3).tolist()
+        [-0.147, 0.615]
+    """
+    return rgb_to_yuv(rgb)[..., 1:]
+
+
+def compose_luma_chroma(luma: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.ndarray:
+    """RGB whose BT.601 luma is exactly ``luma``, from YUV chroma scaled into the RGB cube.
+
+    ``rgb = Y + t * rgb(0, U, V)``: the chroma part has zero luma, so any ``t`` keeps Y; per pixel
+    the largest ``t`` in [0, 1] that keeps every channel in [0, 1] is used (saturation is reduced
+    instead of clipping channels, which would change the luma). Y is clipped to [0, 1] first.
+    Works in row strips of float32, so memory stays bounded at any size.
+
+    Args:
+        luma: float ``(H, W)`` in [0, 1].
+        uv: float ``(H, W, 2)`` YUV chroma (U in ±0.436, V in ±0.615).
+        strip_rows: rows processed at a time.
+
+    Returns:
+        float32 ``(H, W, 3)`` RGB in [0, 1] whose luma equals ``luma`` (to float32 rounding).
+
+    Example:
+        >>> compose_luma_chroma(np.full((1, 1), 0.5), np.zeros((1, 1, 2))).tolist()
+        [[[0.5, 0.5, 0.5]]]
+    """
+    luma = np.asarray(luma)
+    uv = np.asarray(uv)
+    if luma.ndim != 2 or uv.shape != (*luma.shape, 2):
+        raise ValueError(f"expected luma (H, W) and uv (H, W, 2), got {luma.shape} and {uv.shape}")
+    per_unit = RGB_FROM_YUV[:, 1:].astype(np.float32)  # RGB minus luma per unit of U and V
+    out = np.empty((*luma.shape, 3), np.float32)
+    for top in range(0, luma.shape[0], strip_rows):
+        y = np.clip(luma[top:top + strip_rows].astype(np.float32), 0.0, 1.0)
+        u = uv[top:top + strip_rows, :, 0].astype(np.float32)
+        v = uv[top:top + strip_rows, :, 1].astype(np.float32)
+        deltas = [per_unit[k, 0] * u + per_unit[k, 1] * v for k in range(3)]
+        t = np.ones_like(y)
+        for d in deltas:  # the largest t <= 1 with 0 <= y + t d <= 1 in every channel
+            room = np.where(d > 0, 1.0 - y, y)
+            np.minimum(t, room / np.maximum(np.abs(d), np.float32(1e-12)), out=t)
+        np.clip(t, 0.0, 1.0, out=t)
+        for k, d in enumerate(deltas):
+            out[top:top + strip_rows, :, k] = y + t * d
+    return np.clip(out, 0.0, 1.0, out=out)  # clip: float rounding only
+
+
 def rgb_to_luma_torch(image: torch.Tensor) -> torch.Tensor:
     """BT.601 luma, differentiable.
 

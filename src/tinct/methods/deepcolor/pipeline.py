@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from tinct.color import RGB_FROM_YUV
+from tinct.color import compose_luma_chroma
 from tinct.errors import TinctError
 from tinct.filters import joint_bilateral
 from tinct.weights import load_weights, save_weights
@@ -179,10 +179,6 @@ def refine_uv(uv: np.ndarray, g: np.ndarray, cfg: RefineConfig) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
-# RGB minus luma, per unit of U and V (the U, V columns of the YUV -> RGB matrix)
-_UV_TO_RGB = np.ascontiguousarray(RGB_FROM_YUV[:, 1:], dtype=np.float32)
-
-
 def compose(gray: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.ndarray:
     """Full-resolution RGB from the full-resolution luma and (possibly smaller) chroma.
 
@@ -212,14 +208,5 @@ def compose(gray: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.nd
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REPLICATE,
             )
-        y = gray[y0:y1]
-        u, v = c[..., 0], c[..., 1]
-        deltas = [_UV_TO_RGB[k, 0] * u + _UV_TO_RGB[k, 1] * v for k in range(3)]  # RGB minus luma
-        t = np.ones_like(y)
-        for d in deltas:  # the largest t <= 1 with 0 <= y + t d <= 1 in every channel
-            room = np.where(d > 0, 1 - y, y)
-            np.minimum(t, room / np.maximum(np.abs(d), np.float32(1e-12)), out=t)
-        np.clip(t, 0, 1, out=t)
-        for k, d in enumerate(deltas):
-            out[y0:y1, :, k] = y + t * d
+        out[y0:y1] = compose_luma_chroma(gray[y0:y1], c, strip_rows=strip_rows)
     return out

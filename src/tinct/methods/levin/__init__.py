@@ -21,10 +21,10 @@ import math
 import cv2
 import numpy as np
 
+from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
 from tinct.methods.levin.solve import solve_system
 from tinct.methods.levin.system import build_system
-from tinct.methods.reinhard.colorspace import chroma_of, compose_luma_chroma
 from tinct.registry import Colorizer, Hints, register
 
 MAX_PIXELS = 1_200_000
@@ -87,5 +87,5 @@ class LevinColorizer(Colorizer):
         mask = np.asarray(hints.mask, dtype=bool)
         if not mask.any():
             return compose_luma_chroma(gray, np.zeros(gray.shape + (2,)))
-        uv = chroma_of(hints.color)
+        uv = rgb_to_uv(np.asarray(hints.color, dtype=np.float64))
         return compose_luma_chroma(gray, levin_chroma(gray, mask, uv, max_pixels=self.max_pixels))

@@ -3,7 +3,7 @@
 The paper shifts and scales each lαβ channel of the source so that its mean and standard
 deviation match the reference's (eqs. 10-11). Colorizing a gray image, we transfer α and β
 only and keep the user's luminance (the l channel is not touched, and the result's BT.601 luma
-equals the input exactly, see :func:`~tinct.methods.reinhard.colorspace.compose_luma_chroma`).
+equals the input exactly, see :func:`tinct.color.compose_luma_chroma`).
 
 What happens on a gray target, stated plainly: a gray pixel has α ≈ β ≈ 0 (tiny constants from
 the rounding of eq. 4), so the target's α, β standard deviations are ~0 and the paper's scale
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinct.color import gray_to_rgb
+from tinct.color import compose_luma_chroma, gray_to_rgb, rgb_to_uv
 from tinct.methods.reinhard.colorspace import (
-    chroma_of,
-    compose_luma_chroma,
     lalphabeta_to_rgb,
     rgb_to_lalphabeta,
 )
@@ -71,4 +69,4 @@ class ReinhardColorizer(Colorizer):
         assert reference is not None
         target = rgb_to_lalphabeta(gray_to_rgb(np.clip(gray, 0.0, 1.0)))
         moved = transfer_statistics(target, rgb_to_lalphabeta(reference), min_std=self.min_std)
-        return compose_luma_chroma(gray, chroma_of(lalphabeta_to_rgb(moved)))
+        return compose_luma_chroma(gray, rgb_to_uv(lalphabeta_to_rgb(moved)))

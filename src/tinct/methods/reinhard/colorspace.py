@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinct.color import rgb_to_yuv, yuv_to_rgb
-
 LMS_FROM_RGB = np.array([
     [0.3811, 0.5783, 0.0402],
     [0.1967, 0.7244, 0.0782],
@@ -63,32 +61,3 @@ def lalphabeta_to_rgb(lab: np.ndarray) -> np.ndarray:
     """
     lms = 10.0 ** (np.asarray(lab, dtype=np.float64) @ LOGLMS_FROM_LAB.T)
     return lms @ RGB_FROM_LMS.T
-
-
-def compose_luma_chroma(luma: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """RGB with BT.601 luma exactly ``luma`` and YUV chroma ``uv`` scaled into the RGB cube.
-
-    ``rgb = Y + t * rgb(0, U, V)``; the chroma part has zero luma, so any ``t`` keeps Y, and the
-    largest ``t`` in [0, 1] that keeps every channel in [0, 1] is used (per pixel). Y itself is
-    clipped to [0, 1] first.
-
-    Args:
-        luma: float ``(H, W)`` in [0, 1].
-        uv: float ``(H, W, 2)`` YUV chroma (U in ±0.436, V in ±0.615).
-
-    Returns:
-        float32 ``(H, W, 3)`` RGB in [0, 1] whose luma equals ``luma`` (to float rounding).
-    """
-    y = np.clip(np.asarray(luma, dtype=np.float64), 0.0, 1.0)
-    chroma = np.concatenate([np.zeros_like(y)[..., None], np.asarray(uv, dtype=np.float64)], axis=-1)
-    delta = yuv_to_rgb(chroma)                                  # (H, W, 3), luma 0
-    yy = y[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(delta > 1e-12, (1.0 - yy) / delta, np.where(delta < -1e-12, yy / -delta, np.inf))
-    t = np.clip(room.min(axis=-1, initial=np.inf), 0.0, 1.0)
-    return np.clip(yy + t[..., None] * delta, 0.0, 1.0).astype(np.float32)   # clip: 1e-16 rounding only
-
-
-def chroma_of(rgb: np.ndarray) -> np.ndarray:
-    """YUV chroma ``(..., 2)`` of an RGB image (float64)."""
-    return rgb_to_yuv(np.asarray(rgb, dtype=np.float64))[..., 1:]

@@ -22,9 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinct.color import gray_to_rgb, lab_to_rgb, rgb_to_lab
+from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.errors import TinctError
-from tinct.methods.reinhard.colorspace import chroma_of, compose_luma_chroma
 from tinct.methods.welsh.transfer import transfer_global, transfer_texture
 from tinct.registry import Colorizer, Hints, register
 
@@ -83,7 +82,7 @@ class WelshColorizer(Colorizer):
         else:
             ab = self._swatch_transfer(lum, ref_lum, ref_ab, rng)
         rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
-        return compose_luma_chroma(gray, chroma_of(rgb))
+        return compose_luma_chroma(gray, rgb_to_uv(np.asarray(rgb, dtype=np.float64)))
 
     def _swatch_transfer(self, lum: np.ndarray, ref_lum: np.ndarray, ref_ab: np.ndarray,
                          rng: np.random.Generator) -> np.ndarray:
