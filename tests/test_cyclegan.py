@@ -59,7 +59,7 @@ def test_cycle_loss_decreases_over_a_few_steps() -> None:
         return float(terms["cycle_gray"] + terms["cycle_color"])
 
     first = cycle()
-    for _ in range(25):
+    for _ in range(40):  # 25 steps left too little margin: 0.79 (1 thread) vs 0.80 (2 threads)
         t.training_step(batch)
     assert cycle() < 0.8 * first
 
