@@ -69,9 +69,10 @@ def method_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
         specs["deepcolor (automatic)"] = ("deepcolor", {})
     specs["stereocopy (SGBM, Jeon-like)"] = ("stereocopy", {"num_disparities": max(96, disparities)})
     cand = {
-        "Dong et al. 2019 (supervised M)": runs / "supervised_long" / "weights.safetensors",
-        "Cycle-CNN M (no refinement)": runs / "cycle_long" / "weights.safetensors",
-        "Cycle-CNN (M + refinement)": runs / "bundle" / "cyclecnn.safetensors",
+        "Dong et al. 2019 (supervised M, 1910 steps)": runs / "supervised_long2" / "weights.safetensors",
+        "Cycle-CNN M (1120 steps, bundled)": runs / "cycle_long2" / "weights.safetensors",
+        "Cycle-CNN M (420 steps)": runs / "cycle_long" / "weights.safetensors",
+        "Cycle-CNN M (420 steps) + refinement": runs / "bundle" / "cyclecnn.safetensors",
     }
     for label, path in cand.items():
         if path.is_file():
