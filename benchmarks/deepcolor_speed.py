@@ -227,8 +227,7 @@ def to_markdown(r: dict) -> str:
             f"**{m['api_peak_rss_mib']:.0f} MiB**, {m['api_seconds']:.1f} s",
             f"- CLI, `tinct colorize big.jpg -o out.png`: **{m['cli_peak_rss_mib']:.0f} MiB**, "
             f"{m['cli_seconds']:.1f} s (exit code {m['cli_rc']}); the excess over the API run is "
-            "`tinct.io.write_image`, which converts the result to float64 and makes several full-size copies "
-            "(reported to the io owner).",
+            "decoding the JPEG and encoding the PNG (`tinct.io`, in row strips).",
         ]
     return "\n".join(lines) + "\n"
 
