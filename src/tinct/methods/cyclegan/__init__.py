@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from tinct.errors import TinctError
-from tinct.methods.spynco import replace_luma, resolve_weights
-from tinct.methods.spynco.model import generate_full
-from tinct.registry import Colorizer, Hints, register
+from tinct.methods.spynco import SpyncoColorizer, resolve_weights
+from tinct.registry import register
 from tinct.weights import load_weights
 
 from .model import CycleGANModelConfig, make_generators
@@ -38,7 +36,7 @@ def load_generator(weights: str | Path | None = None) -> tuple[torch.nn.Module, 
 @register(summary="CycleGAN baseline (two generators, two discriminators), trained on unpaired data",
           paper="Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial "
                 "Networks, ICCV 2017", bundled_weights=True, trainable=True)
-class CycleGANColorizer(Colorizer):
+class CycleGANColorizer(SpyncoColorizer):
     """G of a CycleGAN; any H, W (reflect-padded to multiples of 4).
 
     Args:
@@ -47,12 +45,4 @@ class CycleGANColorizer(Colorizer):
     """
 
     name = "cyclegan"
-
-    def __init__(self, weights: str | None = None, keep_luma: bool = True) -> None:
-        self.generator, self.card = load_generator(weights)
-        self.keep_luma = keep_luma
-
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(gray))[None, None]
-        rgb = generate_full(self.generator, x)[0].permute(1, 2, 0).numpy()
-        return replace_luma(rgb, gray) if self.keep_luma else rgb
+    load_generator = staticmethod(load_generator)

@@ -74,9 +74,10 @@ class SpyncoColorizer(Colorizer):
     """
 
     name = "spynco"
+    load_generator = staticmethod(load_generator)  # subclasses (cyclegan) swap in their own loader
 
     def __init__(self, weights: str | None = None, keep_luma: bool = True) -> None:
-        self.generator, self.card = load_generator(weights)
+        self.generator, self.card = self.load_generator(weights)
         self.keep_luma = keep_luma
 
     def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
