@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tinct.color import rgb_to_luma
 from tinct.data.dual_lens import (
     random_mono_response,
     random_warp_field,
@@ -56,6 +57,6 @@ def ssm_training_pair(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
     else:
         field = random_warp_field(h, w, rng)
     warped_g = warp(j_g, field)
-    warped_c_y = warp(j_c, field) @ np.array([0.299, 0.587, 0.114], np.float32)
+    warped_c_y = rgb_to_luma(warp(j_c, field))
     target = ssim_map(warped_g, j_g).astype(np.float32)
     return j_g, warped_c_y.astype(np.float32), target

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinct.color import rgb_to_luma
+
 CLASSES = ("sky", "tree", "road", "grass", "water", "building", "mountain", "foreground")
 IGNORE = 255
 
@@ -79,8 +81,7 @@ class SceneParser(nn.Module):
 def to_input(rgb: np.ndarray, in_channels: int) -> np.ndarray:
     """``(H, W, 3)`` RGB in [0, 1] -> ``(C, H, W)`` float32 parser input (BT.601 luma if C = 1)."""
     if in_channels == 1:
-        luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-        return luma[None].astype(np.float32)
+        return rgb_to_luma(np.asarray(rgb, dtype=np.float32))[None]
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
 
 
