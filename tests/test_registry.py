@@ -48,3 +48,20 @@ def test_hints_roundtrip_ignores_gray_and_transparent():
     np.testing.assert_array_equal(hints_to_image(h, gray), img)
     with pytest.raises(TinctError, match="same size"):
         hints_from_image(img[:4], gray)
+
+
+def test_cosine_lr_endpoints_and_optimizer_step():
+    import torch
+
+    from tinct.train import optimizer_step, set_cosine_lr
+
+    w = torch.nn.Parameter(torch.tensor([3.0]))
+    opt = torch.optim.SGD([w], lr=1.0)
+    set_cosine_lr(opt, 0.1, 0.0)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    set_cosine_lr(opt, 0.1, 0.5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * (0.05 + 0.95 * 0.5))
+    set_cosine_lr(opt, 0.1, 2.0)  # clamped: the floor
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.005)
+    loss = optimizer_step(opt, (w ** 2).sum())
+    assert loss == pytest.approx(9.0) and w.item() == pytest.approx(3.0 - 0.005 * 6.0)

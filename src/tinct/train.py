@@ -51,6 +51,23 @@ class FitConfig:
     time_budget_s: float | None = None  # stop cleanly (with a checkpoint) after this many seconds
 
 
+def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, progress: float,
+                  floor: float = 0.05) -> None:
+    """Cosine annealing from ``base_lr`` (progress 0) to ``floor * base_lr`` (progress >= 1)."""
+    progress = min(1.0, max(0.0, progress))
+    lr = base_lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """Zero the gradients, back-propagate ``loss``, step; returns the loss as a float."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch."""
     random.seed(seed)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct.color import rgb_to_luma
+from tinct.train import optimizer_step, set_cosine_lr
 
 CLASSES = ("sky", "tree", "road", "grass", "water", "building", "mountain", "foreground")
 IGNORE = 255
@@ -113,16 +114,11 @@ class ParserTrainable:
         frac = self.step / self.total_steps
         if self.time_budget_s:
             frac = max(frac, (time.perf_counter() - self._t0) / self.time_budget_s)
-        frac = min(1.0, frac)
-        for g in self.opt.param_groups:
-            g["lr"] = self.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+        set_cosine_lr(self.opt, self.lr, frac)
         self.model.train()
-        loss = F.cross_entropy(self.model(x), y, ignore_index=IGNORE)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        loss = optimizer_step(self.opt, F.cross_entropy(self.model(x), y, ignore_index=IGNORE))
         self.step += 1
-        return {"ce": float(loss.detach())}
+        return {"ce": loss}
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step}

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from tinct.color import rgb_to_luma, rgb_to_yuv
 from tinct.errors import TinctError
 from tinct.metrics import psnr
-from tinct.train import FitConfig, fit
+from tinct.train import FitConfig, fit, optimizer_step, set_cosine_lr
 
 from . import model as mdl
 from .clustering import ClusterParams, adaptive_clustering, min_images
@@ -52,15 +52,10 @@ class MLPTrainable:
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         x, y = batch
-        frac = min(1.0, self.step / max(1, self.cfg.steps))
-        for g in self.opt.param_groups:
-            g["lr"] = self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss = torch.mean((self.mlp(x) - y) ** 2)  # eq. 1, least squares
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        set_cosine_lr(self.opt, self.cfg.lr, self.step / max(1, self.cfg.steps))
+        loss = optimizer_step(self.opt, torch.mean((self.mlp(x) - y) ** 2))  # eq. 1, least squares
         self.step += 1
-        return {"mse": float(loss.detach())}
+        return {"mse": loss}
 
     def state_dict(self) -> dict:
         return {"mlp": self.mlp.state_dict(), "opt": self.opt.state_dict(), "step": self.step}
