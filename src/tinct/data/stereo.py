@@ -125,3 +125,11 @@ def warp_right_to_left(right: np.ndarray, disp_left: np.ndarray) -> np.ndarray:
     map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
     return cv2.remap(np.ascontiguousarray(right, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def check_rectified_pair(method: str, gray: np.ndarray, reference: np.ndarray) -> None:
+    """Dual-lens methods need the partner view at the same size; a clear error otherwise."""
+    if reference.shape[:2] != gray.shape:
+        raise TinctError(f"{method} needs the rectified colour view of the same size: reference is "
+                         f"{reference.shape[1]}x{reference.shape[0]}, "
+                         f"gray is {gray.shape[1]}x{gray.shape[0]}")

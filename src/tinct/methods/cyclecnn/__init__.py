@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinct.data.stereo import check_rectified_pair
 from tinct.errors import TinctError
 from tinct.methods.cyclecnn.inference import colorize_pair, load_networks, optimize_networks
 from tinct.registry import Colorizer, Hints, register
@@ -61,10 +62,7 @@ class CycleCNNColorizer(Colorizer):
 
     def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
         assert reference is not None
-        if reference.shape[:2] != gray.shape:
-            raise TinctError(f"cyclecnn needs the rectified colour view of the same size: reference is "
-                             f"{reference.shape[1]}x{reference.shape[0]}, "
-                             f"gray is {gray.shape[1]}x{gray.shape[0]}")
+        check_rectified_pair("cyclecnn", gray, reference)
         return colorize_pair(self.nets, gray, reference, disparities=self.disparities,
                              reference_side=self.reference_side, optimized=self.optimized,
                              refine=self.refine, strip_rows=self.strip_rows, bf16=self.bf16)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from tinct.color import rgb_to_ycbcr, ycbcr_to_rgb
+from tinct.data.stereo import check_rectified_pair
 from tinct.errors import TinctError
 from tinct.registry import Colorizer, Hints, register
 
@@ -76,10 +77,7 @@ class StereoCopyColorizer(Colorizer):
 
     def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
         assert reference is not None
-        if reference.shape[:2] != gray.shape:
-            raise TinctError(f"stereocopy needs the rectified colour view of the same size: reference is "
-                             f"{reference.shape[1]}x{reference.shape[0]}, "
-                             f"gray is {gray.shape[1]}x{gray.shape[0]}")
+        check_rectified_pair("stereocopy", gray, reference)
         flip = self.reference_side == "left"
         g = gray[:, ::-1] if flip else gray
         ref = reference[:, ::-1] if flip else reference
