@@ -1,9 +1,11 @@
 """Loading trained Cycle-CNN weights and running M (+ refinement) on a full image.
 
-Two paths with the same result (tested): ``straightforward`` runs every network on the whole image
-and materialises the weight volume ``(d, H, W)``; ``optimized`` folds BatchNorm into the
-convolutions, uses channels-last tensors, streams the softmax over disparities (no volume) and
-processes row strips with a halo of the receptive radius (memory bounded by the strip).
+Paths with the same result (tested): ``straightforward`` runs every network on the whole image
+and materialises the weight volume ``(d, H, W)``; ``optimized`` (default) is :mod:`.fused`: folded
+BatchNorm, oneDNN-fused convolutions on row strips with a halo, and the banded block-matmul cost
+volume (fp32, 3-4x less time than the older tiled path). The older tiled path (``fused=False``:
+folded BatchNorm, channels-last, a streaming softmax over a loop of disparities) remains for the
+``bf16`` option (bfloat16 autocast of the ResNets, approximate).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from tinct.color import rgb_to_ycbcr_torch, ycbcr_to_rgb_torch
 from tinct.errors import TinctError
+from tinct.methods.cyclecnn.fused import FusedNetworks
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_tiled, hflip
 from tinct.methods.cyclecnn.refine import RefinementCNN, refine_tiled
 from tinct.nn.resnet import fold_batchnorm
@@ -24,10 +27,12 @@ from tinct.weights import load_weights
 
 @dataclass
 class Networks:
-    """The inference networks: M and (optionally) the refinement CNN, in eval mode."""
+    """The inference networks: M and (optionally) the refinement CNN, in eval mode; ``fused``: their
+    :class:`~.fused.FusedNetworks` (set by :func:`optimize_networks`)."""
 
     colorizer: ColorizationCNN
     refiner: RefinementCNN | None
+    fused: FusedNetworks | None = None
 
 
 def networks_from_tensors(tensors: dict[str, torch.Tensor], card: dict | None = None) -> Networks:
@@ -54,28 +59,35 @@ def load_networks(path: str | Path) -> Networks:
 
 
 def optimize_networks(nets: Networks) -> Networks:
-    """Folded-BatchNorm, channels-last copies (inference only)."""
+    """Inference copies: folded-BatchNorm channels-last modules (tiled path) and the fused networks."""
     colorizer = fold_batchnorm(nets.colorizer).to(memory_format=torch.channels_last)
     refiner = None
     if nets.refiner is not None:
         refiner = fold_batchnorm(nets.refiner).to(memory_format=torch.channels_last)
-    return Networks(colorizer, refiner)
+    return Networks(colorizer, refiner, FusedNetworks(nets.colorizer, nets.refiner))
 
 
 @torch.no_grad()
 def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int,
-                   optimized: bool = True, strip_rows: int = 128, refine: bool = True,
-                   bf16: bool = False) -> torch.Tensor:
+                   optimized: bool = True, strip_rows: int | None = None, refine: bool = True,
+                   bf16: bool = False, fused: bool = True) -> torch.Tensor:
     """Run M (then the refinement) in M's geometry (matches at ``i + k``).
 
     Args:
         gray: ``(1, 1, H, W)`` in [0, 1]; ref_ycbcr: ``(1, 3, H, W)`` YCbCr in [0, 1].
-        optimized: the tiled/streaming path (expects :func:`optimize_networks` output, works with both).
-        bf16: bfloat16 autocast for the ResNets of the optimized path (approximate).
+        optimized: an optimized path (expects :func:`optimize_networks` output, works with both):
+            :mod:`.fused` unless ``bf16`` or ``fused=False``, else the tiled/streaming path.
+        strip_rows: rows per strip (default 256 fused, 128 tiled).
+        bf16: bfloat16 autocast for the ResNets of the tiled path (approximate).
 
     Returns:
         ``(1, 3, H, W)`` YCbCr; Y is ``gray``.
     """
+    if optimized and fused and not bf16:
+        fast = nets.fused if nets.fused is not None else FusedNetworks(nets.colorizer, nets.refiner)
+        return fast.colorize(gray, ref_ycbcr, disparities=disparities, refine=refine,
+                             strip_rows=strip_rows or FusedNetworks.strip_rows)
+    strip_rows = strip_rows or 128
     if optimized:
         cl = torch.channels_last
         gray_cl, ref_cl = gray.contiguous(memory_format=cl), ref_ycbcr.contiguous(memory_format=cl)
@@ -93,7 +105,7 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
 
 def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, disparities: int = 64,
                   reference_side: str = "right", optimized: bool = True, refine: bool = True,
-                  strip_rows: int = 128, bf16: bool = False) -> np.ndarray:
+                  strip_rows: int | None = None, bf16: bool = False) -> np.ndarray:
     """Colour a monochrome view from the rectified colour view of the same rig.
 
     Args:

@@ -1,0 +1,168 @@
+"""Fused float32 inference of M and the refinement CNN (the default ``optimized`` path).
+
+Same arithmetic as the straightforward modules (to ~1e-6), arranged for a CPU:
+
+- every ResNet runs with BatchNorm folded into its convolutions and oneDNN's fused convolutions:
+  conv+bias+ReLU in one call and the block's second conv+bias+skip-add+ReLU in another, so each
+  layer reads and writes its 16-channel activation once (eager PyTorch makes 3-4 more passes);
+- the ResNets run on row strips with a halo of their receptive radius (18 rows; exact), which
+  keeps activations in cache, and each ResNet gets only its own halo: the refinement's guide and
+  body ResNets run as two strip passes (halo 18 and 19) instead of one pass with halo 37;
+- the cost volume over the ``d`` disparities is :func:`~.weight_volume.banded_average` (block
+  matmuls, a few rows at a time) instead of a loop over disparities.
+
+Without oneDNN (``torch.ops.mkldnn._convolution_pointwise`` missing) it falls back to
+``F.conv2d`` + ReLU (same result, slower).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinct.methods.cyclecnn.weight_volume import banded_average
+from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
+
+try:
+    _POINTWISE = torch.ops.mkldnn._convolution_pointwise
+except (AttributeError, RuntimeError):  # pragma: no cover - torch built without oneDNN
+    _POINTWISE = None
+
+
+def _onednn_ok() -> bool:
+    return _POINTWISE is not None and torch.backends.mkldnn.is_available()
+
+
+@dataclass
+class _Conv:
+    """A convolution with its BatchNorm folded in: weight ``(O, I, k, k)``, bias ``(O,)``."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    padding: int
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d, min_in: int = 1) -> _Conv:
+        """``min_in``: zero input channels appended to the weight up to this many."""
+        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+        weight = conv.weight.detach()
+        weight = F.pad(weight, (0, 0, 0, 0, 0, max(0, min_in - weight.shape[1])))
+        return cls(weight.contiguous(), bias.detach().contiguous(), int(conv.padding[0]))
+
+    def __call__(self, x: torch.Tensor, relu: bool, skip: torch.Tensor | None = None,
+                 fused: bool = True) -> torch.Tensor:
+        """``relu?(conv(x) + bias (+ skip))``; ``x`` and ``skip`` channels-last ``(N, C, h, W)``."""
+        p = [self.padding, self.padding]
+        if fused:
+            if skip is None:
+                return _POINTWISE(x, self.weight, self.bias, p, [1, 1], [1, 1], 1,
+                                  "relu" if relu else "none", [], "")
+            return _POINTWISE.binary(x, skip, self.weight, self.bias, p, [1, 1], [1, 1], 1, "add", None,
+                                     "relu" if relu else None, [], "")
+        y = F.conv2d(x, self.weight, self.bias, padding=self.padding)
+        if skip is not None:
+            y = y + skip
+        return torch.relu(y) if relu else y
+
+
+class FusedResNet:
+    """Inference copy of a :class:`~tinct.nn.resnet.ResNetExtractor` (eval-mode BatchNorm folded).
+
+    ``__call__``: ``(N, in_ch, h, W)`` -> ``(N, out_ch, h, W)`` channels-last, same as the module.
+    """
+
+    def __init__(self, extractor: ResNetExtractor) -> None:
+        already = isinstance(extractor.head[1], nn.Identity)  # an output of fold_batchnorm
+        folded = extractor if already else fold_batchnorm(extractor)
+        # oneDNN's convolution with one input channel is ~7x slower than with two: a gray input
+        # gets a zero second channel (and the weights a zero slice; the sum is unchanged)
+        self.head = _Conv.of(folded.head[0], min_in=2)
+        self.in_channels = int(self.head.weight.shape[1])
+        self.blocks = [(_Conv.of(b.conv1), _Conv.of(b.conv2)) for b in folded.blocks]
+        self.tail = _Conv.of(folded.tail) if folded.tail is not None else None
+        self.radius = extractor.receptive_radius
+        last = self.tail if self.tail is not None else self.head
+        self.out_channels = int(last.weight.shape[0])
+        self.fused = _onednn_ok()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.fused
+        if x.shape[1] < self.in_channels:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.in_channels - x.shape[1]))
+        x = self.head(x.contiguous(memory_format=torch.channels_last), True, fused=f)
+        for conv1, conv2 in self.blocks:
+            x = conv2(conv1(x, True, fused=f), True, skip=x, fused=f)
+        return self.tail(x, False, fused=f) if self.tail is not None else x
+
+
+def _strips(h: int, strip_rows: int, halo: int):
+    """``(top, bottom, lo, hi)`` of each row strip and its halo-extended input rows."""
+    for top in range(0, h, strip_rows):
+        bottom = min(h, top + strip_rows)
+        yield top, bottom, max(0, top - halo), min(h, bottom + halo)
+
+
+class FusedNetworks:
+    """Fused inference of M (+ the refinement CNN); see the module docstring.
+
+    Args:
+        colorizer: a :class:`~.model.ColorizationCNN` (BatchNorm in eval mode is folded).
+        refiner: a :class:`~.refine.RefinementCNN` or None.
+    """
+
+    strip_rows = 256
+
+    def __init__(self, colorizer: nn.Module, refiner: nn.Module | None) -> None:
+        self.gray = FusedResNet(colorizer.extract_gray)
+        self.color = FusedResNet(colorizer.extract_color)
+        self.scale = colorizer.log_scale.detach().exp()
+        self.default_disparities = int(colorizer.config.disparities)
+        self.guide = self.body = None
+        if refiner is not None:
+            self.guide = FusedResNet(refiner.guide)
+            self.body = FusedResNet(refiner.body)
+
+    @torch.no_grad()
+    def colorize(self, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int | None = None,
+                 refine: bool = True, strip_rows: int | None = None, block: int = 16,
+                 rows: int = 4) -> torch.Tensor:
+        """M (then the refinement) in M's geometry (matches at ``i + k``).
+
+        Args:
+            gray: ``(N, 1, H, W)`` in [0, 1]; ref_ycbcr: ``(N, 3, H, W)`` YCbCr in [0, 1].
+            strip_rows: rows per ResNet strip; block, rows: see :func:`~.weight_volume.banded_average`.
+
+        Returns:
+            ``(N, 3, H, W)`` YCbCr (contiguous); Y is ``gray``.
+        """
+        if gray.shape[-2:] != ref_ycbcr.shape[-2:]:
+            raise ValueError(f"gray {tuple(gray.shape)} and reference {tuple(ref_ycbcr.shape)} differ "
+                             "in size")
+        d = int(disparities or self.default_disparities)
+        strip_rows = int(strip_rows or self.strip_rows)
+        cl = torch.channels_last
+        n, _, h, w = gray.shape
+        refine = refine and self.body is not None
+        g = (gray - 0.5).contiguous(memory_format=cl)
+        r = (ref_ycbcr - 0.5).contiguous(memory_format=cl)
+        nets = [(self.gray, g), (self.color, r)] + ([(self.guide, g)] if refine else [])
+        feats = [torch.empty(n, net.out_channels, h, w, memory_format=cl) for net, _ in nets]
+        halo = max(net.radius for net, _ in nets)
+        for top, bottom, lo, hi in _strips(h, strip_rows, halo):
+            for (net, x), out in zip(nets, feats, strict=True):
+                out[..., top:bottom, :] = net(x[..., lo:hi, :])[..., top - lo:bottom - lo, :]
+        cbcr = banded_average(feats[0], feats[1], ref_ycbcr[:, 1:], d, self.scale, block=block, rows=rows)
+        out = torch.cat([gray, cbcr], dim=1).contiguous(memory_format=cl)
+        if refine:
+            guide = feats[2]
+            refined = torch.empty_like(out)
+            for top, bottom, lo, hi in _strips(h, strip_rows, self.body.radius):
+                x = torch.cat([guide[..., lo:hi, :], out[..., lo:hi, :] - 0.5], dim=1)
+                res = self.body(x)[..., top - lo:bottom - lo, :]
+                refined[:, 1:, top:bottom] = (out[:, 1:, top:bottom] + res).clamp_(0.0, 1.0)
+            refined[:, :1] = gray
+            out = refined
+        return out.contiguous()
