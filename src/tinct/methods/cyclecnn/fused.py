@@ -28,12 +28,13 @@ from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
 
 try:
     _POINTWISE = torch.ops.mkldnn._convolution_pointwise
+    _POINTWISE_INPLACE = torch.ops.mkldnn._convolution_pointwise_  # writes into the skip tensor
 except (AttributeError, RuntimeError):  # pragma: no cover - torch built without oneDNN
-    _POINTWISE = None
+    _POINTWISE = _POINTWISE_INPLACE = None
 
 
 def _onednn_ok() -> bool:
-    return _POINTWISE is not None and torch.backends.mkldnn.is_available()
+    return _POINTWISE_INPLACE is not None and torch.backends.mkldnn.is_available()
 
 
 @dataclass
@@ -54,18 +55,19 @@ class _Conv:
 
     def __call__(self, x: torch.Tensor, relu: bool, skip: torch.Tensor | None = None,
                  fused: bool = True) -> torch.Tensor:
-        """``relu?(conv(x) + bias (+ skip))``; ``x`` and ``skip`` channels-last ``(N, C, h, W)``."""
-        p = [self.padding, self.padding]
+        """``relu?(conv(x) + bias (+ skip))``; ``x`` and ``skip`` channels-last ``(N, C, h, W)``.
+        With ``skip`` the result is written into ``skip`` (one allocation less per block)."""
+        p, one = [self.padding, self.padding], [1, 1]
         if fused:
             if skip is None:
-                return _POINTWISE(x, self.weight, self.bias, p, [1, 1], [1, 1], 1,
-                                  "relu" if relu else "none", [], "")
-            return _POINTWISE.binary(x, skip, self.weight, self.bias, p, [1, 1], [1, 1], 1, "add", None,
-                                     "relu" if relu else None, [], "")
+                act = "relu" if relu else "none"
+                return _POINTWISE(x, self.weight, self.bias, p, one, one, 1, act, [], "")
+            return _POINTWISE_INPLACE.binary(skip, x, self.weight, self.bias, p, one, one, 1, "add", None,
+                                             "relu" if relu else None, [], "")
         y = F.conv2d(x, self.weight, self.bias, padding=self.padding)
         if skip is not None:
-            y = y + skip
-        return torch.relu(y) if relu else y
+            y = skip.add_(y)
+        return y.relu_() if relu else y
 
 
 class FusedResNet:
@@ -93,15 +95,17 @@ class FusedResNet:
         if x.shape[1] < self.in_channels:
             x = F.pad(x, (0, 0, 0, 0, 0, self.in_channels - x.shape[1]))
         x = self.head(x.contiguous(memory_format=torch.channels_last), True, fused=f)
-        for conv1, conv2 in self.blocks:
+        for conv1, conv2 in self.blocks:  # x is our own tensor from here: updated in place
             x = conv2(conv1(x, True, fused=f), True, skip=x, fused=f)
         return self.tail(x, False, fused=f) if self.tail is not None else x
 
 
 def _strips(h: int, strip_rows: int, halo: int):
-    """``(top, bottom, lo, hi)`` of each row strip and its halo-extended input rows."""
-    for top in range(0, h, strip_rows):
-        bottom = min(h, top + strip_rows)
+    """``(top, bottom, lo, hi)`` of each row strip and its halo-extended input rows: ``ceil(h /
+    strip_rows)`` strips of equal height (+-1), so no thin last strip pays a full halo."""
+    n = max(1, -(-h // max(1, strip_rows)))
+    bounds = [round(i * h / n) for i in range(n + 1)]
+    for top, bottom in zip(bounds[:-1], bounds[1:], strict=True):
         yield top, bottom, max(0, top - halo), min(h, bottom + halo)
 
 
@@ -148,21 +152,39 @@ class FusedNetworks:
         refine = refine and self.body is not None
         g = (gray - 0.5).contiguous(memory_format=cl)
         r = (ref_ycbcr - 0.5).contiguous(memory_format=cl)
-        nets = [(self.gray, g), (self.color, r)] + ([(self.guide, g)] if refine else [])
-        feats = [torch.empty(n, net.out_channels, h, w, memory_format=cl) for net, _ in nets]
-        halo = max(net.radius for net, _ in nets)
-        for top, bottom, lo, hi in _strips(h, strip_rows, halo):
-            for (net, x), out in zip(nets, feats, strict=True):
-                out[..., top:bottom, :] = net(x[..., lo:hi, :])[..., top - lo:bottom - lo, :]
-        cbcr = banded_average(feats[0], feats[1], ref_ycbcr[:, 1:], d, self.scale, block=block, rows=rows)
-        out = torch.cat([gray, cbcr], dim=1).contiguous(memory_format=cl)
-        if refine:
-            guide = feats[2]
-            refined = torch.empty_like(out)
-            for top, bottom, lo, hi in _strips(h, strip_rows, self.body.radius):
-                x = torch.cat([guide[..., lo:hi, :], out[..., lo:hi, :] - 0.5], dim=1)
-                res = self.body(x)[..., top - lo:bottom - lo, :]
-                refined[:, 1:, top:bottom] = (out[:, 1:, top:bottom] + res).clamp_(0.0, 1.0)
-            refined[:, :1] = gray
-            out = refined
-        return out.contiguous()
+        halo = max(self.gray.radius, self.color.radius, self.guide.radius if refine else 0)
+        strips = list(_strips(h, strip_rows, halo))
+        ycc = torch.empty(n, 3, h, w).contiguous(memory_format=cl)  # M's output
+        ycc[:, :1] = gray
+        result = torch.empty(n, 3, h, w) if refine else None
+        body_strips = [(top, bottom, max(0, top - self.body.radius), min(h, bottom + self.body.radius))
+                       for top, bottom, _, _ in strips] if refine else []
+        guides: list[tuple[int, int, torch.Tensor]] = []  # guide features of the strips still needed
+        for top, bottom, lo, hi in strips:
+            fa = self.gray(g[..., lo:hi, :])[..., top - lo:bottom - lo, :]
+            fb = self.color(r[..., lo:hi, :])[..., top - lo:bottom - lo, :]
+            ycc[:, 1:, top:bottom] = banded_average(fa, fb, ref_ycbcr[:, 1:, top:bottom], d, self.scale,
+                                                    block=block, rows=rows)
+            if not refine:
+                continue
+            guides.append((top, bottom, self.guide(g[..., lo:hi, :])[..., top - lo:bottom - lo, :]))
+            # refine every strip whose halo rows of M's output are done (one strip behind M)
+            while body_strips and body_strips[0][3] <= bottom:
+                self._refine_strip(body_strips.pop(0), guides, ycc, result)
+                if body_strips:
+                    guides = [gs for gs in guides if gs[1] > body_strips[0][2]]
+        if result is None:
+            return ycc.contiguous()
+        result[:, :1] = gray
+        return result
+
+    def _refine_strip(self, strip: tuple[int, int, int, int], guides: list[tuple[int, int, torch.Tensor]],
+                      ycc: torch.Tensor, result: torch.Tensor) -> None:
+        """Refinement of rows ``top:bottom`` of ``ycc`` into ``result`` (Cb, Cr); the body ResNet reads
+        rows ``lo:hi`` of the guide features (gathered from ``guides``) and of ``ycc``."""
+        top, bottom, lo, hi = strip
+        parts = [t[..., max(lo, gt) - gt:min(hi, gb) - gt, :] for gt, gb, t in guides if gb > lo and gt < hi]
+        feats = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        x = torch.cat([feats, ycc[..., lo:hi, :] - 0.5], dim=1)
+        residual = self.body(x)[..., top - lo:bottom - lo, :]
+        result[:, 1:, top:bottom] = (ycc[:, 1:, top:bottom] + residual).clamp_(0.0, 1.0)
