@@ -1,4 +1,12 @@
-"""Exact, fast solve of Levin's system: nested-dissection ordered sparse LU, one factorization.
+"""Exact, fast solve of Levin's system: nested-dissection ordered LU, one factorization.
+
+Two exact solvers share the geometric nested-dissection idea below:
+
+* ``multifrontal`` (default, :mod:`~tinct.methods.levin.multifrontal`): a batched multifrontal
+  LU whose dense fronts are grouped by shape so that each tree depth is a handful of batched
+  ``bmm`` calls; float32 factors, float64 iterative refinement (max error ~1e-9 or better;
+  falls back to ``superlu`` if the refinement does not converge). ~3x faster than ``superlu``.
+* ``superlu``: SciPy's SuperLU on the nested-dissection-permuted CSR matrix, float64.
 
 Why a direct solver: the matrix ``A = I - W`` is a non-symmetric M-matrix whose conditioning
 is set by the image, not by its size. Where an edge cuts the affinities, a region hangs on
@@ -27,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from tinct.methods.levin import multifrontal
 from tinct.methods.levin.system import LevinSystem
 
 ND_LEAF = 64
@@ -89,20 +98,30 @@ def compact_csr(system: LevinSystem) -> sp.csr_matrix:
     return sp.csr_matrix((data.reshape(n, 9)[keep], cols.reshape(n, 9)[keep], indptr), shape=(n, n))
 
 
-def solve_system(system: LevinSystem, values: np.ndarray) -> np.ndarray:
+SOLVERS = ("multifrontal", "superlu")
+
+
+def solve_system(system: LevinSystem, values: np.ndarray, solver: str = "multifrontal") -> np.ndarray:
     """Solve Levin's system for each channel of ``values``.
 
     Args:
         system: the :class:`LevinSystem` (at least one scribble; otherwise A is singular).
         values: float ``(H, W, C)``; the pinned chroma on scribbled pixels (ignored elsewhere).
+        solver: ``"multifrontal"`` (default) or ``"superlu"``; both exact (see the module doc).
 
     Returns:
         float64 ``(H, W, C)``: the solution, equal to ``values`` on scribbled pixels.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown levin solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     h, w = system.shape
     b = system.rhs(values)
     if not system.scribbled.any():
         return np.zeros((h, w, b.shape[1]))
+    if solver == "multifrontal":
+        x = multifrontal.solve(system, b)
+        if x is not None:
+            return x.reshape(h, w, -1)
     A = compact_csr(system)
     order = nested_dissection(h, w)
     # A[order][:, order]; its transpose is the CSC matrix SuperLU wants, so factor that and
