@@ -2,8 +2,11 @@
 
 All paths solve the same system (same weights, same scribbles) in the same process:
 
-* ``exact``: our default (vectorized build, CSR from the stencil, nested-dissection SuperLU
-  without pivoting, one factorization for U and V); median of ``--repeat`` runs.
+* ``exact``: our default solver, the batched multifrontal LU (vectorized build, geometric
+  nested dissection, dense fronts batched by shape, float32 factors + float64 refinement);
+  median of ``--repeat`` runs after one **cold** run (which also builds the cached elimination
+  tree) reported on its own. ``--solvers`` adds other exact solvers to compare, e.g. the
+  previous default ``superlu`` (nested-dissection SuperLU without pivoting, float64).
 * ``spsolve``: COO build -> CSR, ``scipy.sparse.linalg.spsolve`` (COLAMD, pivoting); one run.
 * ``--iterative``: AMG candidates that would scale linearly, each as an FGMRES preconditioner:
   pyamg AIR with degree-2 (``air``) or degree-1 (``air1``) restriction and Ruge-Stüben (``rs``)
@@ -15,7 +18,8 @@ All paths solve the same system (same weights, same scribbles) in the same proce
 Reported: wall and CPU seconds (the machine is shared: CPU time is the better estimate), the
 1-minute load average around each problem, ratios, max |difference| and iteration counts.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/levin_speed.py --sizes 256 512 1024 --repeat 5
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/levin_speed.py --sizes 256 512 1024 --repeat 5 \
+        --solvers multifrontal superlu
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/levin_speed.py --sizes 1024 --images astronaut chelsea \
         coffee --repeat 5 --out levin_speed_images
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/levin_speed.py --sizes 256 --images astronaut chelsea \
@@ -43,7 +47,8 @@ import scipy.sparse.linalg as spla
 from skimage import data, transform
 
 from tinct.color import rgb_to_luma, rgb_to_uv
-from tinct.methods.levin.solve import compact_csr, solve_system
+from tinct.methods.levin import multifrontal
+from tinct.methods.levin.solve import SOLVERS, compact_csr, solve_system
 from tinct.methods.levin.strokes import random_strokes
 from tinct.methods.levin.system import build_csr_reference, build_system
 
@@ -68,12 +73,13 @@ def problem(size: int, seed: int = 0, image: str = "astronaut",
     return rgb_to_luma(rgb), hints.mask, rgb_to_uv(np.asarray(rgb, dtype=np.float64))
 
 
-def fast(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+def fast(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray,
+         solver: str = "multifrontal") -> tuple[np.ndarray, dict[str, float]]:
     t = _clock()
     system = build_system(gray, mask)
     build_wall, build_cpu = _since(t)
     t = _clock()
-    x = solve_system(system, uv)
+    x = solve_system(system, uv, solver=solver)
     solve_wall, solve_cpu = _since(t)
     return x, {"build_s": build_wall, "solve_s": solve_wall, "total_s": build_wall + solve_wall,
                "total_cpu_s": build_cpu + solve_cpu}
@@ -172,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strokes", type=int, nargs="+", default=[0], help="stroke counts (0: size²/2000)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-baseline", action="store_true", help="skip spsolve (for quick runs)")
+    ap.add_argument("--solvers", nargs="+", default=["multifrontal"], choices=list(SOLVERS),
+                    help="exact solvers to time; the first is the one compared with spsolve")
     ap.add_argument("--iterative", nargs="*", default=[], help="candidates: sa-sym rs air air1")
     ap.add_argument("--tol", type=float, default=1e-3, help="iterative stop: max |x - exact| (U, V)")
     ap.add_argument("--maxiter", type=int, default=60)
@@ -184,16 +192,23 @@ def main(argv: list[str] | None = None) -> int:
             for size in args.sizes:
                 gray, mask, uv = problem(size, image=image, strokes=strokes)
                 load = [os.getloadavg()[0]]
-                runs = []
-                for _ in range(args.repeat):
-                    x_fast, t_fast = fast(gray, mask, uv)
-                    runs.append(t_fast)
-                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 row = {"image": image, "strokes": strokes or max(size * size // 2000, 1), "size": size,
-                       "pixels": size * size, "scribbled": int(mask.sum()), "fast_median": med,
-                       "fast_runs_total_s": [r["total_s"] for r in runs],
-                       "fast_runs_total_cpu_s": [r["total_cpu_s"] for r in runs],
-                       "peak_rss_mb_after_fast": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                       "pixels": size * size, "scribbled": int(mask.sum()), "solvers": {}}
+                solutions = {}
+                for solver in args.solvers:
+                    multifrontal._PLANS.clear()                 # the first run is cold
+                    solutions[solver], cold = fast(gray, mask, uv, solver)
+                    runs = [fast(gray, mask, uv, solver)[1] for _ in range(args.repeat)]
+                    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                    row["solvers"][solver] = {
+                        "cold": cold, "median": med, "runs_total_s": [r["total_s"] for r in runs],
+                        "runs_total_cpu_s": [r["total_cpu_s"] for r in runs],
+                        "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                x_fast = solutions[args.solvers[0]]
+                med = row["solvers"][args.solvers[0]]["median"]
+                for solver in args.solvers[1:]:
+                    diff = float(np.abs(solutions[solver] - x_fast).max())
+                    row["solvers"][solver]["max_abs_diff_vs_first"] = diff
                 if not args.no_baseline:
                     x_ref, t_ref = baseline(gray, mask, uv)
                     row["spsolve"] = t_ref
