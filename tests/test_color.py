@@ -101,8 +101,17 @@ def test_gray_to_rgb() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(color)
-    assert result.attempted >= 16 and result.failed == 0
+    from tinct import color_torch
+    numpy_side, torch_side = doctest.testmod(color), doctest.testmod(color_torch)
+    assert numpy_side.attempted + torch_side.attempted >= 16
+    assert numpy_side.failed == 0 and torch_side.failed == 0
+
+
+def test_importing_tinct_color_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+    code = "import sys, tinct.color; assert 'torch' not in sys.modules; tinct.color.rgb_to_luma_torch"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- round trips ----------------------------------------------------------------------------
