@@ -77,7 +77,7 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
         gray: ``(1, 1, H, W)`` in [0, 1]; ref_ycbcr: ``(1, 3, H, W)`` YCbCr in [0, 1].
         optimized: an optimized path (expects :func:`optimize_networks` output, works with both):
             :mod:`.fused` unless ``bf16`` or ``fused=False``, else the tiled/streaming path.
-        strip_rows: rows per strip (default 256 fused, 128 tiled).
+        strip_rows: rows per strip (default: ~300k pixels fused, 128 tiled).
         bf16: bfloat16 autocast for the ResNets of the tiled path (approximate).
 
     Returns:
@@ -86,7 +86,7 @@ def colorize_ycbcr(nets: Networks, gray: torch.Tensor, ref_ycbcr: torch.Tensor, 
     if optimized and fused and not bf16:
         fast = nets.fused if nets.fused is not None else FusedNetworks(nets.colorizer, nets.refiner)
         return fast.colorize(gray, ref_ycbcr, disparities=disparities, refine=refine,
-                             strip_rows=strip_rows or FusedNetworks.strip_rows)
+                             strip_rows=strip_rows)
     strip_rows = strip_rows or 128
     if optimized:
         cl = torch.channels_last

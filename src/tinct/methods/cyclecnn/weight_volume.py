@@ -122,7 +122,7 @@ def _band_mask(block: int, disparities: int, width: int) -> torch.Tensor:
 
 
 def banded_average(feat_a: torch.Tensor, feat_b: torch.Tensor, values: torch.Tensor, disparities: int,
-                   scale: torch.Tensor | float = 1.0, *, block: int = 16, rows: int = 4) -> torch.Tensor:
+                   scale: torch.Tensor | float = 1.0, *, block: int = 16, rows: int = 8) -> torch.Tensor:
     """Same as :func:`streaming_average` (to float rounding) by banded block matmuls, ``rows`` image
     rows at a time (see the module docstring).
 
