@@ -89,6 +89,51 @@ def run_variant(name: str, h: int, w: int, d: int, repeats: int, threads: int, s
     }
 
 
+class _Timed:
+    """Wraps a callable, adding its wall and CPU time to ``totals[name]``; other attributes pass through."""
+
+    def __init__(self, inner, name: str, totals: dict) -> None:
+        self.inner, self.name, self.totals = inner, name, totals
+
+    def __getattr__(self, attr: str):
+        return getattr(self.inner, attr)
+
+    def __call__(self, *args, **kwargs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = self.inner(*args, **kwargs)
+        wall, cpu = self.totals.setdefault(self.name, [0.0, 0.0])
+        self.totals[self.name] = [wall + time.perf_counter() - t0, cpu + time.process_time() - c0]
+        return out
+
+
+def stage_times(h: int, w: int, d: int, repeats: int, threads: int) -> str:
+    """Markdown table: median wall and CPU seconds of each stage of the fused path."""
+    from tinct.methods.cyclecnn import fused
+    from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
+    from tinct.methods.cyclecnn.refine import RefinementCNN
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nets = fused.FusedNetworks(ColorizationCNN(ModelConfig()).eval(), RefinementCNN().eval())
+    totals: dict = {}
+    for name in ("gray", "color", "guide", "body"):
+        setattr(nets, name, _Timed(getattr(nets, name), f"{name} ResNet", totals))
+    fused.banded_average = _Timed(fused.banded_average, "banded cost volume", totals)
+    gray, ref = _inputs(h, w)
+    nets.colorize(gray, ref, disparities=d)
+    runs = []
+    for _ in range(repeats):
+        totals.clear()
+        t0, c0 = time.perf_counter(), time.process_time()
+        nets.colorize(gray, ref, disparities=d)
+        runs.append({**totals, "total": [time.perf_counter() - t0, time.process_time() - c0]})
+    lines = [f"| stage | wall s ({threads} threads) | CPU s |", "|---|---|---|"]
+    for name in runs[0]:
+        lines.append(f"| {name} | {statistics.median(r[name][0] for r in runs):.3f} | "
+                     f"{statistics.median(r[name][1] for r in runs):.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--height", type=int, default=780)
@@ -102,7 +147,11 @@ def main() -> int:
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "cyclecnn_speed"))
     ap.add_argument("--report-only", action="store_true", help="rewrite OUT.md from OUT.json")
+    ap.add_argument("--stages", action="store_true", help="print the fused path's time per stage and exit")
     args = ap.parse_args()
+    if args.stages:
+        print(stage_times(args.height, args.width, args.disparities, args.repeats, args.threads))
+        return 0
     if args.report_only:
         Path(args.out + ".md").write_text(report(json.loads(Path(args.out + ".json").read_text())))
         return 0
