@@ -40,8 +40,9 @@ import torch
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
 from tinct.methods.levin.system import OFFSETS, LevinSystem
 
-LEAF_PIXELS = 36
-"""Boxes of at most this many pixels are eliminated whole (measured best of 16 / 36 / 64)."""
+LEAF_PIXELS = 8
+"""Boxes of at most this many pixels are eliminated whole (measured best of 4 / 8 / 16 / 36: small
+leaves keep the per-matrix LAPACK inverses of the ~130k leaf fronts cheap)."""
 
 _PLANS: dict[tuple[int, int, int], Plan] = {}
 
@@ -199,12 +200,20 @@ def _inverse(a: torch.Tensor, base: int = 16, out: torch.Tensor | None = None) -
     """Batched inverse ``(B, n, n)`` by 2x2 block recursion (all ``bmm``), no pivoting.
 
     Valid for our fronts: every leading block of a nonsingular M-matrix is a nonsingular
-    M-matrix. Small blocks go to LAPACK; above ``base`` the recursion runs ~2x faster than
-    ``torch.linalg.inv`` because batched LAPACK calls on mid-size matrices are slow.
+    M-matrix. Small blocks go to LAPACK (single-threaded); above ``base`` the recursion runs
+    2-4x faster than ``torch.linalg.inv`` because batched LAPACK calls on mid-size matrices are
+    slow.
     """
     n = a.shape[-1]
     if n <= base:
-        return torch.linalg.inv(a, out=out) if out is not None else torch.linalg.inv(a)
+        # LAPACK on one thread: batched torch.linalg.inv with 2 threads is 5-25x slower here and
+        # can return corrupt pivots (seen with torch 2.13 + oneMKL on this machine).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return torch.linalg.inv(a, out=out) if out is not None else torch.linalg.inv(a)
+        finally:
+            torch.set_num_threads(threads)
     h = n // 2
     a11, a12, a21, a22 = a[:, :h, :h], a[:, :h, h:], a[:, h:, :h], a[:, h:, h:]
     i11 = _inverse(a11, base)
