@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinct  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before any test module loads torch)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
