@@ -17,6 +17,7 @@ Without oneDNN (``torch.ops.mkldnn._convolution_pointwise`` missing) it falls ba
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -33,8 +34,18 @@ except (AttributeError, RuntimeError):  # pragma: no cover - torch built without
     _POINTWISE = _POINTWISE_INPLACE = None
 
 
+@functools.cache
 def _onednn_ok() -> bool:
-    return _POINTWISE_INPLACE is not None and torch.backends.mkldnn.is_available()
+    """Whether oneDNN's fused convolution ops exist and run here (probed once on a tiny input)."""
+    if _POINTWISE_INPLACE is None or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        x = torch.ones(1, 2, 3, 3).contiguous(memory_format=torch.channels_last)
+        y = _POINTWISE_INPLACE.binary(x.clone(), x, torch.ones(2, 2, 3, 3), torch.zeros(2), [1, 1], [1, 1],
+                                      [1, 1], 1, "add", None, "relu", [], "")
+        return float(y[0, 0, 1, 1]) == 19.0  # 2 channels x 9 taps + the skip
+    except RuntimeError:  # pragma: no cover - registered but unsupported on this build/CPU
+        return False
 
 
 @dataclass
