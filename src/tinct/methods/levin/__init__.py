@@ -3,11 +3,12 @@
 Neighbouring pixels with similar luma get similar chroma: U and V minimise
 ``sum_r (U(r) - sum_s w_rs U(s))^2`` with the scribbles as constraints, i.e. the sparse
 system of :mod:`~tinct.methods.levin.system`, solved exactly by
-:mod:`~tinct.methods.levin.solve` (nested-dissection LU, one factorization for U and V).
+:mod:`~tinct.methods.levin.solve` (a batched multifrontal LU on a nested dissection of the
+grid, float32 factors refined to ~1e-6; one factorization for U and V).
 Colour space YUV as in the paper; the result's luma is the input gray exactly (chroma scaled
 into the RGB cube where needed). No scribbles at all gives the gray image.
 
-Large images: the exact solve needs about 1.3 GB at 1 MP and grows as N log N, so above
+Large images: the exact solve needs about 1 GB at 1 MP and grows as N log N, so above
 ``max_pixels`` (default 1.2 MP) the chroma is solved on a box-downsampled grid (gray averaged,
 scribbles kept if any pixel of a block is scribbled, their chroma averaged) and upsampled
 bilinearly; the luma stays full resolution. This is a deviation from the paper, only for large
