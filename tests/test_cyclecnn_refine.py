@@ -57,7 +57,7 @@ def test_example_is_in_the_frame_of_the_second_call(tiny_m: str, rng: np.random.
     cfg = _cfg(tiny_m)
     batch = _batch(cfg, rng)
     m = training.freeze(training.load_module(ColorizationCNN(TINY), tiny_m, "model."))
-    guide, colorized, target = training.refinement_example(m, batch["gray"], batch["ref"])
+    guide, colorized, target, own_y = training.refinement_example(m, batch["gray"], batch["ref"])
     assert torch.equal(guide, hflip(batch["ref"][:, :1])) and torch.equal(target, hflip(batch["ref"]))
     with torch.no_grad():  # M's second call, un-flipped: R_G (flipped) coloured from I_C (flipped)
         first = m(batch["gray"], batch["ref"]).ycbcr
@@ -78,7 +78,7 @@ def test_refine_steps_reduce_loss(tiny_m: str, rng: np.random.Generator) -> None
     assert last["l2"] < 0.7 * first["l2"]
     assert last["ratio"] < 0.7
     trainer.module.eval()  # the running BatchNorm statistics (inference) also improve
-    guide, colorized, target = training.refinement_example(trainer.colorizer, batch["gray"], batch["ref"])
+    guide, colorized, target, _ = training.refinement_example(trainer.colorizer, batch["gray"], batch["ref"])
     with torch.no_grad():
         assert float(refinement_loss(trainer.module(guide, colorized), target)) < first["l2_unrefined"]
 
@@ -120,3 +120,31 @@ def test_bundle_and_refine_switch(tiny_m: str, tmp_path, rng: np.random.Generato
     assert np.abs(refined - m_only).max() > 1e-3
     slow = tinct.load_method("cyclecnn", weights=str(both), disparities=8, optimized=False)
     np.testing.assert_allclose(slow.colorize(gray, reference=p.right), refined, atol=1e-4)
+
+
+def test_warped_luma_refiner_sees_its_own_luma(tiny_m: str, rng: np.random.Generator) -> None:
+    torch.manual_seed(0)
+    trainer = training.build_trainer(_cfg(tiny_m, refine_warmup=1, refine_warped_luma=True))
+    batch = _batch(trainer.cfg, rng)
+    first = trainer.training_step(batch)
+    for _ in range(15):
+        last = trainer.training_step(batch)
+    assert last["l2"] < 0.8 * first["l2"]
+    net = trainer.module
+    guide, colorized, _, own_y = training.refinement_example(trainer.colorizer, batch["gray"], batch["ref"])
+    net.eval()
+    with torch.no_grad():  # the body reads the luma input: changing it changes the chroma
+        a, b = net(guide, colorized, own_y), net(guide, colorized, 1.0 - own_y)
+    assert torch.equal(a[:, :1], colorized[:, :1]) and not torch.allclose(a[:, 1:], b[:, 1:])
+    with pytest.raises(ValueError, match="warped_y"):
+        net(guide, colorized)
+    with pytest.raises(RuntimeError, match="warped_luma_flag"):  # the inference paths refuse it
+        RefinementCNN(4, 1).load_state_dict(net.state_dict())
+
+
+def test_bundle_refuses_a_warped_luma_refiner(tiny_m: str, tmp_path) -> None:
+    net = RefinementCNN(4, 1, warped_luma=True)
+    path = save_weights(tmp_path / "r.safetensors", {f"refine.{k}": v for k, v in net.state_dict().items()},
+                        {"method": "cyclecnn"})
+    with pytest.raises(tinct.TinctError, match="warped-luma"):
+        training.bundle_weights(tiny_m, str(path), tmp_path / "b.safetensors")

@@ -73,6 +73,7 @@ class TrainConfig:
     ssm_weights: str | None = None  # stage cycle with ss_kind "ssm"
     colorizer_weights: str | None = None  # stage refine: the trained M
     refine_warmup: int = 200  # stage refine: linear lr warm-up steps (Adam)
+    refine_warped_luma: bool = False  # stage refine: the refiner also sees I_C's own luma (experimental)
 
 
 def load_textures(folder: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -235,9 +236,10 @@ class ColorizerTrainer(_Trainer):
         return {k: v.item() for k, v in terms.items()}
 
 
-def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor,
-                       ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training example of the refinement CNN: ``(guide R_G, input R'_C, target R_C)``.
+def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor, ref: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training example of the refinement CNN: ``(guide R_G, input R'_C, target R_C, R'_C's own
+    luma R'^Y_C)`` (the last one for ``warped_luma`` refiners).
 
     All three are returned in the frame of M's second call (the batch's frame flipped), where M's
     ``i + k`` search ran: there R'_C's occlusion and border errors lie on the same side of objects
@@ -248,11 +250,12 @@ def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor,
         gray: ``(N, 1, H, W)`` I_G; ref: ``(N, 3, H, W)`` R_C YCbCr, both in [0, 1], M's convention.
 
     Returns:
-        ``(N, 1, H, W)``, ``(N, 3, H, W)``, ``(N, 3, H, W)``; no gradient (M is frozen).
+        ``(N, 1, H, W)``, ``(N, 3, H, W)``, ``(N, 3, H, W)``, ``(N, 1, H, W)``; no gradient (M is
+        frozen).
     """
     with torch.no_grad():
         out = colorize_cycle(colorizer, gray, ref)
-    return hflip(ref[:, :1]), hflip(out.second.ycbcr), hflip(ref)
+    return hflip(ref[:, :1]), hflip(out.second.ycbcr), hflip(ref), hflip(out.second.warped_y)
 
 
 class RefineTrainer(_Trainer):
@@ -268,7 +271,7 @@ class RefineTrainer(_Trainer):
             raise TinctError("stage refine needs --colorizer-weights (the trained M)")
         self.cfg = cfg
         self.colorizer = freeze(load_module(ColorizationCNN(cfg.model), cfg.colorizer_weights, "model."))
-        self.module = RefinementCNN(cfg.model.width, cfg.model.n_blocks)
+        self.module = RefinementCNN(cfg.model.width, cfg.model.n_blocks, cfg.refine_warped_luma)
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=cfg.lr)
         self.step = 0
 
@@ -277,8 +280,9 @@ class RefineTrainer(_Trainer):
         self.step += 1
         for group in self.optimizer.param_groups:
             group["lr"] = self.cfg.lr * min(1.0, self.step / max(1, self.cfg.refine_warmup))
-        guide, colorized, target = refinement_example(self.colorizer, batch["gray"], batch["ref"])
-        loss = refinement_loss(self.module(guide, colorized), target)
+        guide, colorized, target, warped_y = refinement_example(self.colorizer, batch["gray"], batch["ref"])
+        own_luma = warped_y if self.cfg.refine_warped_luma else None
+        loss = refinement_loss(self.module(guide, colorized, own_luma), target)
         self._step(loss)
         unrefined = float(refinement_loss(colorized, target))
         return {"l2": loss.item(), "l2_unrefined": unrefined, "ratio": loss.item() / max(unrefined, 1e-12)}
@@ -341,6 +345,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-weights", default=None, help="stage bundle")
     parser.add_argument("--refine-warmup", type=int, default=d.refine_warmup,
                         help="stage refine: linear learning-rate warm-up steps")
+    parser.add_argument("--refine-warped-luma", action="store_true",
+                        help="stage refine (experimental): the refiner sees I_C's own luma; not loadable "
+                             "by the inference paths")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quiet", action="store_true")
 
@@ -351,7 +358,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, FitConfig]:
                       model=ModelConfig(args.width, args.blocks, args.disparities),
                       loss=LossConfig(args.lambda_ss, args.lambda_cc, args.lambda_smooth, args.ss_kind),
                       ssm_weights=args.ssm_weights, colorizer_weights=args.colorizer_weights,
-                      refine_warmup=args.refine_warmup)
+                      refine_warmup=args.refine_warmup, refine_warped_luma=args.refine_warped_luma)
     fit_cfg = FitConfig(out_dir=args.out, steps=args.steps, seed=args.seed, resume=not args.no_resume,
                         progress=not args.quiet, time_budget_s=args.time_budget, checkpoint_every=50)
     return cfg, fit_cfg
@@ -390,6 +397,9 @@ def bundle_weights(colorizer: str | None, refiner: str | None, out: str | Path) 
     card: dict[str, Any] = {"method": "cyclecnn", "parts": {"model": card_m}}
     if refiner:
         more, card_r = load_weights(refiner)
+        if "refine.warped_luma_flag" in more:
+            raise TinctError(f"{refiner}: a warped-luma refiner (experimental) cannot be bundled: the "
+                             "inference paths feed the refiner I_G's luma")
         tensors.update({k: v for k, v in more.items() if k.startswith("refine.")})
         card["parts"]["refine"] = card_r
     card.update({"config": card_m.get("config"), "data": card_m.get("data"), "split": card_m.get("split"),
