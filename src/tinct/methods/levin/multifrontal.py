@@ -77,7 +77,7 @@ class MultifrontalLU:
         self.plan = plan(self.h, self.w, leaf)
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
         weights = torch.from_numpy(np.ascontiguousarray(system.weights, dtype=np_dtype)).reshape(-1)
-        self.arena = _zeroed(self.plan.factor_size, np_dtype)
+        self.arena = _workspace("arena", self.plan.factor_size, np_dtype, zero=True)
         ys = self._factor(weights, None if rhs is None else rhs.to(dtype))
         self.solution = None if ys is None else self._backward(ys, rhs.shape[1])  # type: ignore[union-attr]
 
@@ -99,7 +99,9 @@ class MultifrontalLU:
 
     def _factor(self, weights: torch.Tensor, rhs: torch.Tensor | None) -> list[list[torch.Tensor]] | None:
         levels = self.plan.levels
-        buffers = [torch.empty(self.plan.update_size, dtype=self.dtype) for _ in range(2)]
+        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+        buffers = [_workspace(f"update{i}", self.plan.update_size, np_dtype) for i in range(2)]
+        scratch = _workspace("scratch", self.plan.scratch_size, np_dtype)
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
@@ -123,8 +125,12 @@ class MultifrontalLU:
                     child_s.append((ln, cs))
                     f1[:, ln.p0: ln.p0 + ln.n].index_add_(2, ln.slots, cs[:, ln.a0: ln.a0 + ln.n])
                     f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.f21_rows, cs[:, :, ln.a0: ln.a0 + ln.n])
-                f11.copy_(_inverse(f11.contiguous()))
-                f12.copy_(torch.bmm(f11, f12).neg_())                      # -X = -F11^-1 F12
+                tmp = scratch[: b * s * s].view(b, s, s)
+                tmp.copy_(f11)
+                f11.copy_(_inverse(tmp))
+                tmp = scratch[: b * s * (r + 1)].view(b, s, r + 1)
+                torch.bmm(f11, f12, out=tmp)
+                torch.neg(tmp, out=f12)                                     # -X = -F11^-1 F12
                 f12[:, :, r] = 0.0                                          # clear the trash slots
                 f21[:, r, :] = 0.0
                 if r:
@@ -177,6 +183,33 @@ class MultifrontalLU:
                 ys[depth].append(y)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
+
+
+_WORKSPACE: dict[str, torch.Tensor] = {}
+KEEP_WORKSPACE = True
+"""Keep the factor arena and Schur buffers (~0.7 GB at 1 MP) between solves: fresh memory costs
+a page fault per page, which made repeated 1 MP solves 0.3-0.8 s slower and erratic here.
+:func:`release_workspace` frees them."""
+
+
+def release_workspace() -> None:
+    """Free the memory kept between solves (see :data:`KEEP_WORKSPACE`)."""
+    _WORKSPACE.clear()
+
+
+def _workspace(name: str, n: int, dtype: type, zero: bool = False) -> torch.Tensor:
+    """A 1-D tensor of ``n`` elements, reused across calls when :data:`KEEP_WORKSPACE` is set."""
+    held = _WORKSPACE.get(name)
+    if held is not None and held.numel() >= n and held.dtype == torch.from_numpy(np.empty(0, dtype)).dtype:
+        out = held[:n]
+        if zero:
+            out.zero_()
+        return out
+    _WORKSPACE.pop(name, None)
+    out = _zeroed(n, dtype) if zero else torch.from_numpy(np.empty(n, dtype=dtype))
+    if KEEP_WORKSPACE:
+        _WORKSPACE[name] = out
+    return out
 
 
 def _zeroed(n: int, dtype: type) -> torch.Tensor:
