@@ -75,9 +75,9 @@ class MultifrontalLU:
         self.h, self.w = system.shape
         self.dtype = dtype
         self.plan = plan(self.h, self.w, leaf)
-        np_dtype = np.float32 if dtype == torch.float32 else np.float64
-        weights = torch.from_numpy(np.ascontiguousarray(system.weights, dtype=np_dtype)).reshape(-1)
-        self.arena = _workspace("arena", self.plan.factor_size, np_dtype, zero=True)
+        self.np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        weights = torch.from_numpy(np.ascontiguousarray(system.weights, dtype=self.np_dtype)).reshape(-1)
+        self.arena = _workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
         ys = self._factor(weights, None if rhs is None else rhs.to(dtype))
         self.solution = None if ys is None else self._backward(ys, rhs.shape[1])  # type: ignore[union-attr]
 
@@ -99,9 +99,8 @@ class MultifrontalLU:
 
     def _factor(self, weights: torch.Tensor, rhs: torch.Tensor | None) -> list[list[torch.Tensor]] | None:
         levels = self.plan.levels
-        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
-        buffers = [_workspace(f"update{i}", self.plan.update_size, np_dtype) for i in range(2)]
-        scratch = _workspace("scratch", self.plan.scratch_size, np_dtype)
+        buffers = [_workspace(f"update{i}", self.plan.update_size, self.np_dtype) for i in range(2)]
+        scratch = _workspace("scratch", self.plan.scratch_size, self.np_dtype)
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
@@ -124,7 +123,7 @@ class MultifrontalLU:
                                child.update_at + (ln.start + b) * rc1 * rc1].view(b, rc1, rc1)
                     child_s.append((ln, cs))
                     f1[:, ln.p0: ln.p0 + ln.n].index_add_(2, ln.slots, cs[:, ln.a0: ln.a0 + ln.n])
-                    f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.f21_rows, cs[:, :, ln.a0: ln.a0 + ln.n])
+                    f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.ring_rows, cs[:, :, ln.a0: ln.a0 + ln.n])
                 tmp = scratch[: b * s * s].view(b, s, s)
                 tmp.copy_(f11)
                 f11.copy_(_inverse(tmp))
@@ -137,7 +136,7 @@ class MultifrontalLU:
                     upd = mine[g.update_at: g.update_at + b * (r + 1) ** 2]
                     torch.bmm(f21, f12, out=upd.view(b, r + 1, r + 1))     # -F21 X
                     for ln, cs in child_s:                                  # + F22
-                        flat = (ln.s_rows[:, None] * (r + 1) + ln.s_rows[None, :]).view(-1)
+                        flat = (ln.ring_rows[:, None] * (r + 1) + ln.ring_rows[None, :]).view(-1)
                         upd.view(b, -1).index_add_(1, flat, cs.view(b, -1))
                 if rhs is not None:
                     y, next_carries[g.key] = self._forward_group(g, rhs, carries)

@@ -117,8 +117,8 @@ class ChildLink:
     ``[a0, a0 + n)`` that lands on parent separator slots ``[p0, p0 + n)`` (the half's side
     facing the separator). So ``S_c`` splits into: its rows in that run -> rows of
     ``[F11 | F12]`` (columns through ``slots``); its columns in that run -> columns of ``F21``
-    (rows through ``f21_rows``); and everything else -> the parent's own ``S`` (rows and
-    columns through ``s_rows``). Slots with no place there go to the trash row/column.
+    (rows through ``ring_rows``); and everything else -> the parent's own ``S`` (rows and
+    columns through ``ring_rows``). Slots with no place there go to the trash row/column.
     """
 
     key: Key                   # the child's group at the next depth
@@ -127,8 +127,8 @@ class ChildLink:
     a0: int
     p0: int
     n: int
-    f21_rows: torch.Tensor     # (rc + 1,) child slot -> F21 row (r = trash for separator slots)
-    s_rows: torch.Tensor       # (rc + 1,) child slot -> S row/column (r = trash)
+    ring_rows: torch.Tensor    # (rc + 1,) child slot -> parent ring index, i.e. row of F21 and
+                               # row/column of S (r = trash, also for separator slots)
 
 
 def link(parent: Template, child: Template, dy: int, dx: int, key: Key, start: int) -> ChildLink:
@@ -143,8 +143,7 @@ def link(parent: Template, child: Template, dy: int, dx: int, key: Key, start: i
     p0 = int(slots[a0])
     assert (run == a0 + np.arange(n)).all() and (slots[run] == p0 + np.arange(n)).all()
     ring_row = np.where((slots >= s) & (slots < f), slots - s, r)
-    return ChildLink(key, start, torch.from_numpy(slots), a0, p0, n,
-                     torch.from_numpy(ring_row), torch.from_numpy(ring_row))
+    return ChildLink(key, start, torch.from_numpy(slots), a0, p0, n, torch.from_numpy(ring_row))
 
 
 @dataclass
