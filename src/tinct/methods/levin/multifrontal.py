@@ -32,7 +32,11 @@ Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.
 
 from __future__ import annotations
 
+import functools
 import mmap
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -40,7 +44,7 @@ import torch
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
 from tinct.methods.levin.system import OFFSETS, LevinSystem
 
-LEAF_PIXELS = 8
+LEAF_PIXELS = 16
 """Boxes of at most this many pixels are eliminated whole (measured best of 4 / 8 / 16 / 36: small
 leaves keep the per-matrix LAPACK inverses of the ~130k leaf fronts cheap)."""
 
@@ -87,86 +91,117 @@ class MultifrontalLU:
         b, blk = len(g.origins), g.tpl.block
         return self.arena[g.factor_at: g.factor_at + b * blk].view(b, blk)
 
-    def _views(self, g: Group) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(F11 (B,s,s), F12 (B,s,r+1), F21 (B,r+1,s))`` views of the factor blocks.
+    def _views(self, g: Group, lo: int = 0, hi: int | None = None) -> tuple[torch.Tensor, ...]:
+        """``(F11 (n,s,s), F12 (n,s,r+1), F21 (n,r+1,s))`` views of boxes ``lo:hi`` of a group.
 
         After factoring they hold ``F11^-1``, ``-X = -F11^-1 F12`` and ``F21``.
         """
-        b, s, r = g.sizes
-        blk = self._block(g)
-        f1 = blk[:, : s * (s + r + 1)].view(b, s, s + r + 1)
-        return f1[:, :, :s], f1[:, :, s:], blk[:, s * (s + r + 1):].view(b, r + 1, s)
+        _, s, r = g.sizes
+        blk = self._block(g)[lo:hi]
+        f1 = blk[:, : s * (s + r + 1)].view(-1, s, s + r + 1)
+        return f1[:, :, :s], f1[:, :, s:], blk[:, s * (s + r + 1):].view(-1, r + 1, s)
 
     def _factor(self, weights: torch.Tensor, rhs: torch.Tensor | None) -> list[list[torch.Tensor]] | None:
         levels = self.plan.levels
         buffers = [_workspace(f"update{i}", self.plan.update_size, self.np_dtype) for i in range(2)]
-        scratch = _workspace("scratch", self.plan.scratch_size, self.np_dtype)
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
             mine, below = buffers[depth % 2], buffers[(depth + 1) % 2]
             children = {g.key: g for g in levels[depth + 1]} if depth + 1 < len(levels) else {}
             next_carries: dict = {}
+            tasks = []
             for g in levels[depth]:
                 b, s, r = g.sizes
-                assert g.tpl is not None and g.src_idx is not None
-                blk = self._block(g)
-                blk[:, torch.from_numpy(g.tpl.entry_pos)] = -weights[g.src_idx]
-                f11, f12, f21 = self._views(g)
-                f1 = blk[:, : s * (s + r + 1)].view(b, s, s + r + 1)
-                f11.diagonal(dim1=1, dim2=2).add_(1.0)
-                child_s = []
-                for ln in g.links:
-                    child = children[ln.key]
-                    rc1 = child.sizes[2] + 1
-                    cs = below[child.update_at + ln.start * rc1 * rc1:
-                               child.update_at + (ln.start + b) * rc1 * rc1].view(b, rc1, rc1)
-                    child_s.append((ln, cs))
-                    f1[:, ln.p0: ln.p0 + ln.n].index_add_(2, ln.slots, cs[:, ln.a0: ln.a0 + ln.n])
-                    f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.ring_rows, cs[:, :, ln.a0: ln.a0 + ln.n])
-                tmp = scratch[: b * s * s].view(b, s, s)
-                tmp.copy_(f11)
-                f11.copy_(_inverse(tmp))
-                tmp = scratch[: b * s * (r + 1)].view(b, s, r + 1)
-                torch.bmm(f11, f12, out=tmp)
-                torch.neg(tmp, out=f12)                                     # -X = -F11^-1 F12
-                f12[:, :, r] = 0.0                                          # clear the trash slots
-                f21[:, r, :] = 0.0
-                if r:
-                    upd = mine[g.update_at: g.update_at + b * (r + 1) ** 2]
-                    torch.bmm(f21, f12, out=upd.view(b, r + 1, r + 1))     # -F21 X
-                    for ln, cs in child_s:                                  # + F22
-                        flat = (ln.ring_rows[:, None] * (r + 1) + ln.ring_rows[None, :]).view(-1)
-                        upd.view(b, -1).index_add_(1, flat, cs.view(b, -1))
+                y = carry = None
                 if rhs is not None:
-                    y, next_carries[g.key] = self._forward_group(g, rhs, carries)
+                    y = torch.empty(b, s, rhs.shape[1], dtype=self.dtype)
+                    carry = torch.empty(b, r + 1, rhs.shape[1], dtype=self.dtype) if r else None
                     ys[depth].append(y)
+                    next_carries[g.key] = carry
+
+                def rows(lo: int, hi: int, g: Group = g, y: torch.Tensor | None = y,
+                         carry: torch.Tensor | None = carry, mine: torch.Tensor = mine,
+                         below: torch.Tensor = below, children: dict = children,
+                         carries: dict = carries) -> None:
+                    scratch = _workspace(f"scratch-{threading.get_ident()}", self.plan.scratch_size,
+                                         self.np_dtype)
+                    self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
+                    if rhs is not None:
+                        self._forward_rows(g, lo, hi, rhs, carries, y, carry)
+
+                tasks += _row_tasks(b, rows)
+            _run(tasks)
             carries = next_carries
         return None if rhs is None else ys
 
-    def _forward_group(self, g: Group, rhs: torch.Tensor,
-                       carries: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Forward substitution of one group: ``y = F11^-1 acc_sep`` and the carry to its parent."""
-        assert g.sep_idx is not None
-        b, s, r = g.sizes
-        ainv, _, f21 = self._views(g)
-        acc = torch.zeros(b, s + r + 1, rhs.shape[1], dtype=self.dtype)
-        acc[:, :s] = rhs[g.sep_idx]
+    def _factor_rows(self, g: Group, lo: int, hi: int, weights: torch.Tensor, below: torch.Tensor,
+                     children: dict, mine: torch.Tensor, scratch: torch.Tensor) -> None:
+        """Assemble and factor boxes ``lo:hi`` of one group; their Schur complements go to ``mine``."""
+        _, s, r = g.sizes
+        n = hi - lo
+        assert g.tpl is not None and g.src_idx is not None
+        blk = self._block(g)[lo:hi]
+        blk[:, torch.from_numpy(g.tpl.entry_pos)] = -weights[g.src_idx[lo:hi]]
+        f11, f12, f21 = self._views(g, lo, hi)
+        f1 = blk[:, : s * (s + r + 1)].view(n, s, s + r + 1)
+        f11.diagonal(dim1=1, dim2=2).add_(1.0)
+        child_s = []
         for ln in g.links:
-            acc.index_add_(1, ln.slots, carries[ln.key][ln.start:ln.start + b])
-        y = torch.bmm(ainv, acc[:, :s])
-        return y, (torch.baddbmm(acc[:, s:], f21, y, alpha=-1.0) if r else None)
+            child = children[ln.key]
+            rc1 = child.sizes[2] + 1
+            first = child.update_at + (ln.start + lo) * rc1 * rc1
+            cs = below[first: first + n * rc1 * rc1].view(n, rc1, rc1)
+            child_s.append((ln, cs))
+            f1[:, ln.p0: ln.p0 + ln.n].index_add_(2, ln.slots, cs[:, ln.a0: ln.a0 + ln.n])
+            f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.ring_rows, cs[:, :, ln.a0: ln.a0 + ln.n])
+        tmp = scratch[: n * s * s].view(n, s, s)
+        tmp.copy_(f11)
+        f11.copy_(_inverse(tmp))
+        tmp = scratch[: n * s * (r + 1)].view(n, s, r + 1)
+        torch.bmm(f11, f12, out=tmp)
+        torch.neg(tmp, out=f12)                                     # -X = -F11^-1 F12
+        f12[:, :, r] = 0.0                                          # clear the trash slots
+        f21[:, r, :] = 0.0
+        if r:
+            first = g.update_at + lo * (r + 1) ** 2
+            upd = mine[first: first + n * (r + 1) ** 2]
+            torch.bmm(f21, f12, out=upd.view(n, r + 1, r + 1))     # -F21 X
+            for ln, cs in child_s:                                  # + F22
+                flat = (ln.ring_rows[:, None] * (r + 1) + ln.ring_rows[None, :]).view(-1)
+                upd.view(n, -1).index_add_(1, flat, cs.reshape(n, -1))
+
+    def _forward_rows(self, g: Group, lo: int, hi: int, rhs: torch.Tensor, carries: dict,
+                      y: torch.Tensor | None, carry: torch.Tensor | None) -> None:
+        """Forward substitution of boxes ``lo:hi``: ``y = F11^-1 acc_sep`` and the carry to the parent."""
+        assert g.sep_idx is not None and y is not None
+        _, s, r = g.sizes
+        ainv, _, f21 = self._views(g, lo, hi)
+        acc = torch.zeros(hi - lo, s + r + 1, rhs.shape[1], dtype=self.dtype)
+        acc[:, :s] = rhs[g.sep_idx[lo:hi]]
+        for ln in g.links:
+            acc.index_add_(1, ln.slots, carries[ln.key][ln.start + lo: ln.start + hi])
+        torch.bmm(ainv, acc[:, :s], out=y[lo:hi])
+        if carry is not None:
+            torch.baddbmm(acc[:, s:], f21, y[lo:hi], alpha=-1.0, out=carry[lo:hi])
 
     def _backward(self, ys: list[list[torch.Tensor]], c: int) -> torch.Tensor:
         """Back substitution from the root: ``x_sep = y - X x_ring``; returns ``(H*W, C)``."""
         x = torch.zeros(self.h * self.w + 1, c, dtype=self.dtype)         # last row: the trash pixel
         for depth, level in enumerate(self.plan.levels):
+            tasks = []
             for g, y in zip(level, ys[depth], strict=True):
-                assert g.sep_idx is not None and g.ring_idx is not None
-                if g.sizes[2]:
-                    _, nx, _ = self._views(g)
-                    y = torch.baddbmm(y, nx, x[g.ring_idx])
-                x[g.sep_idx] = y
+
+                def rows(lo: int, hi: int, g: Group = g, y: torch.Tensor = y) -> None:
+                    assert g.sep_idx is not None and g.ring_idx is not None
+                    part = y[lo:hi]
+                    if g.sizes[2]:
+                        _, nx, _ = self._views(g, lo, hi)
+                        part = torch.baddbmm(part, nx, x[g.ring_idx[lo:hi]])
+                    x[g.sep_idx[lo:hi]] = part
+
+                tasks += _row_tasks(len(g.origins), rows)
+            _run(tasks)
         return x[:-1]
 
     def solve_factored(self, rhs: torch.Tensor) -> torch.Tensor:
@@ -177,11 +212,53 @@ class MultifrontalLU:
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
             next_carries: dict = {}
+            tasks = []
             for g in levels[depth]:
-                y, next_carries[g.key] = self._forward_group(g, rhs, carries)
+                b, s, r = g.sizes
+                y = torch.empty(b, s, rhs.shape[1], dtype=self.dtype)
+                carry = torch.empty(b, r + 1, rhs.shape[1], dtype=self.dtype) if r else None
                 ys[depth].append(y)
+                next_carries[g.key] = carry
+                tasks += _row_tasks(b, lambda lo, hi, g=g, y=y, carry=carry, carries=carries:
+                                    self._forward_rows(g, lo, hi, rhs, carries, y, carry))
+            _run(tasks)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
+
+
+_PARTS = 2
+"""Work of one tree depth is split into tasks (whole groups, or halves of groups with at least 2
+boxes) that run in this many Python threads with single-threaded torch ops each (torch releases
+the GIL): most of this solver is memory traffic and small batched ops, which torch's own
+intra-op threading speeds up only ~1.3x. A depth with a single task runs on the calling thread
+with torch's intra-op threads (the root's big matrix products)."""
+_POOL: ThreadPoolExecutor | None = None
+
+_Task = Callable[[], None]
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)
+
+
+def _row_tasks(b: int, fn: Callable[[int, int], None]) -> list[_Task]:
+    """``fn(lo, hi)`` over boxes ``0:b`` as one task, or as ``_PARTS`` row ranges for ``b >= 2``."""
+    parts = min(_PARTS, b)
+    bounds = [b * k // parts for k in range(parts + 1)]
+    return [functools.partial(fn, bounds[k], bounds[k + 1]) for k in range(parts)]
+
+
+def _run(tasks: list[_Task]) -> None:
+    """Run independent tasks on the thread pool (or here, if there is one task or one thread)."""
+    global _POOL
+    if len(tasks) < 2 or torch.get_num_threads() < 2:
+        for task in tasks:
+            task()
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_PARTS, thread_name_prefix="tinct-levin", initializer=_single_threaded)
+    for future in [_POOL.submit(task) for task in tasks]:
+        future.result()
 
 
 _WORKSPACE: dict[str, torch.Tensor] = {}
@@ -263,13 +340,32 @@ def _inverse(a: torch.Tensor, base: int = 16, out: torch.Tensor | None = None) -
 
 def apply_matrix(system: LevinSystem, x: np.ndarray) -> np.ndarray:
     """``A x`` in float64 from the stencil form. ``x``: ``(H*W, C)`` -> ``(H*W, C)``."""
+    return -residual(system, np.zeros_like(x), x)
+
+
+def residual(system: LevinSystem, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``b - A x`` in float64 from the stencil form, row bands in parallel threads.
+
+    Args:
+        b, x: float64 ``(H*W, C)``.
+
+    Returns:
+        float64 ``(H*W, C)``.
+    """
     h, w = system.shape
-    xs = x.reshape(h, w, -1)
-    pad = np.pad(xs, ((1, 1), (1, 1), (0, 0)))
-    out = xs.copy()
-    for k, (dy, dx) in enumerate(OFFSETS):
-        out -= system.weights[k][..., None] * pad[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
-    return out.reshape(h * w, -1)
+    xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).view(h, w, -1)
+    pad = torch.nn.functional.pad(xs.permute(2, 0, 1), (1, 1, 1, 1)).permute(1, 2, 0)
+    weights = torch.from_numpy(system.weights)
+    out = torch.from_numpy(np.array(b, dtype=np.float64)).view(h, w, -1)
+
+    def rows(lo: int, hi: int) -> None:
+        band = out[lo:hi]
+        band -= xs[lo:hi]
+        for k, (dy, dx) in enumerate(OFFSETS):
+            band.addcmul_(weights[k, lo:hi, :, None], pad[1 + dy + lo: 1 + dy + hi, 1 + dx: 1 + dx + w])
+
+    _run(_row_tasks(h, rows))
+    return out.view(h * w, -1).numpy()
 
 
 def solve(system: LevinSystem, rhs: np.ndarray, *, tol: float = 1e-6, max_refine: int = 6,
@@ -297,11 +393,11 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, tol: float = 1e-6, max_refine
     lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b))
     assert lu.solution is not None
     x = lu.solution.double().numpy()
-    res = b - apply_matrix(system, x)
+    res = residual(system, b, x)
     for _ in range(max_refine):
         dx = lu.solve_factored(torch.from_numpy(res)).double().numpy()
         x += dx
-        new_res = b - apply_matrix(system, x)
+        new_res = residual(system, b, x)
         rho = float(np.abs(new_res).max()) / max(float(np.abs(res).max()), 1e-300)
         if not np.isfinite(rho) or rho >= 1.0:
             return None                                          # not contracting
