@@ -32,16 +32,15 @@ Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.
 
 from __future__ import annotations
 
-import functools
-import mmap
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
+from tinct.methods.levin.runtime import release_workspace, row_tasks, run, workspace
+
+__all__ = ["MultifrontalLU", "apply_matrix", "plan", "release_workspace", "residual", "solve"]
 from tinct.methods.levin.system import OFFSETS, LevinSystem
 
 LEAF_PIXELS = 16
@@ -81,7 +80,7 @@ class MultifrontalLU:
         self.plan = plan(self.h, self.w, leaf)
         self.np_dtype = np.float32 if dtype == torch.float32 else np.float64
         weights = torch.from_numpy(np.ascontiguousarray(system.weights, dtype=self.np_dtype)).reshape(-1)
-        self.arena = _workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
+        self.arena = workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
         ys = self._factor(weights, None if rhs is None else rhs.to(dtype))
         self.solution = None if ys is None else self._backward(ys, rhs.shape[1])  # type: ignore[union-attr]
 
@@ -103,7 +102,7 @@ class MultifrontalLU:
 
     def _factor(self, weights: torch.Tensor, rhs: torch.Tensor | None) -> list[list[torch.Tensor]] | None:
         levels = self.plan.levels
-        buffers = [_workspace(f"update{i}", self.plan.update_size, self.np_dtype) for i in range(2)]
+        buffers = [workspace(f"update{i}", self.plan.update_size, self.np_dtype) for i in range(2)]
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
@@ -124,14 +123,14 @@ class MultifrontalLU:
                          carry: torch.Tensor | None = carry, mine: torch.Tensor = mine,
                          below: torch.Tensor = below, children: dict = children,
                          carries: dict = carries) -> None:
-                    scratch = _workspace(f"scratch-{threading.get_ident()}", self.plan.scratch_size,
+                    scratch = workspace(f"scratch-{threading.get_ident()}", self.plan.scratch_size,
                                          self.np_dtype)
                     self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
                     if rhs is not None:
                         self._forward_rows(g, lo, hi, rhs, carries, y, carry)
 
-                tasks += _row_tasks(b, rows)
-            _run(tasks)
+                tasks += row_tasks(b, rows)
+            run(tasks)
             carries = next_carries
         return None if rhs is None else ys
 
@@ -200,8 +199,8 @@ class MultifrontalLU:
                         part = torch.baddbmm(part, nx, x[g.ring_idx[lo:hi]])
                     x[g.sep_idx[lo:hi]] = part
 
-                tasks += _row_tasks(len(g.origins), rows)
-            _run(tasks)
+                tasks += row_tasks(len(g.origins), rows)
+            run(tasks)
         return x[:-1]
 
     def solve_factored(self, rhs: torch.Tensor) -> torch.Tensor:
@@ -219,90 +218,11 @@ class MultifrontalLU:
                 carry = torch.empty(b, r + 1, rhs.shape[1], dtype=self.dtype) if r else None
                 ys[depth].append(y)
                 next_carries[g.key] = carry
-                tasks += _row_tasks(b, lambda lo, hi, g=g, y=y, carry=carry, carries=carries:
+                tasks += row_tasks(b, lambda lo, hi, g=g, y=y, carry=carry, carries=carries:
                                     self._forward_rows(g, lo, hi, rhs, carries, y, carry))
-            _run(tasks)
+            run(tasks)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
-
-
-_PARTS = 2
-"""Work of one tree depth is split into tasks (whole groups, or halves of groups with at least 2
-boxes) that run in this many Python threads with single-threaded torch ops each (torch releases
-the GIL): most of this solver is memory traffic and small batched ops, which torch's own
-intra-op threading speeds up only ~1.3x. A depth with a single task runs on the calling thread
-with torch's intra-op threads (the root's big matrix products)."""
-_POOL: ThreadPoolExecutor | None = None
-
-_Task = Callable[[], None]
-
-
-def _single_threaded() -> None:
-    torch.set_num_threads(1)
-
-
-def _row_tasks(b: int, fn: Callable[[int, int], None]) -> list[_Task]:
-    """``fn(lo, hi)`` over boxes ``0:b`` as one task, or as ``_PARTS`` row ranges for ``b >= 2``."""
-    parts = min(_PARTS, b)
-    bounds = [b * k // parts for k in range(parts + 1)]
-    return [functools.partial(fn, bounds[k], bounds[k + 1]) for k in range(parts)]
-
-
-def _run(tasks: list[_Task]) -> None:
-    """Run independent tasks on the thread pool (or here, if there is one task or one thread)."""
-    global _POOL
-    if len(tasks) < 2 or torch.get_num_threads() < 2:
-        for task in tasks:
-            task()
-        return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_PARTS, thread_name_prefix="tinct-levin", initializer=_single_threaded)
-    for future in [_POOL.submit(task) for task in tasks]:
-        future.result()
-
-
-_WORKSPACE: dict[str, torch.Tensor] = {}
-KEEP_WORKSPACE = True
-"""Keep the factor arena and Schur buffers (~0.7 GB at 1 MP) between solves: fresh memory costs
-a page fault per page, which made repeated 1 MP solves 0.3-0.8 s slower and erratic here.
-:func:`release_workspace` frees them."""
-
-
-def release_workspace() -> None:
-    """Free the memory kept between solves (see :data:`KEEP_WORKSPACE`)."""
-    _WORKSPACE.clear()
-
-
-def _workspace(name: str, n: int, dtype: type, zero: bool = False) -> torch.Tensor:
-    """A 1-D tensor of ``n`` elements, reused across calls when :data:`KEEP_WORKSPACE` is set."""
-    held = _WORKSPACE.get(name)
-    if held is not None and held.numel() >= n and held.dtype == torch.from_numpy(np.empty(0, dtype)).dtype:
-        out = held[:n]
-        if zero:
-            out.zero_()
-        return out
-    _WORKSPACE.pop(name, None)
-    out = _zeroed(n, dtype) if zero else torch.from_numpy(np.empty(n, dtype=dtype))
-    if KEEP_WORKSPACE:
-        _WORKSPACE[name] = out
-    return out
-
-
-def _zeroed(n: int, dtype: type) -> torch.Tensor:
-    """A zero-filled 1-D tensor from a fresh anonymous mapping advised to use huge pages.
-
-    The pages arrive zeroed from the kernel on first touch (no separate zeroing pass over the
-    ~0.5 GB arena), and 2 MB pages make that first touch ~6x cheaper than 4 KB pages here
-    (page faults are expensive in a VM). Falls back to ``numpy.zeros`` (calloc).
-    """
-    nbytes = max(n, 1) * np.dtype(dtype).itemsize
-    try:
-        buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        if hasattr(mmap, "MADV_HUGEPAGE"):
-            buf.madvise(mmap.MADV_HUGEPAGE)
-        return torch.from_numpy(np.frombuffer(buf, dtype=dtype, count=n))
-    except (OSError, ValueError, AttributeError):
-        return torch.from_numpy(np.zeros(n, dtype=dtype))
 
 
 def _inverse(a: torch.Tensor, base: int = 16, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -364,7 +284,7 @@ def residual(system: LevinSystem, b: np.ndarray, x: np.ndarray) -> np.ndarray:
         for k, (dy, dx) in enumerate(OFFSETS):
             band.addcmul_(weights[k, lo:hi, :, None], pad[1 + dy + lo: 1 + dy + hi, 1 + dx: 1 + dx + w])
 
-    _run(_row_tasks(h, rows))
+    run(row_tasks(h, rows))
     return out.view(h * w, -1).numpy()
 
 
