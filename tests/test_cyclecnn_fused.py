@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_cyclecnn import _randomize_bn  # the same non-trivial BatchNorm set-up
 
 from tinct.methods.cyclecnn import fused as fused_mod
 from tinct.methods.cyclecnn.fused import FusedNetworks, FusedResNet
@@ -13,17 +14,6 @@ from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.weight_volume import banded_average, weight_volume, weighted_average
 from tinct.nn.resnet import ResNetExtractor
-
-
-def _randomize_bn(module: torch.nn.Module, gen: torch.Generator) -> torch.nn.Module:
-    """Non-trivial BatchNorm statistics and affine parameters (so folding is really tested)."""
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.3, 0.3, generator=gen)
-            m.running_var.uniform_(0.5, 2.0, generator=gen)
-            m.weight.data.uniform_(0.5, 1.5, generator=gen)
-            m.bias.data.uniform_(-0.2, 0.2, generator=gen)
-    return module.eval()
 
 
 @pytest.mark.parametrize(("n", "h", "w", "d", "block", "rows"), [
