@@ -72,7 +72,7 @@ def method_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
         "Dong et al. 2019 (supervised M, 1910 steps)": runs / "supervised_long2" / "weights.safetensors",
         "Cycle-CNN M (1120 steps, bundled)": runs / "cycle_long2" / "weights.safetensors",
         "Cycle-CNN M (420 steps)": runs / "cycle_long" / "weights.safetensors",
-        "Cycle-CNN M (420 steps) + refinement": runs / "bundle" / "cyclecnn.safetensors",
+        "Cycle-CNN M (1120 steps) + refinement": runs / "bundle_refine" / "cyclecnn.safetensors",
     }
     for label, path in cand.items():
         if path.is_file():
