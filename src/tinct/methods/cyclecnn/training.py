@@ -259,12 +259,9 @@ def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor, ref: torc
 
 
 class RefineTrainer(_Trainer):
-    """Stage ``refine``: L2 from refine(R_G, R'_C) to R_C; M frozen.
-
-    Adam with a linear warm-up of ``refine_warmup`` steps: the residual head starts at zero (identity
-    refinement) and the residual to learn is small (R'_C is already close to R_C), so full-size first
-    steps of an adaptive optimizer throw the output far off (logged l2 2.5x the identity's).
-    """
+    """Stage ``refine``: L2 from refine(R_G, R'_C) to R_C; M frozen. Adam with a linear warm-up of
+    ``refine_warmup`` steps: from the zero residual head, full-size first steps of an adaptive optimizer
+    overshoot the small residual to learn (logged l2 2.5x the identity's)."""
 
     def __init__(self, cfg: TrainConfig) -> None:
         if not cfg.colorizer_weights:
