@@ -148,3 +148,15 @@ def test_bundle_refuses_a_warped_luma_refiner(tiny_m: str, tmp_path) -> None:
                         {"method": "cyclecnn"})
     with pytest.raises(tinct.TinctError, match="warped-luma"):
         training.bundle_weights(tiny_m, str(path), tmp_path / "b.safetensors")
+
+
+def test_loading_weights_with_a_warped_luma_refiner_is_a_clear_error(tiny_m: str) -> None:
+    from tinct.methods.cyclecnn.inference import networks_from_tensors
+    from tinct.weights import load_weights
+    tensors, _ = load_weights(tiny_m)
+    width = int(tensors["model.extract_gray.head.0.weight"].shape[0])
+    n_blocks = len({k.split(".")[3] for k in tensors if k.startswith("model.extract_gray.blocks.")})
+    net = RefinementCNN(width, n_blocks, warped_luma=True)
+    tensors.update({f"refine.{k}": v for k, v in net.state_dict().items()})
+    with pytest.raises(tinct.TinctError, match="warped-luma refiner"):
+        networks_from_tensors(tensors)

@@ -43,6 +43,9 @@ def networks_from_tensors(tensors: dict[str, torch.Tensor], card: dict | None = 
     colorizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     refiner = None
     refine_state = {k[7:]: v for k, v in tensors.items() if k.startswith("refine.")}
+    if "warped_luma_flag" in refine_state:
+        raise TinctError("these Cycle-CNN weights hold the experimental warped-luma refiner, which the "
+                         "inference paths do not support; bundle a default refiner (or none) instead")
     if refine_state:
         refiner = RefinementCNN(width, n_blocks)
         refiner.load_state_dict(refine_state)
