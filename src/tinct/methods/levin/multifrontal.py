@@ -19,8 +19,9 @@ box geometry alone (:mod:`tinct.methods.levin.nd_plan`) and cached per grid size
 
 Memory traffic, not arithmetic, is what costs here, so ``F22`` is never materialized: ``S`` is
 computed as ``F21 (-X)`` straight into the level buffer and the children's ring-ring
-contributions are added into it afterwards; only the separator rows/columns of a front are
-assembled in scratch.
+contributions are added into it afterwards; the separator rows/columns (``[F11 | F12]`` and
+``F21``) are assembled in place in the factor arena. Each depth's groups (or halves of groups)
+run as tasks on 2 threads (:mod:`tinct.methods.levin.runtime`).
 
 No pivoting between fronts is needed: ``A`` is a row diagonally dominant M-matrix, whose Schur
 complements stay M-matrices. The factors are kept in float32 (half the memory traffic of
