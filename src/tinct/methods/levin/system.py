@@ -87,7 +87,8 @@ def _weights_masked(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     csig = np.maximum(np.maximum(_VAR_SCALE * var, closest / -np.log(_MIN_WEIGHT)), _MIN_SIGMA)
     wts = np.exp(-dist / csig) * valid
     total = wts.sum(axis=0)
-    return wts / total, total
+    # a pixel with no neighbour (a 1x1 image) has no weights at all
+    return np.divide(wts, total, out=np.zeros_like(wts), where=total > 0), total
 
 
 def _weights_interior(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
