@@ -181,8 +181,17 @@ def test_pearson_matches_scipy(rng: np.random.Generator) -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(metrics)
-    assert result.attempted > 0 and result.failed == 0
+    from tinct import metrics_torch
+    numpy_side, torch_side = doctest.testmod(metrics), doctest.testmod(metrics_torch)
+    assert torch_side.attempted > 0
+    assert numpy_side.failed == 0 and torch_side.failed == 0
+
+
+def test_importing_tinct_metrics_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+    code = "import sys, tinct.metrics; assert 'torch' not in sys.modules; tinct.metrics.ssim_torch"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- torch == numpy ------------------------------------------------------------------------------
