@@ -12,10 +12,10 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
+if TYPE_CHECKING:  # torch is imported where tensors are read or written, not by `import tinct.weights`
+    import torch
 
 from tinct.errors import TinctError
 
@@ -38,6 +38,7 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], card: dict[
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
+        from safetensors.torch import save_file
         save_file(tensors, tmp)
         os.replace(tmp, path)
     finally:
@@ -57,6 +58,7 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     if not path.is_file():
         raise TinctError(f"weights not found: {path}")
     try:
+        from safetensors.torch import load_file
         tensors = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a damaged file
         raise TinctError(f"cannot read weights {path}: {exc}") from None
