@@ -65,3 +65,16 @@ def test_cosine_lr_endpoints_and_optimizer_step():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.005)
     loss = optimizer_step(opt, (w ** 2).sum())
     assert loss == pytest.approx(9.0) and w.item() == pytest.approx(3.0 - 0.005 * 6.0)
+
+
+def test_warmup_lr_is_linear_then_flat():
+    import torch
+
+    from tinct.train import set_warmup_lr
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    lrs = []
+    for step in (1, 50, 100, 101, 1000):
+        set_warmup_lr(opt, 2e-3, step, warmup=100)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([2e-5, 1e-3, 2e-3, 2e-3, 2e-3])

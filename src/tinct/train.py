@@ -60,6 +60,13 @@ def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, progress: fl
         group["lr"] = lr
 
 
+def set_warmup_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, warmup: int) -> None:
+    """Linear warm-up: ``base_lr * step / warmup`` for steps ``1..warmup``, then ``base_lr``."""
+    lr = base_lr * min(1.0, step / max(1, warmup))
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     """Zero the gradients, back-propagate ``loss``, step; returns the loss as a float."""
     optimizer.zero_grad(set_to_none=True)

@@ -50,7 +50,7 @@ from tinct.methods.cyclecnn.losses import (
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle, hflip
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
-from tinct.train import FitConfig, fit
+from tinct.train import FitConfig, fit, set_warmup_lr
 from tinct.weights import load_weights, save_weights
 
 STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
@@ -275,8 +275,7 @@ class RefineTrainer(_Trainer):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.module.train()
         self.step += 1
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.lr * min(1.0, self.step / max(1, self.cfg.refine_warmup))
+        set_warmup_lr(self.optimizer, self.cfg.lr, self.step, self.cfg.refine_warmup)
         guide, colorized, target, warped_y = refinement_example(self.colorizer, batch["gray"], batch["ref"])
         own_luma = warped_y if self.cfg.refine_warped_luma else None
         loss = refinement_loss(self.module(guide, colorized, own_luma), target)
