@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
-from tinct.methods.levin.runtime import release_workspace, row_tasks, run, workspace
+from tinct.methods.levin.runtime import release_workspace, row_tasks, run, thread_count, workspace
 
 __all__ = ["MultifrontalLU", "apply_matrix", "plan", "release_workspace", "residual", "solve"]
 from tinct.methods.levin.system import OFFSETS, LevinSystem
@@ -104,6 +104,9 @@ class MultifrontalLU:
     def _factor(self, weights: torch.Tensor, rhs: torch.Tensor | None) -> list[list[torch.Tensor]] | None:
         levels = self.plan.levels
         buffers = [workspace(f"update{i}", self.plan.update_size, self.np_dtype) for i in range(2)]
+        parts = thread_count()
+        scratch_size = max(-(-g.sizes[0] // parts) * g.sizes[1] * max(g.sizes[1], g.sizes[2] + 1)
+                           for level in levels for g in level)   # per thread: its rows of one group
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
@@ -124,7 +127,7 @@ class MultifrontalLU:
                          carry: torch.Tensor | None = carry, mine: torch.Tensor = mine,
                          below: torch.Tensor = below, children: dict = children,
                          carries: dict = carries) -> None:
-                    scratch = workspace(f"scratch-{threading.get_ident()}", self.plan.scratch_size,
+                    scratch = workspace(f"scratch-{threading.get_ident()}", scratch_size,
                                          self.np_dtype)
                     self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
                     if rhs is not None:

@@ -176,7 +176,6 @@ class Plan:
     levels: list[list[Group]]
     factor_size: int           # elements of the factor arena: sum of B * block
     update_size: int           # elements of one level's Schur complements: max of sum B (r + 1)^2
-    scratch_size: int          # elements of the per-group scratch: max of B s (r + 1) and B s^2
 
 
 def build_plan(h: int, w: int, leaf: int) -> Plan:
@@ -211,14 +210,13 @@ def build_plan(h: int, w: int, leaf: int) -> Plan:
         if not nxt:
             break
         levels.append([Group(key=k, origins=np.concatenate(v)) for k, v in nxt.items()])
-    factor_size = update_size = scratch_size = 0
+    factor_size = update_size = 0
     for level in levels:
         at = 0
         for g in level:
-            b, s, r = g.sizes
+            b, _, r = g.sizes
             g.factor_at, g.update_at = factor_size, at
             factor_size += b * g.tpl.block
-            scratch_size = max(scratch_size, b * s * (r + 1), b * s * s)
             at += b * (r + 1) ** 2
         update_size = max(update_size, at)
-    return Plan(h, w, levels, factor_size, update_size, scratch_size)
+    return Plan(h, w, levels, factor_size, update_size)

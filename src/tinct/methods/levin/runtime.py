@@ -10,13 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-_PARTS = 2
-"""Work of one tree depth is split into tasks (whole groups, or halves of groups with at least 2
-boxes) that run in this many Python threads with single-threaded torch ops each (torch releases
-the GIL): most of this solver is memory traffic and small batched ops, which torch's own
-intra-op threading speeds up only ~1.3x. A depth with a single task runs on the calling thread
-with torch's intra-op threads (the root's big matrix products)."""
+MAX_PARTS = 8
+"""Work of one tree depth is split into tasks (whole groups, or row ranges of groups with at least
+2 boxes) that run in as many Python threads as torch has intra-op threads (at most this many),
+with single-threaded torch ops each (torch releases the GIL): most of this solver is memory
+traffic and small batched ops, which torch's own intra-op threading speeds up only ~1.3x on 2
+cores. A depth with a single task runs on the calling thread with torch's intra-op threads (the
+root's big matrix products)."""
 _POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
 
 _Task = Callable[[], None]
 
@@ -25,22 +27,31 @@ def _single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+def thread_count() -> int:
+    """How many task threads :func:`run` uses (torch's intra-op thread count, at most ``MAX_PARTS``)."""
+    return max(1, min(MAX_PARTS, torch.get_num_threads()))
+
+
 def row_tasks(b: int, fn: Callable[[int, int], None]) -> list[_Task]:
-    """``fn(lo, hi)`` over boxes ``0:b`` as one task, or as ``_PARTS`` row ranges for ``b >= 2``."""
-    parts = min(_PARTS, b)
+    """``fn(lo, hi)`` over boxes ``0:b`` as one task per thread (at most ``b``)."""
+    parts = max(1, min(thread_count(), b))
     bounds = [b * k // parts for k in range(parts + 1)]
     return [functools.partial(fn, bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
 def run(tasks: list[_Task]) -> None:
     """Run independent tasks on the thread pool (or here, if there is one task or one thread)."""
-    global _POOL
-    if len(tasks) < 2 or torch.get_num_threads() < 2:
+    global _POOL, _POOL_SIZE
+    parts = thread_count()
+    if len(tasks) < 2 or parts < 2:
         for task in tasks:
             task()
         return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_PARTS, thread_name_prefix="tinct-levin", initializer=_single_threaded)
+    if _POOL is None or _POOL_SIZE != parts:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True)
+        _POOL = ThreadPoolExecutor(parts, thread_name_prefix="tinct-levin", initializer=_single_threaded)
+        _POOL_SIZE = parts
     for future in [_POOL.submit(task) for task in tasks]:
         future.result()
 
