@@ -57,6 +57,14 @@ class Template:
     slot: np.ndarray           # (h + 2, w + 2) front slot of pixel (y + 1, x + 1); -1 if none
     entry_pos: np.ndarray      # (E,) position in the per-box factor block (value -w)
     entry_src: np.ndarray      # (E,) offset of that w in the flat weight planes
+    _entry_pos_t: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def entry_pos_t(self) -> torch.Tensor:
+        """:attr:`entry_pos` as an int64 tensor (for ``index_copy_``), made once."""
+        if self._entry_pos_t is None:
+            self._entry_pos_t = torch.from_numpy(self.entry_pos)
+        return self._entry_pos_t
 
     @property
     def block(self) -> int:
@@ -109,6 +117,27 @@ def make_template(key: Key, leaf: int, width: int, plane: int) -> Template:
     return Template(s, r, sep, ring, slot, np.concatenate(pos), np.concatenate(src))
 
 
+Run = tuple[int, int, int]
+"""``(c0, c1, p0)``: child slots ``c0:c1`` map one to one onto parent slots ``p0:p0 + c1 - c0``."""
+
+
+def runs(index: np.ndarray, trash: int) -> list[Run]:
+    """Split a slot map into maximal runs of consecutive slots mapped to consecutive slots.
+
+    A child's ring is a few sides of pixels, each landing as one piece on a side of the parent's
+    ring or separator, so a map has at most ~5 runs: extend-add by runs is a few block additions
+    of contiguous rows instead of a scatter with one index per entry.
+    """
+    keep = np.flatnonzero(index != trash)
+    if keep.size == 0:
+        return []
+    breaks = np.flatnonzero((np.diff(keep) != 1) | (np.diff(index[keep]) != 1)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [keep.size]])
+    return [(int(keep[a]), int(keep[e - 1]) + 1, int(index[keep[a]]))
+            for a, e in zip(starts, ends, strict=True)]
+
+
 @dataclass
 class ChildLink:
     """How one child's Schur complement ``S_c`` and forward-pass carry enter its parent's front.
@@ -129,6 +158,8 @@ class ChildLink:
     n: int
     ring_rows: torch.Tensor    # (rc + 1,) child slot -> parent ring index, i.e. row of F21 and
                                # row/column of S (r = trash, also for separator slots)
+    ring_runs: list[Run] = field(default_factory=list)   # ring_rows as runs (trash left out)
+    slot_runs: list[Run] = field(default_factory=list)   # slots as runs (trash left out)
 
 
 def link(parent: Template, child: Template, dy: int, dx: int, key: Key, start: int) -> ChildLink:
@@ -143,7 +174,8 @@ def link(parent: Template, child: Template, dy: int, dx: int, key: Key, start: i
     p0 = int(slots[a0])
     assert (run == a0 + np.arange(n)).all() and (slots[run] == p0 + np.arange(n)).all()
     ring_row = np.where((slots >= s) & (slots < f), slots - s, r)
-    return ChildLink(key, start, torch.from_numpy(slots), a0, p0, n, torch.from_numpy(ring_row))
+    return ChildLink(key, start, torch.from_numpy(slots), a0, p0, n, torch.from_numpy(ring_row),
+                     runs(ring_row, r), runs(slots, f))
 
 
 @dataclass
@@ -155,6 +187,7 @@ class Group:
     tpl: Template | None = None
     links: list[ChildLink] = field(default_factory=list)
     src_idx: torch.Tensor | None = None                   # (B, E) weight index of each original entry
+                                                          # (int32 below 2**31 weights)
     sep_idx: torch.Tensor | None = None                   # (B, s) flat pixel index
     ring_idx: torch.Tensor | None = None                  # (B, r + 1) flat pixel index, trash = H*W
     factor_at: int = 0                                    # offset of this group's factors in the arena
@@ -181,6 +214,7 @@ class Plan:
 def build_plan(h: int, w: int, leaf: int) -> Plan:
     """The nested-dissection tree of an ``h x w`` grid with leaves of at most ``leaf`` pixels."""
     cache: dict[Key, Template] = {}
+    index_dtype = np.int32 if 8 * h * w < 2**31 else np.int64   # gathers read half the bytes
 
     def tpl_of(key: Key) -> Template:
         if key not in cache:
@@ -194,7 +228,7 @@ def build_plan(h: int, w: int, leaf: int) -> Plan:
         for g in levels[-1]:
             tpl = g.tpl = tpl_of(g.key)
             base = g.origins[:, 0] * w + g.origins[:, 1]
-            g.src_idx = torch.from_numpy(base[:, None] + tpl.entry_src[None, :])
+            g.src_idx = torch.from_numpy((base[:, None] + tpl.entry_src[None, :]).astype(index_dtype))
             g.sep_idx = torch.from_numpy(base[:, None] + (tpl.sep[:, 0] * w + tpl.sep[:, 1])[None, :])
             ring_flat = np.append(tpl.ring[:, 0] * w + tpl.ring[:, 1], 0)
             ring_idx = base[:, None] + ring_flat[None, :]
