@@ -43,7 +43,7 @@ def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
 
 
 def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
-                 max_pixels: int = MAX_PIXELS) -> np.ndarray:
+                 max_pixels: int = MAX_PIXELS, refine: bool = False) -> np.ndarray:
     """Propagate scribble chroma over the image.
 
     Args:
@@ -51,17 +51,18 @@ def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
         mask: bool ``(H, W)``; scribbled pixels.
         uv: float ``(H, W, 2)`` YUV chroma, used where ``mask``.
         max_pixels: above this, solve on a downsampled grid (see the module docstring).
+        refine: refine the float32 solve (within ~1e-4 of the exact solution) to ~1e-6.
 
     Returns:
         float64 ``(H, W, 2)`` chroma; equals ``uv`` on scribbled pixels when solved at full size.
     """
     h, w = gray.shape
     if h * w <= max_pixels:
-        return solve_system(build_system(gray, mask), uv)
+        return solve_system(build_system(gray, mask), uv, refine=refine)
     k = math.ceil(math.sqrt(h * w / max_pixels))
     hits = _block_mean(mask.astype(np.float64), k)
     mean_uv = _block_mean(np.where(mask[..., None], uv, 0.0), k) / np.maximum(hits, 1e-12)[..., None]
-    small = solve_system(build_system(_block_mean(gray, k), hits > 0), mean_uv)
+    small = solve_system(build_system(_block_mean(gray, k), hits > 0), mean_uv, refine=refine)
     return np.stack([cv2.resize(small[..., c].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
                      for c in range(2)], axis=-1).astype(np.float64)
 
@@ -73,15 +74,20 @@ class LevinColorizer(Colorizer):
 
     Args:
         max_pixels: largest image solved at full resolution (see the module docstring).
+        refine: refine the chroma solve from float32 accuracy (within ~1e-4 of the exact
+            solution, far below one 8-bit level) to ~1e-6 (about +20 % time).
     """
 
     name = "levin"
     needs = frozenset({"hints"})
 
-    def __init__(self, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(self, max_pixels: int = MAX_PIXELS, refine: bool = False) -> None:
         if max_pixels < 64:
             raise TinctError(f"levin: max_pixels must be at least 64, got {max_pixels}")
+        if not isinstance(refine, bool):
+            raise TinctError(f"levin: refine must be true or false, got {refine!r}")
         self.max_pixels = int(max_pixels)
+        self.refine = refine
 
     def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
         assert hints is not None
@@ -89,4 +95,5 @@ class LevinColorizer(Colorizer):
         if not mask.any():
             return compose_luma_chroma(gray, np.zeros(gray.shape + (2,)))
         uv = rgb_to_uv(np.asarray(hints.color, dtype=np.float64))
-        return compose_luma_chroma(gray, levin_chroma(gray, mask, uv, max_pixels=self.max_pixels))
+        return compose_luma_chroma(gray, levin_chroma(gray, mask, uv, max_pixels=self.max_pixels,
+                                                                refine=self.refine))

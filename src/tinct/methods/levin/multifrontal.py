@@ -80,17 +80,23 @@ class MultifrontalLU:
     """
 
     def __init__(self, system: LevinSystem, leaf: int = LEAF_PIXELS, dtype: torch.dtype = torch.float32,
-                 rhs: torch.Tensor | None = None):
+                 rhs: torch.Tensor | None = None, gth: bool = False):
         self.h, self.w = system.shape
         self.dtype = dtype
         self.plan = plan(self.h, self.w, leaf)
         self.np_dtype = np.float32 if dtype == torch.float32 else np.float64
         negated = np.empty(system.weights.shape, dtype=self.np_dtype)    # the entries of A are -W
-        np.negative(system.weights, out=negated, casting="same_kind")
+        run(row_tasks(self.h, lambda lo, hi: np.negative(system.weights[:, lo:hi], out=negated[:, lo:hi],
+                                                          casting="same_kind")))
         weights = torch.from_numpy(negated).reshape(-1)
         self.arena = workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
+        self.gth = gth and rhs is not None
+        if self.gth:
+            assert rhs is not None
+            rhs = torch.cat([rhs.to(dtype), torch.from_numpy(leaks(system)).to(dtype)[:, None]], dim=1)
         ys = self._factor(weights, None if rhs is None else rhs.to(dtype))
-        self.solution = None if ys is None else self._backward(ys, rhs.shape[1])  # type: ignore[union-attr]
+        columns = 0 if rhs is None else rhs.shape[1] - self.gth                # not the leak column
+        self.solution = None if ys is None else self._backward(ys, columns)
 
     def _block(self, g: Group) -> torch.Tensor:
         """The group's factor blocks ``(B, block)`` in the arena."""
@@ -136,9 +142,13 @@ class MultifrontalLU:
                          carries: dict = carries) -> None:
                     scratch = workspace(f"scratch-{threading.get_ident()}", scratch_size,
                                          self.np_dtype)
-                    self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
-                    if rhs is not None:
-                        self._forward_rows(g, lo, hi, rhs, carries, y, carry)
+                    if rhs is None:
+                        self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
+                        return
+                    acc = self._gather_rows(g, lo, hi, rhs, carries)
+                    leak = acc[:, : g.sizes[1], -1] if self.gth else None
+                    self._factor_rows(g, lo, hi, weights, below, children, mine, scratch, leak)
+                    self._substitute_rows(g, lo, hi, acc, y, carry)
 
                 tasks += row_tasks(b, rows)
             run(tasks)
@@ -146,7 +156,8 @@ class MultifrontalLU:
         return None if rhs is None else ys
 
     def _factor_rows(self, g: Group, lo: int, hi: int, weights: torch.Tensor, below: torch.Tensor,
-                     children: dict, mine: torch.Tensor, scratch: torch.Tensor) -> None:
+                     children: dict, mine: torch.Tensor, scratch: torch.Tensor,
+                     leak: torch.Tensor | None = None) -> None:
         """Assemble and factor boxes ``lo:hi`` of one group; their Schur complements go to ``mine``."""
         _, s, r = g.sizes
         n = hi - lo
@@ -174,9 +185,13 @@ class MultifrontalLU:
             else:
                 f1[:, ln.p0: ln.p0 + ln.n].index_add_(2, ln.slots, sep_rows)
                 f21[:, :, ln.p0: ln.p0 + ln.n].index_add_(1, ln.ring_rows, sep_cols)
+        if leak is not None:                # GTH: pivot = leak + |off-diagonal row sum|, no cancellation
+            diag = f11.diagonal(dim1=1, dim2=2)
+            diag.zero_()
+            diag.copy_(leak - f1[:, :, : s + r].sum(dim=2))
         tmp = scratch[: n * s * s].view(n, s, s)
         tmp.copy_(f11)
-        f11.copy_(_inverse(tmp))
+        _inverse(tmp, out=f11)
         tmp = scratch[: n * s * (r + 1)].view(n, s, r + 1)
         torch.bmm(f11, f12, out=tmp)
         torch.neg(tmp, out=f12)                                     # -X = -F11^-1 F12
@@ -199,13 +214,24 @@ class MultifrontalLU:
     def _forward_rows(self, g: Group, lo: int, hi: int, rhs: torch.Tensor, carries: dict,
                       y: torch.Tensor | None, carry: torch.Tensor | None) -> None:
         """Forward substitution of boxes ``lo:hi``: ``y = F11^-1 acc_sep`` and the carry to the parent."""
-        assert g.sep_idx is not None and y is not None
+        self._substitute_rows(g, lo, hi, self._gather_rows(g, lo, hi, rhs, carries), y, carry)
+
+    def _gather_rows(self, g: Group, lo: int, hi: int, rhs: torch.Tensor, carries: dict) -> torch.Tensor:
+        """Front right-hand sides ``acc (n, s + r + 1, C)``: ``rhs`` on the separator + children's carries."""
+        assert g.sep_idx is not None
         _, s, r = g.sizes
-        ainv, _, f21 = self._views(g, lo, hi)
         acc = torch.zeros(hi - lo, s + r + 1, rhs.shape[1], dtype=self.dtype)
         acc[:, :s] = rhs[g.sep_idx[lo:hi]]
         for ln in g.links:
             acc.index_add_(1, ln.slots, carries[ln.key][ln.start + lo: ln.start + hi])
+        return acc
+
+    def _substitute_rows(self, g: Group, lo: int, hi: int, acc: torch.Tensor, y: torch.Tensor | None,
+                         carry: torch.Tensor | None) -> None:
+        """``y = F11^-1 acc_sep`` and the carry ``acc_ring - F21 y`` of boxes ``lo:hi`` (after factoring)."""
+        assert y is not None
+        s = g.sizes[1]
+        ainv, _, f21 = self._views(g, lo, hi)
         torch.bmm(ainv, acc[:, :s], out=y[lo:hi])
         if carry is not None:
             torch.baddbmm(acc[:, s:], f21, y[lo:hi], alpha=-1.0, out=carry[lo:hi])
@@ -219,7 +245,7 @@ class MultifrontalLU:
 
                 def rows(lo: int, hi: int, g: Group = g, y: torch.Tensor = y) -> None:
                     assert g.sep_idx is not None and g.ring_idx is not None
-                    part = y[lo:hi]
+                    part = y[lo:hi, :, :c]
                     if g.sizes[2]:
                         _, nx, _ = self._views(g, lo, hi)
                         part = torch.baddbmm(part, nx, x[g.ring_idx[lo:hi]])
@@ -249,6 +275,17 @@ class MultifrontalLU:
             run(tasks)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
+
+
+def leaks(system: LevinSystem) -> np.ndarray:
+    """Row sums of ``A = I - W`` (float64 ``(H*W,)``): 1 on scribbled and isolated pixels, else 0.
+
+    Exact zeros for free rows (their weights sum to 1 up to rounding; the true leak is 0).
+    """
+    h, w = system.shape
+    if h * w == 1:
+        return np.ones(1)                     # the only pixel of a 1x1 image has no neighbours
+    return system.scribbled.reshape(-1).astype(np.float64)   # free rows of W sum to 1
 
 
 def _inverse(a: torch.Tensor, base: int = 16, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -314,32 +351,50 @@ def residual(system: LevinSystem, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out.view(h * w, -1).numpy()
 
 
-def solve(system: LevinSystem, rhs: np.ndarray, *, tol: float = 1e-6, max_refine: int = 6,
-          leaf: int = LEAF_PIXELS) -> np.ndarray | None:
-    """Solve ``A x = rhs`` to near float64 accuracy: float32 multifrontal LU + iterative refinement.
+FAST_RESIDUAL_LIMIT = 1e-4
+"""Without refinement, a first solve whose float64 residual ``max |b - A x|`` exceeds this (times
+``max(1, max |b|)``; typically it is ~1e-6) or is not finite is refined anyway."""
 
-    Each refinement step computes the float64 residual ``r = b - A x`` and corrects ``x`` by one
-    solve with the float32 factors. The contraction ``rho`` of a step is estimated from the
-    residuals before and after it, and the refinement stops once the error estimate
-    ``rho / (1 - rho) * |last correction|`` is at most ``tol`` (typically after one step: the
-    error goes 1e-3 -> 1e-6; badly conditioned images take a few).
+
+def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: float = 1e-6,
+          max_refine: int = 6, leaf: int = LEAF_PIXELS) -> np.ndarray | None:
+    """Solve ``A x = rhs``: float32 multifrontal LU with GTH pivots, optionally refined to float64 accuracy.
+
+    The factorization uses **GTH pivots** (Grassmann-Taksar-Heyman): each separator pivot is set
+    to the row's leak (its row sum in ``A``, carried through the elimination like a right-hand
+    side, see :func:`leaks`) plus the magnitude of its off-diagonal sum, instead of the
+    cancellation-prone ``1 - sum of updates``. This keeps the float32 solution within ~1e-4 of
+    the exact one even where weak links (hard edges) make ``A`` ill-conditioned (measured:
+    ``docs/results/levin_speed.md``), so by default one solve is the answer.
+
+    ``refine=True`` adds iterative refinement: each step computes the float64 residual
+    ``r = b - A x`` and corrects ``x`` by one solve with the float32 factors. The contraction
+    ``rho`` of a step is estimated from the residuals before and after it, and the refinement
+    stops once the error estimate ``rho / (1 - rho) * |last correction|`` is at most ``tol``
+    (typically after one step).
 
     Args:
         system: Levin's system on an ``H x W`` grid.
         rhs: float ``(H*W, C)``.
-        tol: target max abs error of the returned solution (estimated).
+        refine: refine to ``tol``; otherwise only a first solve with a residual that is not
+            small (:data:`FAST_RESIDUAL_LIMIT`) is refined.
+        tol: target max abs error of the refined solution (estimated).
 
     Returns:
-        float64 ``(H*W, C)``, or ``None`` if the refinement did not converge (a matrix too
+        float64 ``(H*W, C)``, or ``None`` if a needed refinement did not converge (a matrix too
         ill-conditioned for float32 factors); the caller then uses an exact float64 solver.
     """
     b = np.asarray(rhs, dtype=np.float64)
     if not b.size:
         return b.copy()
-    lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b))
+    lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b), gth=True)
     assert lu.solution is not None
     x = lu.solution.double().numpy()
     res = residual(system, b, x)
+    if not refine:
+        worst = float(np.abs(res).max())
+        if np.isfinite(worst) and worst <= FAST_RESIDUAL_LIMIT * max(1.0, float(np.abs(b).max())):
+            return x
     for _ in range(max_refine):
         dx = lu.solve_factored(torch.from_numpy(res)).double().numpy()
         x += dx

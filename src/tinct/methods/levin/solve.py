@@ -101,13 +101,16 @@ def compact_csr(system: LevinSystem) -> sp.csr_matrix:
 SOLVERS = ("multifrontal", "superlu")
 
 
-def solve_system(system: LevinSystem, values: np.ndarray, solver: str = "multifrontal") -> np.ndarray:
+def solve_system(system: LevinSystem, values: np.ndarray, solver: str = "multifrontal",
+                 refine: bool = False) -> np.ndarray:
     """Solve Levin's system for each channel of ``values``.
 
     Args:
         system: the :class:`LevinSystem` (at least one scribble; otherwise A is singular).
         values: float ``(H, W, C)``; the pinned chroma on scribbled pixels (ignored elsewhere).
-        solver: ``"multifrontal"`` (default) or ``"superlu"``; both exact (see the module doc).
+        solver: ``"multifrontal"`` (default) or ``"superlu"`` (see the module doc).
+        refine: multifrontal only: refine the float32 solution (within ~1e-4 of the exact one)
+            to ~1e-6 by float64 iterative refinement (about +20 % time).
 
     Returns:
         float64 ``(H, W, C)``: the solution, equal to ``values`` on scribbled pixels.
@@ -119,7 +122,7 @@ def solve_system(system: LevinSystem, values: np.ndarray, solver: str = "multifr
     if not system.scribbled.any():
         return np.zeros((h, w, b.shape[1]))
     if solver == "multifrontal":
-        x = multifrontal.solve(system, b)
+        x = multifrontal.solve(system, b, refine=refine)
         if x is not None:
             return x.reshape(h, w, -1)
     A = compact_csr(system)

@@ -92,27 +92,37 @@ def _weights_masked(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _weights_interior(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eq. 2 assuming all 8 neighbours exist (correct away from the border), in place, views only."""
+    """Eq. 2 assuming all 8 neighbours exist (correct away from the border), by row bands in threads."""
+    from tinct.methods.levin.runtime import row_tasks, run
+
     h, w = g.shape
     gp = np.pad(g, 1, mode="edge")
-    views = [gp[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w] for dy, dx in OFFSETS]
-    total = g.copy()
+    weights = np.empty((8, h, w))
+    total = np.empty((h, w))
+    run(row_tasks(h, lambda lo, hi: _weights_band(gp, lo, hi, weights[:, lo:hi], total[lo:hi])))
+    return weights, total
+
+
+def _weights_band(gp: np.ndarray, lo: int, hi: int, dist: np.ndarray, total: np.ndarray) -> None:
+    """Rows ``lo:hi`` of :func:`_weights_interior` from the edge-padded image ``gp``, in place."""
+    w = gp.shape[1] - 2
+    g = gp[1 + lo: 1 + hi, 1: 1 + w]
+    views = [gp[1 + dy + lo: 1 + dy + hi, 1 + dx: 1 + dx + w] for dy, dx in OFFSETS]
+    acc = g.copy()
     sq = g * g
     for v in views:
-        total += v
+        acc += v
         sq += v * v
-    mean = total / 9.0
+    mean = acc / 9.0
     var = np.maximum(sq / 9.0 - mean * mean, 0.0)
-    dist = np.empty((8, h, w))
     for k, v in enumerate(views):
         np.subtract(v, g, out=dist[k])
     np.square(dist, out=dist)
     csig = np.maximum(np.maximum(_VAR_SCALE * var, dist.min(axis=0) / -np.log(_MIN_WEIGHT)), _MIN_SIGMA)
     np.divide(dist, -csig, out=dist)
     np.exp(dist, out=dist)
-    total = dist.sum(axis=0)
+    dist.sum(axis=0, out=total)
     dist /= total
-    return dist, total
 
 
 def build_system(gray: np.ndarray, scribbled: np.ndarray) -> LevinSystem:
