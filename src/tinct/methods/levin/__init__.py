@@ -2,9 +2,10 @@
 
 Neighbouring pixels with similar luma get similar chroma: U and V minimise
 ``sum_r (U(r) - sum_s w_rs U(s))^2`` with the scribbles as constraints, i.e. the sparse
-system of :mod:`~tinct.methods.levin.system`, solved exactly by
+system of :mod:`~tinct.methods.levin.system`, solved directly by
 :mod:`~tinct.methods.levin.solve` (a batched multifrontal LU on a nested dissection of the
-grid, float32 factors refined to ~1e-6; one factorization for U and V).
+grid, float32 factors with GTH pivots: within ~1e-4 of the exact solution, ``refine=True``
+refines to ~1e-6; one factorization for U and V).
 Colour space YUV as in the paper; the result's luma is the input gray exactly (chroma scaled
 into the RGB cube where needed). No scribbles at all gives the gray image.
 
@@ -67,7 +68,7 @@ def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
                      for c in range(2)], axis=-1).astype(np.float64)
 
 
-@register(summary="scribble colorization by optimization, exact fast sparse solve (Levin et al. 2004)",
+@register(summary="scribble colorization by optimization, fast direct sparse solve (Levin et al. 2004)",
           paper="Levin, Lischinski & Weiss, Colorization using Optimization, SIGGRAPH 2004")
 class LevinColorizer(Colorizer):
     """Gray + colour scribbles (:class:`~tinct.registry.Hints`) -> RGB; keeps the luma exactly.

@@ -25,8 +25,9 @@ run as tasks on 2 threads (:mod:`tinct.methods.levin.runtime`).
 
 No pivoting between fronts is needed: ``A`` is a row diagonally dominant M-matrix, whose Schur
 complements stay M-matrices. The factors are kept in float32 (half the memory traffic of
-float64, ~2x the matmul speed) and :func:`solve` recovers float64 accuracy by iterative
-refinement with the exact float64 residual (one step takes the error from ~1e-3 to ~1e-6, two to ~1e-8).
+float64, ~2x the matmul speed) with **GTH pivots** (see :func:`solve`), which keep a single
+solve within ~1e-4 of the exact answer; :func:`solve` can add iterative refinement with the
+exact float64 residual (one step: ~1e-6).
 
 Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.55 GB at 1 MP.
 """
@@ -93,7 +94,10 @@ class MultifrontalLU:
         self.gth = gth and rhs is not None
         if self.gth:
             assert rhs is not None
-            rhs = torch.cat([rhs.to(dtype), torch.from_numpy(leaks(system)).to(dtype)[:, None]], dim=1)
+            full = torch.empty(rhs.shape[0], rhs.shape[1] + 1, dtype=dtype)
+            full[:, :-1] = rhs
+            full[:, -1] = torch.from_numpy(leaks(system))
+            rhs = full
         ys = self._factor(weights, None if rhs is None else rhs.to(dtype))
         columns = 0 if rhs is None else rhs.shape[1] - self.gth                # not the leak column
         self.solution = None if ys is None else self._backward(ys, columns)
