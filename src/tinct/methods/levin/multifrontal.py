@@ -34,11 +34,13 @@ Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 
 import numpy as np
 import torch
 
+from tinct.methods.levin.kernel import GroupArgs, LinkArgs, library, pointer
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
 from tinct.methods.levin.runtime import release_workspace, row_tasks, run, thread_count, workspace
 
@@ -92,6 +94,7 @@ class MultifrontalLU:
         weights = torch.from_numpy(negated).reshape(-1)
         self.arena = workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
         self.gth = gth and rhs is not None
+        self.kernel = library() if dtype == torch.float32 and rhs is not None else None
         if self.gth:
             assert rhs is not None
             full = torch.empty(rhs.shape[0], rhs.shape[1] + 1, dtype=dtype)
@@ -133,6 +136,8 @@ class MultifrontalLU:
             tasks = []
             for g in levels[depth]:
                 b, s, r = g.sizes
+                if self.kernel is None or not fused(g):
+                    g.entry_index(self.h * self.w)
                 y = carry = None
                 if rhs is not None:
                     y = torch.empty(b, s, rhs.shape[1], dtype=self.dtype)
@@ -149,6 +154,9 @@ class MultifrontalLU:
                     if rhs is None:
                         self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
                         return
+                    if self.kernel is not None and fused(g):
+                        self._kernel_rows(g, lo, hi, weights, below, children, mine, rhs, carries, y, carry)
+                        return
                     acc = self._gather_rows(g, lo, hi, rhs, carries)
                     leak = acc[:, : g.sizes[1], -1] if self.gth else None
                     self._factor_rows(g, lo, hi, weights, below, children, mine, scratch, leak)
@@ -159,13 +167,35 @@ class MultifrontalLU:
             carries = next_carries
         return None if rhs is None else ys
 
+    def _kernel_rows(self, g: Group, lo: int, hi: int, weights: torch.Tensor, below: torch.Tensor,
+                     children: dict, mine: torch.Tensor, rhs: torch.Tensor, carries: dict,
+                     y: torch.Tensor | None, carry: torch.Tensor | None) -> None:
+        """Boxes ``lo:hi`` of one group by the fused C kernel: factor + forward substitution."""
+        assert g.tpl is not None and g.base is not None and self.kernel is not None
+        _, s, r = g.sizes
+        args = GroupArgs(s=s, r=r, C=rhs.shape[1], block=g.tpl.block, n_entries=g.tpl.entry_pos.size,
+                         n_links=len(g.links), gth=int(self.gth), weights=pointer(weights),
+                         base=pointer(g.base), entry_src=pointer(g.tpl.entry_src_t),
+                         entry_pos=pointer(g.tpl.entry_pos_t), blocks=pointer(self.arena, g.factor_at),
+                         upd=pointer(mine, g.update_at) if r else None,
+                         rhs=pointer(rhs), sep_idx=pointer(g.sep_idx), y=pointer(y), carry=pointer(carry))
+        for k, ln in enumerate(g.links):
+            child = children[ln.key]
+            q = child.sizes[2] + 1
+            args.links[k] = LinkArgs(upd=pointer(below, child.update_at + ln.start * q * q),
+                                     carry=pointer(carries[ln.key], ln.start * q * rhs.shape[1]),
+                                     slots=pointer(ln.slots), ring=pointer(ln.ring_rows), q=q, a0=ln.a0,
+                                     n=ln.n, p0=ln.p0)
+        if self.kernel.tinct_factor_boxes(ctypes.byref(args), lo, hi) != 0:
+            raise MemoryError("the front kernel could not allocate its scratch")
+
     def _factor_rows(self, g: Group, lo: int, hi: int, weights: torch.Tensor, below: torch.Tensor,
                      children: dict, mine: torch.Tensor, scratch: torch.Tensor,
                      leak: torch.Tensor | None = None) -> None:
         """Assemble and factor boxes ``lo:hi`` of one group; their Schur complements go to ``mine``."""
         _, s, r = g.sizes
         n = hi - lo
-        assert g.tpl is not None and g.src_idx is not None
+        assert g.tpl is not None and g.src_idx is not None      # made by entry_index() before the tasks
         blk = self._block(g)[lo:hi]
         entries = torch.index_select(weights, 0, g.src_idx[lo:hi].reshape(-1)).view(n, -1)
         blk.index_copy_(1, g.tpl.entry_pos_t, entries)
@@ -279,6 +309,17 @@ class MultifrontalLU:
             run(tasks)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
+
+
+FUSED_MAX_SEPARATOR = 31
+"""Fronts with separators of at most this many pixels run in the fused C kernel when it is
+available (:mod:`tinct.methods.levin.kernel`); larger ones are dominated by big matrix products,
+which torch's batched BLAS does faster."""
+
+
+def fused(g: Group) -> bool:
+    """Whether the fused kernel factors this group (small fronts; see :data:`FUSED_MAX_SEPARATOR`)."""
+    return g.sizes[1] <= FUSED_MAX_SEPARATOR
 
 
 def leaks(system: LevinSystem) -> np.ndarray:

@@ -58,6 +58,7 @@ class Template:
     entry_pos: np.ndarray      # (E,) position in the per-box factor block (value -w)
     entry_src: np.ndarray      # (E,) offset of that w in the flat weight planes
     _entry_pos_t: torch.Tensor | None = field(default=None, repr=False)
+    _entry_src_t: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def entry_pos_t(self) -> torch.Tensor:
@@ -65,6 +66,13 @@ class Template:
         if self._entry_pos_t is None:
             self._entry_pos_t = torch.from_numpy(self.entry_pos)
         return self._entry_pos_t
+
+    @property
+    def entry_src_t(self) -> torch.Tensor:
+        """:attr:`entry_src` as an int64 tensor (for the fused kernel), made once."""
+        if self._entry_src_t is None:
+            self._entry_src_t = torch.from_numpy(np.ascontiguousarray(self.entry_src, dtype=np.int64))
+        return self._entry_src_t
 
     @property
     def block(self) -> int:
@@ -186,12 +194,22 @@ class Group:
     origins: np.ndarray                                   # (B, 2) box origins (y0, x0)
     tpl: Template | None = None
     links: list[ChildLink] = field(default_factory=list)
+    base: torch.Tensor | None = None                      # (B,) flat pixel index of the box origins
     src_idx: torch.Tensor | None = None                   # (B, E) weight index of each original entry
-                                                          # (int32 below 2**31 weights)
+                                                          # (int32 below 2**31 weights), made on demand
     sep_idx: torch.Tensor | None = None                   # (B, s) flat pixel index
     ring_idx: torch.Tensor | None = None                  # (B, r + 1) flat pixel index, trash = H*W
     factor_at: int = 0                                    # offset of this group's factors in the arena
     update_at: int = 0                                    # offset of its Schur complements (level buffer)
+
+    def entry_index(self, plane: int) -> torch.Tensor:
+        """:attr:`src_idx` for an image of ``plane = H * W`` pixels, made on first use."""
+        if self.src_idx is None:
+            assert self.tpl is not None and self.base is not None
+            dtype = np.int32 if 8 * plane < 2**31 else np.int64    # gathers read half the bytes
+            src = self.base.numpy()[:, None] + self.tpl.entry_src[None, :]
+            self.src_idx = torch.from_numpy(src.astype(dtype))
+        return self.src_idx
 
     @property
     def sizes(self) -> tuple[int, int, int]:
@@ -214,7 +232,6 @@ class Plan:
 def build_plan(h: int, w: int, leaf: int) -> Plan:
     """The nested-dissection tree of an ``h x w`` grid with leaves of at most ``leaf`` pixels."""
     cache: dict[Key, Template] = {}
-    index_dtype = np.int32 if 8 * h * w < 2**31 else np.int64   # gathers read half the bytes
 
     def tpl_of(key: Key) -> Template:
         if key not in cache:
@@ -228,7 +245,7 @@ def build_plan(h: int, w: int, leaf: int) -> Plan:
         for g in levels[-1]:
             tpl = g.tpl = tpl_of(g.key)
             base = g.origins[:, 0] * w + g.origins[:, 1]
-            g.src_idx = torch.from_numpy((base[:, None] + tpl.entry_src[None, :]).astype(index_dtype))
+            g.base = torch.from_numpy(base)
             g.sep_idx = torch.from_numpy(base[:, None] + (tpl.sep[:, 0] * w + tpl.sep[:, 1])[None, :])
             ring_flat = np.append(tpl.ring[:, 0] * w + tpl.ring[:, 1], 0)
             ring_idx = base[:, None] + ring_flat[None, :]
