@@ -46,7 +46,7 @@ def test_any_leaf_size_gives_the_same_answer(leaf: int) -> None:
 
 def test_ill_conditioned_piecewise_constant_image_converges() -> None:
     """Flat regions behind hard edges hang on links of ~1e-9: GTH pivots keep the float32 solve
-    within 1e-5 (plain pivots: ~3e-4 here), and refinement reaches 1e-6."""
+    within 1e-5 (plain pivots: 1e-4 to 3e-4 here), and refinement reaches 1e-6."""
     rng = np.random.default_rng(3)
     gray = np.kron(rng.random((6, 8)), np.ones((10, 10)))
     mask = np.zeros(gray.shape, dtype=bool)
@@ -62,7 +62,7 @@ def test_ill_conditioned_piecewise_constant_image_converges() -> None:
     plain = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(b)).solution.double().numpy()
     gth = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(b), gth=True).solution.double().numpy()
     err_plain, err_gth = (np.abs(x - exact.reshape(-1, 2)).max() for x in (plain, gth))
-    assert err_plain > 2e-4 and err_plain > 20 * err_gth           # what GTH fixes (measured: ~40-60x)
+    assert err_plain > 5e-5 and err_plain > 20 * err_gth     # GTH's gain: 40x torch, 300x kernel
 
 
 def test_float32_factors_alone_are_close_and_refinement_improves() -> None:

@@ -1,38 +1,49 @@
-/* Fused front kernel of tinct's multifrontal Levin solver (see multifrontal.py).
+/* Fused front kernel of tinct's multifrontal Levin solver (see multifrontal.py, kernel.py).
  *
  * For the many small fronts of the lower tree depths, the batched torch path spends its time in
  * per-call overhead and in passes over memory (assemble, extend-add, inverse, X, S, forward
  * substitution are each a separate batched op). This kernel does all of them for one box while
  * its front sits in L1/L2 cache, box after box. It is called through ctypes (which releases the
- * GIL), one call per task thread and group row range. Plain C99, float32, no dependencies.
+ * GIL), one call per task thread and group row range. C99 + GCC vector extensions, float32.
  *
- * Per box (layout identical to the torch path, so either can produce any group):
- *   block = [F1 = [F11 | F12 | trash] (s rows of s + r + 1) | F21 ((r + 1) rows of s)]
- *   1. zero the block, scatter the original entries (-w), add 1 on the diagonal;
- *   2. extend-add the children's Schur complements into F1 / F21 and their carries into acc;
- *   3. Gauss-Jordan on [F11 | F12 | acc_sep] without row exchanges, with GTH pivots: before
- *      step k the pivot is rebuilt as leak_k - (sum of row k over the uneliminated columns),
- *      where the leak (row sum of A) is the last right-hand-side column. Afterwards the block
- *      holds F11^-1 and X = F11^-1 F12 (stored negated), and acc_sep holds y = F11^-1 acc_sep;
- *   4. S = F21 (-X) + the children's ring-ring parts (the update passed to the parent) and the
- *      carry acc_ring - F21 y.
+ * Per box, in a scratch matrix M whose rows are [F11 | F12 | pad | acc_sep | pad] (width W, a
+ * multiple of 16 floats) and a scratch F21:
+ *   1. assemble the original entries (-w), 1 on the diagonal, the right-hand side;
+ *   2. extend-add the children's Schur complements (by contiguous runs) and their carries;
+ *   3. Gauss-Jordan without row exchanges, in panels of 4 pivots (rank-4 updates of the other
+ *      rows), with GTH pivots: before step k the pivot is rebuilt as leak_k minus the sum of row
+ *      k over the uneliminated columns, the leak (row sum of A) being the last right-hand-side
+ *      column. Then M holds [F11^-1 | X = F11^-1 F12 | y = F11^-1 acc_sep];
+ *   4. write the factors in the arena layout of the torch path:
+ *        block = [F1 = [F11^-1 | -X | 0] (s rows of s + r + 1) | F21 ((r + 1) rows of s)];
+ *   5. S = F21 (-X) (4 x 16 register blocks) + the children's ring-ring parts, the update passed
+ *      to the parent, and the carry acc_ring - F21 y.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __GNUC__
-#define RESTRICT __restrict__
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(NOCLONE)
+/* one build runs well on any x86-64: AVX-512, AVX2 + FMA, or baseline SSE, picked at load time */
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
-#define RESTRICT
+#define CLONES
 #endif
+#define INLINE static inline __attribute__((always_inline))
+#define RESTRICT __restrict__
+
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+#define LANES 16
+#define PANEL 4
 
 typedef struct {
-    const float *upd;      /* child Schur blocks for this group's box 0; stride q * q */
-    const float *carry;    /* child carries for this group's box 0; stride q * C */
-    const int64_t *slots;  /* (q,) child slot -> parent front slot (s + r = trash) */
-    const int64_t *ring;   /* (q,) child slot -> parent ring row (r = trash) */
-    int64_t q, a0, n, p0;  /* q = child's r + 1; child slots a0:a0+n lie on the separator at p0 */
+    const float *upd;        /* child Schur blocks for this group's box 0; stride q * q */
+    const float *carry;      /* child carries for this group's box 0; stride q * C */
+    const int64_t *slots;    /* (q,) child slot -> parent front slot (s + r = trash) */
+    const int64_t *ring;     /* (q,) child slot -> parent ring row (r = trash) */
+    const int64_t *slot_runs, *ring_runs;  /* (n, 3) runs (c0, c1, p0) of slots / ring */
+    int64_t n_slot_runs, n_ring_runs;
+    int64_t q, a0, n, p0;    /* q = child's r + 1; child slots a0:a0+n lie on the separator at p0 */
 } tinct_link;
 
 typedef struct {
@@ -50,122 +61,224 @@ typedef struct {
     tinct_link links[2];
 } tinct_group;
 
-static inline void axpy(float *RESTRICT dst, const float *RESTRICT src, float m, int64_t n) {
-    for (int64_t j = 0; j < n; ++j) dst[j] -= m * src[j];
+typedef struct {           /* scratch layout of one call */
+    int64_t W, Rp, A;      /* row width of M, padded ring width, first acc column */
+    float *M;              /* s x W */
+    float *F21;            /* pad4(r) x s */
+    float *S;              /* pad4(r) x Rp */
+    float *accr;           /* (r + 1) x C */
+    int64_t *pos;          /* (E,) entry position in M (>= 0) or in F21 (-1 - index) */
+} scratch;
+
+static int64_t pad(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+INLINE void sub_scaled(float *RESTRICT dst, const float *RESTRICT src, float m, int64_t n) {
+    for (int64_t j = 0; j < n; j += LANES) *(v16 *)(dst + j) -= m * *(const v16 *)(src + j);
 }
 
-static void factor_box(const tinct_group *g, int64_t i, float *RESTRICT acc) {
-    const int64_t s = g->s, r = g->r, C = g->C, f = s + r, w1 = f + 1, r1 = r + 1;
-    float *RESTRICT blk = g->blocks + i * g->block;
-    float *RESTRICT f21 = blk + s * w1;
-    float *RESTRICT accr = acc + s * C;
+/* Gauss-Jordan on M (s x W) in panels of PANEL pivots; GTH pivots from the leak column. */
+INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_end, int64_t leak, int gth) {
+    for (int64_t k0 = 0; k0 < s; k0 += PANEL) {
+        const int64_t k1 = k0 + PANEL < s ? k0 + PANEL : s;
+        for (int64_t k = k0; k < k1; ++k) {         /* unblocked among the panel rows */
+            float *RESTRICT rk = M + k * W;
+            if (gth) {
+                double off = 0.0;
+                for (int64_t j = k + 1; j < gth_end; ++j) off += rk[j];
+                rk[k] = (float)((double)rk[leak] - off);
+            }
+            const float p = 1.0f / rk[k];
+            rk[k] = 1.0f;
+            for (int64_t j = 0; j < W; j += LANES) *(v16 *)(rk + j) *= p;
+            for (int64_t i = k0; i < k1; ++i) {
+                if (i == k) continue;
+                float *ri = M + i * W;
+                const float m = ri[k];
+                if (m == 0.0f) continue;
+                ri[k] = 0.0f;
+                sub_scaled(ri, rk, m, W);
+            }
+        }
+        const int64_t nb = k1 - k0;
+        const float *P0 = M + k0 * W, *P1 = P0 + W, *P2 = P1 + W, *P3 = P2 + W;
+        for (int64_t i = 0; i < s; ++i) {            /* rank-nb update of the other rows */
+            if (i >= k0 && i < k1) continue;
+            float *RESTRICT ri = M + i * W;
+            float m[PANEL] = {0.0f, 0.0f, 0.0f, 0.0f};
+            int any = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                m[b] = ri[k0 + b];
+                ri[k0 + b] = 0.0f;
+                any |= m[b] != 0.0f;
+            }
+            if (!any) continue;
+            if (nb == PANEL) {
+                for (int64_t j = 0; j < W; j += LANES)
+                    *(v16 *)(ri + j) -= m[0] * *(const v16 *)(P0 + j) + m[1] * *(const v16 *)(P1 + j)
+                                        + m[2] * *(const v16 *)(P2 + j) + m[3] * *(const v16 *)(P3 + j);
+            } else {
+                for (int64_t b = 0; b < nb; ++b) sub_scaled(ri, P0 + b * W, m[b], W);
+            }
+        }
+    }
+}
+
+/* S (pad4(r) x Rp) = F21 (pad4(r) x s) X, X = rows of M from column s, in 4 x 16 blocks. */
+INLINE void schur_product(float *RESTRICT S, const float *RESTRICT F21, const float *RESTRICT M, int64_t s,
+                          int64_t r, int64_t W, int64_t Rp) {
+    for (int64_t a = 0; a < r; a += 4) {
+        const float *f0 = F21 + a * s, *f1 = f0 + s, *f2 = f1 + s, *f3 = f2 + s;
+        for (int64_t j = 0; j < Rp; j += LANES) {
+            v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+            const float *x = M + s + j;
+            for (int64_t k = 0; k < s; ++k) {
+                const v16 xk = *(const v16 *)(x + k * W);
+                c0 += f0[k] * xk;
+                c1 += f1[k] * xk;
+                c2 += f2[k] * xk;
+                c3 += f3[k] * xk;
+            }
+            *(v16 *)(S + a * Rp + j) = c0;
+            *(v16 *)(S + (a + 1) * Rp + j) = c1;
+            *(v16 *)(S + (a + 2) * Rp + j) = c2;
+            *(v16 *)(S + (a + 3) * Rp + j) = c3;
+        }
+    }
+}
+
+INLINE void add_runs(float *RESTRICT dst, const float *RESTRICT src, const int64_t *runs, int64_t n_runs) {
+    for (int64_t u = 0; u < n_runs; ++u) {
+        const int64_t c0 = runs[3 * u], c1 = runs[3 * u + 1], p = runs[3 * u + 2];
+        for (int64_t t = 0; t < c1 - c0; ++t) dst[p + t] += src[c0 + t];
+    }
+}
+
+INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
+    const int64_t s = g->s, r = g->r, C = g->C, f = s + r, r1 = r + 1, W = w->W, A = w->A;
+    float *RESTRICT M = w->M, *RESTRICT F21 = w->F21, *RESTRICT accr = w->accr;
 
     /* 1. assemble */
-    memset(blk, 0, (size_t)g->block * sizeof(float));
-    const float *wb = g->weights + g->base[i];
-    for (int64_t e = 0; e < g->n_entries; ++e) blk[g->entry_pos[e]] = wb[g->entry_src[e]];
-    for (int64_t k = 0; k < s; ++k) blk[k * w1 + k] += 1.0f;
-    const int64_t *sep = g->sep_idx + i * s;
-    for (int64_t k = 0; k < s; ++k) memcpy(acc + k * C, g->rhs + sep[k] * C, (size_t)C * sizeof(float));
+    memset(M, 0, (size_t)(s * W) * sizeof(float));
+    memset(F21, 0, (size_t)(pad(r, 4) * s) * sizeof(float));
     memset(accr, 0, (size_t)(r1 * C) * sizeof(float));
+    const float *wb = g->weights + g->base[i];
+    for (int64_t e = 0; e < g->n_entries; ++e) {
+        const int64_t p = w->pos[e];
+        if (p >= 0) M[p] = wb[g->entry_src[e]];
+        else F21[-1 - p] = wb[g->entry_src[e]];
+    }
+    const int64_t *sep = g->sep_idx + i * s;
+    for (int64_t k = 0; k < s; ++k) {
+        M[k * W + k] += 1.0f;
+        memcpy(M + k * W + A, g->rhs + sep[k] * C, (size_t)C * sizeof(float));
+    }
 
-    /* 2. extend-add (the child's trash row/column q - 1 is skipped) */
+    /* 2. extend-add (the child's trash row/column q - 1 is left out) */
     for (int64_t l = 0; l < g->n_links; ++l) {
         const tinct_link *L = &g->links[l];
         const int64_t q = L->q, a0 = L->a0, a1 = L->a0 + L->n, p0 = L->p0;
         const float *cs = L->upd + i * q * q;
-        for (int64_t a = 0; a < q - 1; ++a) {
-            const float *row = cs + a * q;
-            if (a >= a0 && a < a1) {
-                float *dst = blk + (p0 + a - a0) * w1;
-                for (int64_t b = 0; b < q - 1; ++b) dst[L->slots[b]] += row[b];
-            } else {
-                float *dst = f21 + L->ring[a] * s + p0 - a0;
-                for (int64_t b = a0; b < a1; ++b) dst[b] += row[b];
+        for (int64_t a = a0; a < a1; ++a)                              /* rows -> [F11 | F12] */
+            add_runs(M + (p0 + a - a0) * W, cs + a * q, L->slot_runs, L->n_slot_runs);
+        for (int64_t u = 0; u < L->n_ring_runs; ++u) {                  /* columns -> F21 */
+            const int64_t c0 = L->ring_runs[3 * u], c1 = L->ring_runs[3 * u + 1], pr = L->ring_runs[3 * u + 2];
+            for (int64_t t = 0; t < c1 - c0; ++t) {
+                float *RESTRICT dst = F21 + (pr + t) * s + p0;
+                const float *RESTRICT row = cs + (c0 + t) * q + a0;
+                for (int64_t b = 0; b < a1 - a0; ++b) dst[b] += row[b];
             }
         }
         const float *cc = L->carry + i * q * C;
         for (int64_t a = 0; a < q - 1; ++a) {
-            float *dst = acc + L->slots[a] * C;       /* acc_sep and acc_ring are contiguous */
+            const int64_t slot = L->slots[a];
+            float *dst = slot < s ? M + slot * W + A : accr + (slot - s) * C;
             for (int64_t c = 0; c < C; ++c) dst[c] += cc[a * C + c];
         }
     }
 
     /* 3. Gauss-Jordan with GTH pivots */
+    gauss_jordan(M, s, W, s + w->Rp, A + C - 1, (int)g->gth);
+
+    /* 4. factors in the arena layout */
+    float *RESTRICT blk = g->blocks + i * g->block;
     for (int64_t k = 0; k < s; ++k) {
-        float *RESTRICT rk = blk + k * w1;
-        float *RESTRICT yk = acc + k * C;
-        if (g->gth) {
-            double off = 0.0;
-            for (int64_t j = k + 1; j < f; ++j) off += rk[j];
-            rk[k] = (float)((double)yk[C - 1] - off);
-        }
-        const float p = 1.0f / rk[k];
-        rk[k] = 1.0f;
-        for (int64_t j = 0; j < f; ++j) rk[j] *= p;
-        for (int64_t c = 0; c < C; ++c) yk[c] *= p;
-        for (int64_t i2 = 0; i2 < s; ++i2) {
-            if (i2 == k) continue;
-            float *RESTRICT ri = blk + i2 * w1;
-            const float m = ri[k];
-            if (m == 0.0f) continue;
-            ri[k] = 0.0f;
-            axpy(ri, rk, m, f);
-            axpy(acc + i2 * C, yk, m, C);
-        }
+        float *RESTRICT out = blk + k * (f + 1);
+        const float *RESTRICT mk = M + k * W;
+        memcpy(out, mk, (size_t)s * sizeof(float));
+        for (int64_t j = s; j < f; ++j) out[j] = -mk[j];
+        out[f] = 0.0f;
+        memcpy(g->y + (i * s + k) * C, mk + A, (size_t)C * sizeof(float));
     }
-    for (int64_t k = 0; k < s; ++k) {              /* store -X */
-        float *x = blk + k * w1 + s;
-        for (int64_t j = 0; j < r; ++j) x[j] = -x[j];
-    }
-    memcpy(g->y + i * s * C, acc, (size_t)(s * C) * sizeof(float));
+    memcpy(blk + s * (f + 1), F21, (size_t)(r * s) * sizeof(float));
+    memset(blk + s * (f + 1) + r * s, 0, (size_t)s * sizeof(float));   /* trash row of F21 */
     if (!r) return;
 
-    /* 4. S = F21 (-X) + children's ring-ring parts; carry = acc_ring - F21 y */
+    /* 5. S = F21 (-X) + children's ring-ring parts; carry = acc_ring - F21 y */
+    schur_product(w->S, F21, M, s, r, W, w->Rp);
     float *RESTRICT S = g->upd + i * r1 * r1;
-    float *RESTRICT carry = g->carry + i * r1 * C;
-    memset(S, 0, (size_t)(r1 * r1) * sizeof(float));
     for (int64_t a = 0; a < r; ++a) {
-        float *RESTRICT sa = S + a * r1;
-        float *RESTRICT ca = carry + a * C;
-        const float *fa = f21 + a * s;
-        memcpy(ca, accr + a * C, (size_t)C * sizeof(float));
-        for (int64_t k = 0; k < s; ++k) {
-            const float m = fa[k];
-            if (m == 0.0f) continue;
-            axpy(sa, blk + k * w1 + s, -m, r);
-            axpy(ca, acc + k * C, m, C);
+        const float *RESTRICT sa = w->S + a * w->Rp;
+        float *RESTRICT out = S + a * r1;
+        for (int64_t b = 0; b < r; ++b) out[b] = -sa[b];
+        out[r] = 0.0f;
+    }
+    memset(S + r * r1, 0, (size_t)r1 * sizeof(float));
+    for (int64_t l = 0; l < g->n_links; ++l) {
+        const tinct_link *L = &g->links[l];
+        const int64_t q = L->q;
+        const float *cs = L->upd + i * q * q;
+        for (int64_t u = 0; u < L->n_ring_runs; ++u) {
+            const int64_t c0 = L->ring_runs[3 * u], c1 = L->ring_runs[3 * u + 1], pr = L->ring_runs[3 * u + 2];
+            for (int64_t t = 0; t < c1 - c0; ++t)
+                add_runs(S + (pr + t) * r1, cs + (c0 + t) * q, L->ring_runs, L->n_ring_runs);
+        }
+    }
+    float *RESTRICT carry = g->carry + i * r1 * C;
+    for (int64_t a = 0; a < r; ++a) {
+        for (int64_t c = 0; c < C; ++c) {
+            float v = accr[a * C + c];
+            for (int64_t k = 0; k < s; ++k) v -= F21[a * s + k] * M[k * W + A + c];
+            carry[a * C + c] = v;
         }
     }
     memset(carry + r * C, 0, (size_t)C * sizeof(float));
-    for (int64_t l = 0; l < g->n_links; ++l) {
-        const tinct_link *L = &g->links[l];
-        const int64_t q = L->q, a0 = L->a0, a1 = L->a0 + L->n;
-        const float *cs = L->upd + i * q * q;
-        for (int64_t a = 0; a < q - 1; ++a) {
-            if (a >= a0 && a < a1) continue;
-            float *dst = S + L->ring[a] * r1;
-            const float *row = cs + a * q;
-            for (int64_t b = 0; b < q - 1; ++b)
-                if (b < a0 || b >= a1) dst[L->ring[b]] += row[b];
-        }
-    }
 }
 
 /* Factor boxes lo:hi of one group; returns 0, or -1 if the scratch could not be allocated. */
-int tinct_factor_boxes(const tinct_group *g, int64_t lo, int64_t hi) {
-    float *acc = (float *)malloc((size_t)((g->s + g->r + 1) * g->C + 16) * sizeof(float));
-    if (!acc) return -1;
-    for (int64_t i = lo; i < hi; ++i) factor_box(g, i, acc);
-    free(acc);
+CLONES int tinct_factor_boxes(const tinct_group *g, int64_t lo, int64_t hi) {
+    const int64_t s = g->s, r = g->r, f = s + r;
+    scratch w;
+    w.Rp = pad(r, LANES);
+    w.A = s + w.Rp;
+    w.W = pad(w.A + g->C, LANES);
+    const int64_t r4 = pad(r, 4);
+    const size_t floats = (size_t)(s * w.W + r4 * s + r4 * w.Rp + (r + 1) * g->C);
+    float *mem = (float *)aligned_alloc(64, pad((int64_t)(floats * sizeof(float)), 64));
+    w.pos = (int64_t *)malloc((size_t)(g->n_entries + 1) * sizeof(int64_t));
+    if (!mem || !w.pos) {
+        free(mem);
+        free(w.pos);
+        return -1;
+    }
+    w.M = mem;
+    w.F21 = w.M + s * w.W;
+    w.S = w.F21 + r4 * s;
+    w.accr = w.S + r4 * w.Rp;
+    for (int64_t e = 0; e < g->n_entries; ++e) {    /* block position -> scratch position */
+        const int64_t p = g->entry_pos[e];
+        w.pos[e] = p < s * (f + 1) ? p / (f + 1) * w.W + p % (f + 1) : -1 - (p - s * (f + 1));
+    }
+    for (int64_t i = lo; i < hi; ++i) factor_box(g, i, &w);
+    free(mem);
+    free(w.pos);
     return 0;
 }
 
 /* Back substitution of boxes lo:hi: x[sep] = y[:, :c] + (-X) x[ring] (x has H*W + 1 rows of c).
  * Returns 0, or -1 if the scratch could not be allocated. */
-int tinct_backward_boxes(int64_t s, int64_t r, int64_t C, int64_t c, int64_t block, const float *blocks,
-                         const float *y, const int64_t *sep_idx, const int64_t *ring_idx, float *x,
-                         int64_t lo, int64_t hi) {
+CLONES int tinct_backward_boxes(int64_t s, int64_t r, int64_t C, int64_t c, int64_t block, const float *blocks,
+                                const float *y, const int64_t *sep_idx, const int64_t *ring_idx, float *x,
+                                int64_t lo, int64_t hi) {
     const int64_t w1 = s + r + 1;
     float *xr = (float *)malloc((size_t)(r * c + 1) * sizeof(float));   /* x[ring], one row per column */
     if (!xr) return -1;

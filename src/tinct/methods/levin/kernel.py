@@ -25,7 +25,8 @@ class LinkArgs(ctypes.Structure):
     """``tinct_link``: one child's Schur blocks / carries and its slot maps into the parent."""
 
     _fields_ = [("upd", c_void_p), ("carry", c_void_p), ("slots", c_void_p), ("ring", c_void_p),
-                ("q", c_int64), ("a0", c_int64), ("n", c_int64), ("p0", c_int64)]
+                ("slot_runs", c_void_p), ("ring_runs", c_void_p), ("n_slot_runs", c_int64),
+                ("n_ring_runs", c_int64), ("q", c_int64), ("a0", c_int64), ("n", c_int64), ("p0", c_int64)]
 
 
 class GroupArgs(ctypes.Structure):

@@ -182,10 +182,13 @@ class MultifrontalLU:
         for k, ln in enumerate(g.links):
             child = children[ln.key]
             q = child.sizes[2] + 1
+            slot_runs, ring_runs = ln.runs_t
             args.links[k] = LinkArgs(upd=pointer(below, child.update_at + ln.start * q * q),
                                      carry=pointer(carries[ln.key], ln.start * q * rhs.shape[1]),
-                                     slots=pointer(ln.slots), ring=pointer(ln.ring_rows), q=q, a0=ln.a0,
-                                     n=ln.n, p0=ln.p0)
+                                     slots=pointer(ln.slots), ring=pointer(ln.ring_rows),
+                                     slot_runs=pointer(slot_runs), ring_runs=pointer(ring_runs),
+                                     n_slot_runs=len(slot_runs), n_ring_runs=len(ring_runs),
+                                     q=q, a0=ln.a0, n=ln.n, p0=ln.p0)
         if self.kernel.tinct_factor_boxes(ctypes.byref(args), lo, hi) != 0:
             raise MemoryError("the front kernel could not allocate its scratch")
 
@@ -273,12 +276,21 @@ class MultifrontalLU:
     def _backward(self, ys: list[list[torch.Tensor]], c: int) -> torch.Tensor:
         """Back substitution from the root: ``x_sep = y - X x_ring``; returns ``(H*W, C)``."""
         x = torch.zeros(self.h * self.w + 1, c, dtype=self.dtype)         # last row: the trash pixel
+        lib = library() if self.dtype == torch.float32 else None
         for depth, level in enumerate(self.plan.levels):
             tasks = []
             for g, y in zip(level, ys[depth], strict=True):
 
                 def rows(lo: int, hi: int, g: Group = g, y: torch.Tensor = y) -> None:
                     assert g.sep_idx is not None and g.ring_idx is not None
+                    if lib is not None and fused(g):
+                        _, s, r = g.sizes
+                        if lib.tinct_backward_boxes(s, r, y.shape[2], c, g.tpl.block,
+                                                    pointer(self.arena, g.factor_at), pointer(y),
+                                                    pointer(g.sep_idx), pointer(g.ring_idx), pointer(x),
+                                                    lo, hi) != 0:
+                            raise MemoryError("the back-substitution kernel could not allocate its scratch")
+                        return
                     part = y[lo:hi, :, :c]
                     if g.sizes[2]:
                         _, nx, _ = self._views(g, lo, hi)
@@ -311,15 +323,20 @@ class MultifrontalLU:
         return self._backward(ys, rhs.shape[1])
 
 
-FUSED_MAX_SEPARATOR = 31
+FUSED_MAX_SEPARATOR = 511
 """Fronts with separators of at most this many pixels run in the fused C kernel when it is
-available (:mod:`tinct.methods.levin.kernel`); larger ones are dominated by big matrix products,
-which torch's batched BLAS does faster."""
+available (:mod:`tinct.methods.levin.kernel`), except a big root: a lone front is one task, which
+the kernel runs on one thread, while torch's BLAS uses all of them (measured at 1 MP: the kernel
+is 1.3-2.5x faster than the batched torch ops at every depth below the root)."""
+
+FUSED_MAX_ROOT = 127
+"""A root front (no ring) runs in the kernel only up to this many separator pixels."""
 
 
 def fused(g: Group) -> bool:
-    """Whether the fused kernel factors this group (small fronts; see :data:`FUSED_MAX_SEPARATOR`)."""
-    return g.sizes[1] <= FUSED_MAX_SEPARATOR
+    """Whether the fused kernel factors this group (see :data:`FUSED_MAX_SEPARATOR`)."""
+    _, s, r = g.sizes
+    return s <= (FUSED_MAX_SEPARATOR if r else FUSED_MAX_ROOT)
 
 
 def leaks(system: LevinSystem) -> np.ndarray:

@@ -57,22 +57,12 @@ class Template:
     slot: np.ndarray           # (h + 2, w + 2) front slot of pixel (y + 1, x + 1); -1 if none
     entry_pos: np.ndarray      # (E,) position in the per-box factor block (value -w)
     entry_src: np.ndarray      # (E,) offset of that w in the flat weight planes
-    _entry_pos_t: torch.Tensor | None = field(default=None, repr=False)
-    _entry_src_t: torch.Tensor | None = field(default=None, repr=False)
+    entry_pos_t: torch.Tensor = field(init=False, repr=False)   # the same as int64 tensors, made once
+    entry_src_t: torch.Tensor = field(init=False, repr=False)   # (threads share them: never rebuilt)
 
-    @property
-    def entry_pos_t(self) -> torch.Tensor:
-        """:attr:`entry_pos` as an int64 tensor (for ``index_copy_``), made once."""
-        if self._entry_pos_t is None:
-            self._entry_pos_t = torch.from_numpy(self.entry_pos)
-        return self._entry_pos_t
-
-    @property
-    def entry_src_t(self) -> torch.Tensor:
-        """:attr:`entry_src` as an int64 tensor (for the fused kernel), made once."""
-        if self._entry_src_t is None:
-            self._entry_src_t = torch.from_numpy(np.ascontiguousarray(self.entry_src, dtype=np.int64))
-        return self._entry_src_t
+    def __post_init__(self) -> None:
+        self.entry_pos_t = torch.from_numpy(np.ascontiguousarray(self.entry_pos, dtype=np.int64))
+        self.entry_src_t = torch.from_numpy(np.ascontiguousarray(self.entry_src, dtype=np.int64))
 
     @property
     def block(self) -> int:
@@ -168,6 +158,13 @@ class ChildLink:
                                # row/column of S (r = trash, also for separator slots)
     ring_runs: list[Run] = field(default_factory=list)   # ring_rows as runs (trash left out)
     slot_runs: list[Run] = field(default_factory=list)   # slots as runs (trash left out)
+    runs_t: tuple[torch.Tensor, torch.Tensor] = field(init=False, repr=False)
+    """``(slot_runs, ring_runs)`` as int64 ``(n, 3)`` tensors for the fused kernel (made once: the
+    kernel's threads hold raw pointers to them)."""
+
+    def __post_init__(self) -> None:
+        self.runs_t = tuple(torch.from_numpy(np.array(rs, dtype=np.int64).reshape(-1, 3))
+                            for rs in (self.slot_runs, self.ring_runs))
 
 
 def link(parent: Template, child: Template, dy: int, dx: int, key: Key, start: int) -> ChildLink:
