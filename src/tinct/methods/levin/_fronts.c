@@ -48,6 +48,7 @@ typedef struct {
 
 typedef struct {
     int64_t s, r, C, block, n_entries, n_links, gth;
+    int64_t compact;            /* store only -X (block = s * r) instead of the full factors */
     const float *weights;       /* negated weights, flat (8 * H * W) */
     const int64_t *base;        /* (B,) flat pixel index of each box's origin */
     const int64_t *entry_src;   /* (E,) weight index of each original entry, relative to base */
@@ -199,18 +200,25 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
     /* 3. Gauss-Jordan with GTH pivots */
     gauss_jordan(M, s, W, s + w->Rp, A + C - 1, (int)g->gth);
 
-    /* 4. factors in the arena layout */
+    /* 4. factors in the arena layout (or only -X) */
     float *RESTRICT blk = g->blocks + i * g->block;
     for (int64_t k = 0; k < s; ++k) {
-        float *RESTRICT out = blk + k * (f + 1);
         const float *RESTRICT mk = M + k * W;
-        memcpy(out, mk, (size_t)s * sizeof(float));
-        for (int64_t j = s; j < f; ++j) out[j] = -mk[j];
-        out[f] = 0.0f;
+        if (g->compact) {
+            float *RESTRICT out = blk + k * r;
+            for (int64_t j = 0; j < r; ++j) out[j] = -mk[s + j];
+        } else {
+            float *RESTRICT out = blk + k * (f + 1);
+            memcpy(out, mk, (size_t)s * sizeof(float));
+            for (int64_t j = s; j < f; ++j) out[j] = -mk[j];
+            out[f] = 0.0f;
+        }
         memcpy(g->y + (i * s + k) * C, mk + A, (size_t)C * sizeof(float));
     }
-    memcpy(blk + s * (f + 1), F21, (size_t)(r * s) * sizeof(float));
-    memset(blk + s * (f + 1) + r * s, 0, (size_t)s * sizeof(float));   /* trash row of F21 */
+    if (!g->compact) {
+        memcpy(blk + s * (f + 1), F21, (size_t)(r * s) * sizeof(float));
+        memset(blk + s * (f + 1) + r * s, 0, (size_t)s * sizeof(float));   /* trash row of F21 */
+    }
     if (!r) return;
 
     /* 5. S = F21 (-X) + children's ring-ring parts; carry = acc_ring - F21 y */
@@ -274,12 +282,13 @@ CLONES int tinct_factor_boxes(const tinct_group *g, int64_t lo, int64_t hi) {
     return 0;
 }
 
-/* Back substitution of boxes lo:hi: x[sep] = y[:, :c] + (-X) x[ring] (x has H*W + 1 rows of c).
- * Returns 0, or -1 if the scratch could not be allocated. */
-CLONES int tinct_backward_boxes(int64_t s, int64_t r, int64_t C, int64_t c, int64_t block, const float *blocks,
+/* Back substitution of boxes lo:hi: x[sep] = y[:, :c] + (-X) x[ring] (x has H*W + 1 rows of c);
+ * row k of -X is at blocks + i * block + k * stride + first. Returns 0, or -1 if the scratch could
+ * not be allocated. */
+CLONES int tinct_backward_boxes(int64_t s, int64_t r, int64_t C, int64_t c, int64_t block, int64_t stride,
+                                int64_t first, const float *blocks,
                                 const float *y, const int64_t *sep_idx, const int64_t *ring_idx, float *x,
                                 int64_t lo, int64_t hi) {
-    const int64_t w1 = s + r + 1;
     float *xr = (float *)malloc((size_t)(r * c + 1) * sizeof(float));   /* x[ring], one row per column */
     if (!xr) return -1;
     for (int64_t i = lo; i < hi; ++i) {
@@ -290,7 +299,7 @@ CLONES int tinct_backward_boxes(int64_t s, int64_t r, int64_t C, int64_t c, int6
         for (int64_t j = 0; j < r; ++j)
             for (int64_t cc = 0; cc < c; ++cc) xr[cc * r + j] = x[ring[j] * c + cc];
         for (int64_t k = 0; k < s; ++k) {
-            const float *RESTRICT nx = blk + k * w1 + s;
+            const float *RESTRICT nx = blk + k * stride + first;
             float *out = x + sep[k] * c;
             for (int64_t cc = 0; cc < c; ++cc) {
                 const float *RESTRICT xc = xr + cc * r;

@@ -33,7 +33,7 @@ class GroupArgs(ctypes.Structure):
     """``tinct_group``: everything the kernel reads and writes for one group of boxes."""
 
     _fields_ = [("s", c_int64), ("r", c_int64), ("C", c_int64), ("block", c_int64), ("n_entries", c_int64),
-                ("n_links", c_int64), ("gth", c_int64),
+                ("n_links", c_int64), ("gth", c_int64), ("compact", c_int64),
                 ("weights", c_void_p), ("base", c_void_p), ("entry_src", c_void_p), ("entry_pos", c_void_p),
                 ("blocks", c_void_p),
                 ("upd", c_void_p), ("rhs", c_void_p), ("sep_idx", c_void_p), ("y", c_void_p),
@@ -61,7 +61,7 @@ def library() -> ctypes.CDLL | None:
                 lib = ctypes.CDLL(spec.origin)
                 lib.tinct_factor_boxes.argtypes = [ctypes.POINTER(GroupArgs), c_int64, c_int64]
                 lib.tinct_factor_boxes.restype = ctypes.c_int
-                lib.tinct_backward_boxes.argtypes = [c_int64] * 5 + [c_void_p] * 5 + [c_int64] * 2
+                lib.tinct_backward_boxes.argtypes = [c_int64] * 7 + [c_void_p] * 5 + [c_int64] * 2
                 lib.tinct_backward_boxes.restype = ctypes.c_int
                 _LIB = lib
         except (ImportError, OSError, AttributeError):

@@ -83,7 +83,7 @@ class MultifrontalLU:
     """
 
     def __init__(self, system: LevinSystem, leaf: int = LEAF_PIXELS, dtype: torch.dtype = torch.float32,
-                 rhs: torch.Tensor | None = None, gth: bool = False):
+                 rhs: torch.Tensor | None = None, gth: bool = False, keep: bool = True):
         self.h, self.w = system.shape
         self.dtype = dtype
         self.plan = plan(self.h, self.w, leaf)
@@ -92,9 +92,20 @@ class MultifrontalLU:
         run(row_tasks(self.h, lambda lo, hi: np.negative(system.weights[:, lo:hi], out=negated[:, lo:hi],
                                                           casting="same_kind")))
         weights = torch.from_numpy(negated).reshape(-1)
-        self.arena = workspace("arena", self.plan.factor_size, self.np_dtype, zero=True)
         self.gth = gth and rhs is not None
         self.kernel = library() if dtype == torch.float32 and rhs is not None else None
+        # without `keep`, the kernel's fronts store only -X (all the back substitution needs)
+        self.keep = keep or self.kernel is None
+        self._at: dict[int, tuple[int, int]] = {}                  # id(group) -> (offset, block)
+        size = 0
+        for level in self.plan.levels:
+            for g in level:
+                b, s, r = g.sizes
+                assert g.tpl is not None
+                block = g.tpl.block if self.keep or not fused(g) else s * r
+                self._at[id(g)] = (size, block)
+                size += b * block
+        self.arena = workspace("arena", size, self.np_dtype)
         if self.gth:
             assert rhs is not None
             full = torch.empty(rhs.shape[0], rhs.shape[1] + 1, dtype=dtype)
@@ -107,9 +118,8 @@ class MultifrontalLU:
 
     def _block(self, g: Group) -> torch.Tensor:
         """The group's factor blocks ``(B, block)`` in the arena."""
-        assert g.tpl is not None
-        b, blk = len(g.origins), g.tpl.block
-        return self.arena[g.factor_at: g.factor_at + b * blk].view(b, blk)
+        at, blk = self._at[id(g)]
+        return self.arena[at: at + len(g.origins) * blk].view(-1, blk)
 
     def _views(self, g: Group, lo: int = 0, hi: int | None = None) -> tuple[torch.Tensor, ...]:
         """``(F11 (n,s,s), F12 (n,s,r+1), F21 (n,r+1,s))`` views of boxes ``lo:hi`` of a group.
@@ -173,10 +183,12 @@ class MultifrontalLU:
         """Boxes ``lo:hi`` of one group by the fused C kernel: factor + forward substitution."""
         assert g.tpl is not None and g.base is not None and self.kernel is not None
         _, s, r = g.sizes
-        args = GroupArgs(s=s, r=r, C=rhs.shape[1], block=g.tpl.block, n_entries=g.tpl.entry_pos.size,
+        at, block = self._at[id(g)]
+        args = GroupArgs(s=s, r=r, C=rhs.shape[1], block=block, n_entries=g.tpl.entry_pos.size,
                          n_links=len(g.links), gth=int(self.gth), weights=pointer(weights),
                          base=pointer(g.base), entry_src=pointer(g.tpl.entry_src_t),
-                         entry_pos=pointer(g.tpl.entry_pos_t), blocks=pointer(self.arena, g.factor_at),
+                         entry_pos=pointer(g.tpl.entry_pos_t), blocks=pointer(self.arena, at),
+                         compact=int(not self.keep),
                          upd=pointer(mine, g.update_at) if r else None,
                          rhs=pointer(rhs), sep_idx=pointer(g.sep_idx), y=pointer(y), carry=pointer(carry))
         for k, ln in enumerate(g.links):
@@ -200,6 +212,7 @@ class MultifrontalLU:
         n = hi - lo
         assert g.tpl is not None and g.src_idx is not None      # made by entry_index() before the tasks
         blk = self._block(g)[lo:hi]
+        blk.zero_()
         entries = torch.index_select(weights, 0, g.src_idx[lo:hi].reshape(-1)).view(n, -1)
         blk.index_copy_(1, g.tpl.entry_pos_t, entries)
         f11, f12, f21 = self._views(g, lo, hi)
@@ -285,8 +298,10 @@ class MultifrontalLU:
                     assert g.sep_idx is not None and g.ring_idx is not None
                     if lib is not None and fused(g):
                         _, s, r = g.sizes
-                        if lib.tinct_backward_boxes(s, r, y.shape[2], c, g.tpl.block,
-                                                    pointer(self.arena, g.factor_at), pointer(y),
+                        at, block = self._at[id(g)]
+                        stride, first = (s + r + 1, s) if self.keep else (r, 0)     # rows of -X
+                        if lib.tinct_backward_boxes(s, r, y.shape[2], c, block, stride, first,
+                                                    pointer(self.arena, at), pointer(y),
                                                     pointer(g.sep_idx), pointer(g.ring_idx), pointer(x),
                                                     lo, hi) != 0:
                             raise MemoryError("the back-substitution kernel could not allocate its scratch")
@@ -302,7 +317,12 @@ class MultifrontalLU:
         return x[:-1]
 
     def solve_factored(self, rhs: torch.Tensor) -> torch.Tensor:
-        """``A^-1 rhs`` with the stored factors: ``(H*W, C)`` -> ``(H*W, C)`` in the factor dtype."""
+        """``A^-1 rhs`` with the stored factors: ``(H*W, C)`` -> ``(H*W, C)`` in the factor dtype.
+
+        Needs the full factors (``keep=True``, the default).
+        """
+        if not self.keep:
+            raise ValueError("this factorization kept only -X (keep=False); factor again with keep=True")
         rhs = rhs.to(self.dtype)
         levels = self.plan.levels
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
@@ -449,7 +469,7 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: flo
     b = np.asarray(rhs, dtype=np.float64)
     if not b.size:
         return b.copy()
-    lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b), gth=True)
+    lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b), gth=True, keep=refine)
     assert lu.solution is not None
     x = lu.solution.double().numpy()
     res = residual(system, b, x)
@@ -457,6 +477,11 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: flo
         worst = float(np.abs(res).max())
         if np.isfinite(worst) and worst <= FAST_RESIDUAL_LIMIT * max(1.0, float(np.abs(b).max())):
             return x
+        if not lu.keep:                                  # refinement needs the full factors
+            lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b), gth=True)
+            assert lu.solution is not None
+            x = lu.solution.double().numpy()
+            res = residual(system, b, x)
     for _ in range(max_refine):
         dx = lu.solve_factored(torch.from_numpy(res)).double().numpy()
         x += dx

@@ -196,7 +196,6 @@ class Group:
                                                           # (int32 below 2**31 weights), made on demand
     sep_idx: torch.Tensor | None = None                   # (B, s) flat pixel index
     ring_idx: torch.Tensor | None = None                  # (B, r + 1) flat pixel index, trash = H*W
-    factor_at: int = 0                                    # offset of this group's factors in the arena
     update_at: int = 0                                    # offset of its Schur complements (level buffer)
 
     def entry_index(self, plane: int) -> torch.Tensor:
@@ -222,7 +221,6 @@ class Plan:
     h: int
     w: int
     levels: list[list[Group]]
-    factor_size: int           # elements of the factor arena: sum of B * block
     update_size: int           # elements of one level's Schur complements: max of sum B (r + 1)^2
 
 
@@ -258,13 +256,12 @@ def build_plan(h: int, w: int, leaf: int) -> Plan:
         if not nxt:
             break
         levels.append([Group(key=k, origins=np.concatenate(v)) for k, v in nxt.items()])
-    factor_size = update_size = 0
+    update_size = 0
     for level in levels:
         at = 0
         for g in level:
             b, _, r = g.sizes
-            g.factor_at, g.update_at = factor_size, at
-            factor_size += b * g.tpl.block
+            g.update_at = at
             at += b * (r + 1) ** 2
         update_size = max(update_size, at)
-    return Plan(h, w, levels, factor_size, update_size)
+    return Plan(h, w, levels, update_size)
