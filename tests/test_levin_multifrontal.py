@@ -164,3 +164,17 @@ def test_fused_kernel_rebuilds_every_pivot(monkeypatch: pytest.MonkeyPatch) -> N
     np.testing.assert_allclose(solve_system(system, uv, refine=True), exact.reshape(1, 40, 2), atol=1e-6)
     monkeypatch.delenv("TINCT_LEVIN_KERNEL")
     np.testing.assert_allclose(solve_system(system, uv), exact.reshape(1, 40, 2), atol=1e-5)
+
+
+def test_compact_factors_solve_like_full_ones() -> None:
+    """``keep=False`` (the default single solve) stores only -X and eliminates the root without
+    forming its inverse; the solution matches the full factorization, which alone can re-solve."""
+    system, uv = _problem(70, 90, seed=11)
+    b = torch.from_numpy(system.rhs(uv))
+    full = multifrontal.MultifrontalLU(system, rhs=b, gth=True)
+    compact = multifrontal.MultifrontalLU(system, rhs=b, gth=True, keep=False)
+    assert full.keep and not compact.keep
+    assert compact.arena.numel() < full.arena.numel() / 2
+    np.testing.assert_allclose(compact.solution.numpy(), full.solution.numpy(), atol=2e-5)
+    with pytest.raises(ValueError, match="keep=True"):
+        compact.solve_factored(b)

@@ -77,10 +77,14 @@ INLINE void sub_scaled(float *RESTRICT dst, const float *RESTRICT src, float m, 
     for (int64_t j = 0; j < n; j += LANES) *(v16 *)(dst + j) -= m * *(const v16 *)(src + j);
 }
 
-/* Gauss-Jordan on M (s x W) in panels of PANEL pivots; GTH pivots from the leak column. */
-INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_end, int64_t leak, int gth) {
+/* Gauss-Jordan on M (s x W) in panels of PANEL pivots; GTH pivots from the leak column. With
+ * `no_inverse`, the columns of F11^-1 are not kept up to date (only X and y are wanted): row
+ * operations start at the panel's 16-column line, ~20% fewer flops. */
+INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_end, int64_t leak, int gth,
+                         int no_inverse) {
     for (int64_t k0 = 0; k0 < s; k0 += PANEL) {
         const int64_t k1 = k0 + PANEL < s ? k0 + PANEL : s;
+        const int64_t j0 = no_inverse ? k0 / LANES * LANES : 0;
         for (int64_t k = k0; k < k1; ++k) {         /* unblocked among the panel rows */
             float *RESTRICT rk = M + k * W;
             if (gth) {
@@ -90,22 +94,22 @@ INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_en
             }
             const float p = 1.0f / rk[k];
             rk[k] = 1.0f;
-            for (int64_t j = 0; j < W; j += LANES) *(v16 *)(rk + j) *= p;
+            for (int64_t j = j0; j < W; j += LANES) *(v16 *)(rk + j) *= p;
             for (int64_t i = k0; i < k1; ++i) {
                 if (i == k) continue;
                 float *ri = M + i * W;
                 const float m = ri[k];
                 if (m == 0.0f) continue;
                 ri[k] = 0.0f;
-                sub_scaled(ri, rk, m, W);
+                sub_scaled(ri + j0, rk + j0, m, W - j0);
             }
         }
         const int64_t nb = k1 - k0;
-        const float *P0 = M + k0 * W, *P1 = P0 + W, *P2 = P1 + W, *P3 = P2 + W;
+        const float *P = M + k0 * W;
         for (int64_t i = 0; i < s; ++i) {            /* rank-nb update of the other rows */
             if (i >= k0 && i < k1) continue;
             float *RESTRICT ri = M + i * W;
-            float m[PANEL] = {0.0f, 0.0f, 0.0f, 0.0f};
+            float m[PANEL];
             int any = 0;
             for (int64_t b = 0; b < nb; ++b) {
                 m[b] = ri[k0 + b];
@@ -114,35 +118,63 @@ INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_en
             }
             if (!any) continue;
             if (nb == PANEL) {
-                for (int64_t j = 0; j < W; j += LANES)
-                    *(v16 *)(ri + j) -= m[0] * *(const v16 *)(P0 + j) + m[1] * *(const v16 *)(P1 + j)
-                                        + m[2] * *(const v16 *)(P2 + j) + m[3] * *(const v16 *)(P3 + j);
+                for (int64_t j = j0; j < W; j += LANES) {
+                    v16 v = *(v16 *)(ri + j);
+                    for (int64_t b = 0; b < PANEL; ++b) v -= m[b] * *(const v16 *)(P + b * W + j);
+                    *(v16 *)(ri + j) = v;
+                }
             } else {
-                for (int64_t b = 0; b < nb; ++b) sub_scaled(ri, P0 + b * W, m[b], W);
+                for (int64_t b = 0; b < nb; ++b) sub_scaled(ri + j0, P + b * W + j0, m[b], W - j0);
             }
         }
     }
 }
 
-/* S (pad4(r) x Rp) = F21 (pad4(r) x s) X, X = rows of M from column s, in 4 x 16 blocks. */
+/* S (pad4(r) x Rp) = -F21 (pad4(r) x s) X, X = rows of M from column s: blocks of 4 rows x 32
+ * columns (8 independent accumulator chains keep both FMA ports busy), a 4 x 16 tail. */
 INLINE void schur_product(float *RESTRICT S, const float *RESTRICT F21, const float *RESTRICT M, int64_t s,
                           int64_t r, int64_t W, int64_t Rp) {
     for (int64_t a = 0; a < r; a += 4) {
         const float *f0 = F21 + a * s, *f1 = f0 + s, *f2 = f1 + s, *f3 = f2 + s;
-        for (int64_t j = 0; j < Rp; j += LANES) {
+        float *out = S + a * Rp;
+        int64_t j = 0;
+        for (; j + 2 * LANES <= Rp; j += 2 * LANES) {
+            v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, d0 = {0}, d1 = {0}, d2 = {0}, d3 = {0};
+            const float *x = M + s + j;
+            for (int64_t k = 0; k < s; ++k) {
+                const v16 xa = *(const v16 *)(x + k * W), xb = *(const v16 *)(x + k * W + LANES);
+                c0 -= f0[k] * xa;
+                d0 -= f0[k] * xb;
+                c1 -= f1[k] * xa;
+                d1 -= f1[k] * xb;
+                c2 -= f2[k] * xa;
+                d2 -= f2[k] * xb;
+                c3 -= f3[k] * xa;
+                d3 -= f3[k] * xb;
+            }
+            *(v16 *)(out + j) = c0;
+            *(v16 *)(out + j + LANES) = d0;
+            *(v16 *)(out + Rp + j) = c1;
+            *(v16 *)(out + Rp + j + LANES) = d1;
+            *(v16 *)(out + 2 * Rp + j) = c2;
+            *(v16 *)(out + 2 * Rp + j + LANES) = d2;
+            *(v16 *)(out + 3 * Rp + j) = c3;
+            *(v16 *)(out + 3 * Rp + j + LANES) = d3;
+        }
+        if (j < Rp) {
             v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
             const float *x = M + s + j;
             for (int64_t k = 0; k < s; ++k) {
                 const v16 xk = *(const v16 *)(x + k * W);
-                c0 += f0[k] * xk;
-                c1 += f1[k] * xk;
-                c2 += f2[k] * xk;
-                c3 += f3[k] * xk;
+                c0 -= f0[k] * xk;
+                c1 -= f1[k] * xk;
+                c2 -= f2[k] * xk;
+                c3 -= f3[k] * xk;
             }
-            *(v16 *)(S + a * Rp + j) = c0;
-            *(v16 *)(S + (a + 1) * Rp + j) = c1;
-            *(v16 *)(S + (a + 2) * Rp + j) = c2;
-            *(v16 *)(S + (a + 3) * Rp + j) = c3;
+            *(v16 *)(out + j) = c0;
+            *(v16 *)(out + Rp + j) = c1;
+            *(v16 *)(out + 2 * Rp + j) = c2;
+            *(v16 *)(out + 3 * Rp + j) = c3;
         }
     }
 }
@@ -198,7 +230,7 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
     }
 
     /* 3. Gauss-Jordan with GTH pivots */
-    gauss_jordan(M, s, W, s + w->Rp, A + C - 1, (int)g->gth);
+    gauss_jordan(M, s, W, s + w->Rp, A + C - 1, (int)g->gth, (int)g->compact);
 
     /* 4. factors in the arena layout (or only -X) */
     float *RESTRICT blk = g->blocks + i * g->block;
@@ -221,13 +253,13 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
     }
     if (!r) return;
 
-    /* 5. S = F21 (-X) + children's ring-ring parts; carry = acc_ring - F21 y */
+    /* 5. S = -F21 X + children's ring-ring parts; carry = acc_ring - F21 y */
     schur_product(w->S, F21, M, s, r, W, w->Rp);
     float *RESTRICT S = g->upd + i * r1 * r1;
     for (int64_t a = 0; a < r; ++a) {
         const float *RESTRICT sa = w->S + a * w->Rp;
         float *RESTRICT out = S + a * r1;
-        for (int64_t b = 0; b < r; ++b) out[b] = -sa[b];
+        memcpy(out, sa, (size_t)r * sizeof(float));
         out[r] = 0.0f;
     }
     memset(S + r * r1, 0, (size_t)r1 * sizeof(float));

@@ -102,7 +102,7 @@ class MultifrontalLU:
             for g in level:
                 b, s, r = g.sizes
                 assert g.tpl is not None
-                block = g.tpl.block if self.keep or not fused(g) else s * r
+                block = g.tpl.block if self.keep or not fused(g, self.keep) else s * r
                 self._at[id(g)] = (size, block)
                 size += b * block
         self.arena = workspace("arena", size, self.np_dtype)
@@ -146,7 +146,7 @@ class MultifrontalLU:
             tasks = []
             for g in levels[depth]:
                 b, s, r = g.sizes
-                if self.kernel is None or not fused(g):
+                if self.kernel is None or not fused(g, self.keep):
                     g.entry_index(self.h * self.w)
                 y = carry = None
                 if rhs is not None:
@@ -164,7 +164,7 @@ class MultifrontalLU:
                     if rhs is None:
                         self._factor_rows(g, lo, hi, weights, below, children, mine, scratch)
                         return
-                    if self.kernel is not None and fused(g):
+                    if self.kernel is not None and fused(g, self.keep):
                         self._kernel_rows(g, lo, hi, weights, below, children, mine, rhs, carries, y, carry)
                         return
                     acc = self._gather_rows(g, lo, hi, rhs, carries)
@@ -296,7 +296,7 @@ class MultifrontalLU:
 
                 def rows(lo: int, hi: int, g: Group = g, y: torch.Tensor = y) -> None:
                     assert g.sep_idx is not None and g.ring_idx is not None
-                    if lib is not None and fused(g):
+                    if lib is not None and fused(g, self.keep):
                         _, s, r = g.sizes
                         at, block = self._at[id(g)]
                         stride, first = (s + r + 1, s) if self.keep else (r, 0)     # rows of -X
@@ -353,10 +353,14 @@ FUSED_MAX_ROOT = 127
 """A root front (no ring) runs in the kernel only up to this many separator pixels."""
 
 
-def fused(g: Group) -> bool:
-    """Whether the fused kernel factors this group (see :data:`FUSED_MAX_SEPARATOR`)."""
+def fused(g: Group, keep: bool = True) -> bool:
+    """Whether the fused kernel factors this group (see :data:`FUSED_MAX_SEPARATOR`).
+
+    Without ``keep`` (no inverse wanted) the kernel also takes any root: its elimination then
+    costs about half of the torch path's explicit inverse, even on one thread.
+    """
     _, s, r = g.sizes
-    return s <= (FUSED_MAX_SEPARATOR if r else FUSED_MAX_ROOT)
+    return s <= (FUSED_MAX_SEPARATOR if r else FUSED_MAX_ROOT) or (not r and not keep)
 
 
 def leaks(system: LevinSystem) -> np.ndarray:
