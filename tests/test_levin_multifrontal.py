@@ -169,6 +169,10 @@ def test_fused_kernel_rebuilds_every_pivot(monkeypatch: pytest.MonkeyPatch) -> N
 def test_compact_factors_solve_like_full_ones() -> None:
     """``keep=False`` (the default single solve) stores only -X and eliminates the root without
     forming its inverse; the solution matches the full factorization, which alone can re-solve."""
+    from tinct.methods.levin import kernel
+
+    if kernel.library() is None:
+        pytest.skip("compact factors are made by the fused kernel (disabled here)")
     system, uv = _problem(70, 90, seed=11)
     b = torch.from_numpy(system.rhs(uv))
     full = multifrontal.MultifrontalLU(system, rhs=b, gth=True)

@@ -49,7 +49,7 @@ typedef struct {
 typedef struct {
     int64_t s, r, C, block, n_entries, n_links, gth;
     int64_t compact;            /* store only -X (block = s * r) instead of the full factors */
-    const float *weights;       /* negated weights, flat (8 * H * W) */
+    const float *weights;       /* negated weights, pixel-major (H, W, 8) */
     const int64_t *base;        /* (B,) flat pixel index of each box's origin */
     const int64_t *entry_src;   /* (E,) weight index of each original entry, relative to base */
     const int64_t *entry_pos;   /* (E,) its position in the block */
@@ -194,7 +194,7 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
     memset(M, 0, (size_t)(s * W) * sizeof(float));
     memset(F21, 0, (size_t)(pad(r, 4) * s) * sizeof(float));
     memset(accr, 0, (size_t)(r1 * C) * sizeof(float));
-    const float *wb = g->weights + g->base[i];
+    const float *wb = g->weights + 8 * g->base[i];
     for (int64_t e = 0; e < g->n_entries; ++e) {
         const int64_t p = w->pos[e];
         if (p >= 0) M[p] = wb[g->entry_src[e]];

@@ -88,9 +88,10 @@ class MultifrontalLU:
         self.dtype = dtype
         self.plan = plan(self.h, self.w, leaf)
         self.np_dtype = np.float32 if dtype == torch.float32 else np.float64
-        negated = np.empty(system.weights.shape, dtype=self.np_dtype)    # the entries of A are -W
-        run(row_tasks(self.h, lambda lo, hi: np.negative(system.weights[:, lo:hi], out=negated[:, lo:hi],
-                                                          casting="same_kind")))
+        # the entries of A are -W; pixel-major (H, W, 8): a box's entries lie close together
+        negated = np.empty((self.h, self.w, 8), dtype=self.np_dtype)
+        run(row_tasks(self.h, lambda lo, hi: np.negative(system.weights[:, lo:hi].transpose(1, 2, 0),
+                                                          out=negated[lo:hi], casting="same_kind")))
         weights = torch.from_numpy(negated).reshape(-1)
         self.gth = gth and rhs is not None
         self.kernel = library() if dtype == torch.float32 and rhs is not None else None

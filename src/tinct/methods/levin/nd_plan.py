@@ -47,7 +47,7 @@ class Template:
 
     The entry arrays give, for every original matrix entry assembled in this front, its flat
     position in the per-box factor block and the offset of its weight ``W[k, y, x]`` in the flat
-    ``(8, H, W)`` weight planes (relative to the box origin's flat pixel index).
+    pixel-major ``(H, W, 8)`` weights, relative to ``8 x`` the box origin's flat pixel index.
     """
 
     s: int
@@ -56,7 +56,7 @@ class Template:
     ring: np.ndarray           # (r, 2) ring pixels
     slot: np.ndarray           # (h + 2, w + 2) front slot of pixel (y + 1, x + 1); -1 if none
     entry_pos: np.ndarray      # (E,) position in the per-box factor block (value -w)
-    entry_src: np.ndarray      # (E,) offset of that w in the flat weight planes
+    entry_src: np.ndarray      # (E,) offset of that w in the flat (H, W, 8) weights
     entry_pos_t: torch.Tensor = field(init=False, repr=False)   # the same as int64 tensors, made once
     entry_src_t: torch.Tensor = field(init=False, repr=False)   # (threads share them: never rebuilt)
 
@@ -70,8 +70,8 @@ class Template:
         return 2 * self.s * (self.s + self.r + 1) - self.s * self.s
 
 
-def make_template(key: Key, leaf: int, width: int, plane: int) -> Template:
-    """Build the :class:`Template` of ``key`` on an image ``width`` wide with ``plane = H * W``."""
+def make_template(key: Key, leaf: int, width: int) -> Template:
+    """Build the :class:`Template` of ``key`` on an image ``width`` wide."""
     h, w, top, bot, left, right = key
     if is_leaf(h, w, leaf):
         sep = np.stack(np.mgrid[0:h, 0:w], axis=-1).reshape(-1, 2)
@@ -104,14 +104,14 @@ def make_template(key: Key, leaf: int, width: int, plane: int) -> Template:
         inside = (qy >= -1) & (qy <= h) & (qx >= -1) & (qx <= w)
         j = np.full(s, -1)
         j[inside] = slot[qy[inside] + 1, qx[inside] + 1]
-        src_p = k * plane + sep[:, 0] * width + sep[:, 1]          # W[k, p]: row p towards q
+        src_p = (sep[:, 0] * width + sep[:, 1]) * 8 + k             # W[k, p]: row p towards q
         in_ring = j >= s
         use = j >= 0
         pos.append(rows[use] * (s + r + 1) + j[use])
         src.append(src_p[use])
         kq = opposite[(-dy, -dx)]                                     # W[k', q]: row q towards p
         pos.append(o21 + (j[in_ring] - s) * s + rows[in_ring])
-        src.append(kq * plane + qy[in_ring] * width + qx[in_ring])
+        src.append((qy[in_ring] * width + qx[in_ring]) * 8 + kq)
     return Template(s, r, sep, ring, slot, np.concatenate(pos), np.concatenate(src))
 
 
@@ -203,7 +203,7 @@ class Group:
         if self.src_idx is None:
             assert self.tpl is not None and self.base is not None
             dtype = np.int32 if 8 * plane < 2**31 else np.int64    # gathers read half the bytes
-            src = self.base.numpy()[:, None] + self.tpl.entry_src[None, :]
+            src = 8 * self.base.numpy()[:, None] + self.tpl.entry_src[None, :]
             self.src_idx = torch.from_numpy(src.astype(dtype))
         return self.src_idx
 
@@ -230,7 +230,7 @@ def build_plan(h: int, w: int, leaf: int) -> Plan:
 
     def tpl_of(key: Key) -> Template:
         if key not in cache:
-            cache[key] = make_template(key, leaf, w, h * w)
+            cache[key] = make_template(key, leaf, w)
         return cache[key]
 
     levels = [[Group(key=(h, w, False, False, False, False), origins=np.zeros((1, 2), dtype=np.int64))]]
