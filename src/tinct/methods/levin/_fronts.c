@@ -87,10 +87,11 @@ INLINE void gauss_jordan(float *RESTRICT M, int64_t s, int64_t W, int64_t gth_en
         const int64_t j0 = no_inverse ? k0 / LANES * LANES : 0;
         for (int64_t k = k0; k < k1; ++k) {         /* unblocked among the panel rows */
             float *RESTRICT rk = M + k * W;
-            if (gth) {
-                double off = 0.0;
+            if (gth) {        /* off-diagonals of an M-matrix row share one sign: no cancellation */
+                float off = 0.0f;
+#pragma omp simd reduction(+ : off)
                 for (int64_t j = k + 1; j < gth_end; ++j) off += rk[j];
-                rk[k] = (float)((double)rk[leak] - off);
+                rk[k] = rk[leak] - off;
             }
             const float p = 1.0f / rk[k];
             rk[k] = 1.0f;
@@ -203,7 +204,7 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
     const int64_t *sep = g->sep_idx + i * s;
     for (int64_t k = 0; k < s; ++k) {
         M[k * W + k] += 1.0f;
-        memcpy(M + k * W + A, g->rhs + sep[k] * C, (size_t)C * sizeof(float));
+        for (int64_t c = 0; c < C; ++c) M[k * W + A + c] = g->rhs[sep[k] * C + c];
     }
 
     /* 2. extend-add (the child's trash row/column q - 1 is left out) */
@@ -245,7 +246,7 @@ INLINE void factor_box(const tinct_group *g, int64_t i, const scratch *w) {
             for (int64_t j = s; j < f; ++j) out[j] = -mk[j];
             out[f] = 0.0f;
         }
-        memcpy(g->y + (i * s + k) * C, mk + A, (size_t)C * sizeof(float));
+        for (int64_t c = 0; c < C; ++c) g->y[(i * s + k) * C + c] = mk[A + c];
     }
     if (!g->compact) {
         memcpy(blk + s * (f + 1), F21, (size_t)(r * s) * sizeof(float));

@@ -35,6 +35,7 @@ Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
 
 import numpy as np
@@ -474,6 +475,17 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: flo
     b = np.asarray(rhs, dtype=np.float64)
     if not b.size:
         return b.copy()
+    collecting = gc.isenabled()
+    gc.disable()             # thousands of short-lived objects per solve: no collector passes meanwhile
+    try:
+        return _solve(system, b, refine, tol, max_refine, leaf)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _solve(system: LevinSystem, b: np.ndarray, refine: bool, tol: float, max_refine: int,
+           leaf: int) -> np.ndarray | None:
     lu = MultifrontalLU(system, leaf=leaf, rhs=torch.from_numpy(b), gth=True, keep=refine)
     assert lu.solution is not None
     x = lu.solution.double().numpy()
