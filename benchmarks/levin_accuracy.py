@@ -1,11 +1,14 @@
 """Levin solver accuracy on real photos: the default single float32 solve vs the exact solution.
 
 For each Kodak image (resized to 816 x 1224, ~1 MP) and each stroke count, the same system is
-solved three ways with the multifrontal LU:
+solved four ways with the multifrontal LU:
 
-* ``default``: float32 factors with GTH pivots, one solve (what ``levin`` does by default);
-* ``plain``: float32 factors with ordinary pivots, one solve (the previous first solve);
-* the reference: GTH factors + float64 iterative refinement to an estimated 1e-10.
+* ``default``: float32, one solve through the compiled front kernel with a GTH pivot at every
+  elimination step (what ``levin`` does by default);
+* ``torch``: float32, one solve through the batched torch path (GTH pivots per front, ordinary
+  ones inside a front's inverse): the fallback without the compiled kernel;
+* ``plain``: the torch path with ordinary pivots everywhere;
+* the reference: float64 iterative refinement to an estimated 1e-10.
 
 Reported: max |x - reference| over U and V (YUV chroma, U in [-0.44, 0.44], V in [-0.62, 0.62];
 one 8-bit RGB level is 1/255 = 3.9e-3) and the float64 residual of the default solve.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,12 +49,17 @@ def errors(rgb: np.ndarray, strokes: int, seed: int) -> dict[str, float]:
     if reference is None:
         raise SystemExit("the reference refinement did not converge")
     out = {"scribbled": int(hints.mask.sum())}
-    for name, gth in (("default", True), ("plain", False)):
-        lu = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(b), gth=gth)
-        assert lu.solution is not None
+    for name, gth, kernel in (("default", True, True), ("torch", True, False), ("plain", False, False)):
+        if not kernel:
+            os.environ["TINCT_LEVIN_KERNEL"] = "torch"
+        try:
+            lu = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(b), gth=gth, keep=not kernel)
+        finally:
+            os.environ.pop("TINCT_LEVIN_KERNEL", None)
+        assert lu.solution is not None and (lu.kernel is not None) == kernel
         x = lu.solution.double().numpy()
         out[name] = float(np.abs(x - reference).max())
-        if gth:
+        if name == "default":
             out["default_residual"] = float(np.abs(multifrontal.residual(system, b, x)).max())
     return out
 
@@ -79,16 +88,17 @@ def main(argv: list[str] | None = None) -> int:
              "Command: `OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 .venv/bin/python "
              "benchmarks/levin_accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv) + "`", "",
              "Max |Δ| over U and V against float64-refined solutions (estimated error ≤ 1e-10). "
-             "One 8-bit RGB level is 3.9e-3. `default` = GTH pivots, one solve (what `levin` does); "
-             "`plain` = ordinary pivots, one solve.", "",
-             "| strokes | images | default: median | default: worst | plain: median | plain: worst |",
-             "|---:|---:|---:|---:|---:|---:|"]
+             "One 8-bit RGB level is 3.9e-3. `default` = compiled kernel, GTH pivot at every step, one "
+             "solve (what `levin` does); `torch` = the batched torch fallback (GTH pivots per front); "
+             "`plain` = the torch path with ordinary pivots.", "",
+             "| strokes | images | default: median | default: worst | torch: median | torch: worst "
+             "| plain: median | plain: worst |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k in args.strokes:
         sel = [r for r in rows if r["strokes"] == k]
-        d = [r["default"] for r in sel]
-        p = [r["plain"] for r in sel]
-        lines.append(f"| {k} | {len(sel)} | {np.median(d):.1e} | {max(d):.1e} | {np.median(p):.1e} | "
-                     f"{max(p):.1e} |")
+        cells = [f"{np.median([r[n] for r in sel]):.1e} | {max(r[n] for r in sel):.1e}"
+                 for n in ("default", "torch", "plain")]
+        lines.append(f"| {k} | {len(sel)} | " + " | ".join(cells) + " |")
     worst = max(r["default"] for r in rows)
     lines += ["", f"Worst default error over all {len(rows)} problems: **{worst:.1e}** "
               f"({worst / (1 / 255):.3f} of an 8-bit level). Worst float64 residual of the default "

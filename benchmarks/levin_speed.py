@@ -6,7 +6,9 @@ All paths solve the same system (same weights, same scribbles) in the same proce
   dissection, dense fronts batched by shape, float32 factors with GTH pivots, one solve;
   ``multifrontal+refine`` adds float64 iterative refinement);
   median of ``--repeat`` runs after one **cold** run (which also builds the cached elimination
-  tree) reported on its own. ``--solvers`` adds other exact solvers to compare, e.g. the
+  tree and touches fresh memory) reported on its own; ``-torch`` variants
+  (``multifrontal-torch``) run without the compiled front kernel, for comparison.
+  ``--solvers`` adds other exact solvers to compare, e.g. the
   previous default ``superlu`` (nested-dissection SuperLU without pivoting, float64).
 * ``spsolve``: COO build -> CSR, ``scipy.sparse.linalg.spsolve`` (COLAMD, pivoting); one run.
 * ``--iterative``: AMG candidates that would scale linearly, each as an FGMRES preconditioner:
@@ -76,13 +78,24 @@ def problem(size: int, seed: int = 0, image: str = "astronaut",
 
 def fast(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray,
          solver: str = "multifrontal") -> tuple[np.ndarray, dict[str, float]]:
+    """Build + solve with ``solver``; ``-torch`` in the name disables the compiled front kernel."""
     t = _clock()
     system = build_system(gray, mask)
     build_wall, build_cpu = _since(t)
-    t = _clock()
     refine = solver.endswith("+refine")
-    x = solve_system(system, uv, solver=solver.removesuffix("+refine"), refine=refine)
-    solve_wall, solve_cpu = _since(t)
+    name = solver.removesuffix("+refine").replace("-torch", "")
+    saved = os.environ.get("TINCT_LEVIN_KERNEL")
+    if "-torch" in solver:
+        os.environ["TINCT_LEVIN_KERNEL"] = "torch"
+    try:
+        t = _clock()
+        x = solve_system(system, uv, solver=name, refine=refine)
+        solve_wall, solve_cpu = _since(t)
+    finally:
+        if saved is None:
+            os.environ.pop("TINCT_LEVIN_KERNEL", None)
+        else:
+            os.environ["TINCT_LEVIN_KERNEL"] = saved
     return x, {"build_s": build_wall, "solve_s": solve_wall, "total_s": build_wall + solve_wall,
                "total_cpu_s": build_cpu + solve_cpu}
 
@@ -181,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-baseline", action="store_true", help="skip spsolve (for quick runs)")
     ap.add_argument("--solvers", nargs="+", default=["multifrontal"],
-                    choices=[*SOLVERS, "multifrontal+refine"],
-                    help="solvers to time (multifrontal+refine: with float64 iterative refinement); "
-                         "the first is the one compared with spsolve")
+                    choices=[*SOLVERS, "multifrontal+refine", "multifrontal-torch",
+                             "multifrontal-torch+refine"],
+                    help="solvers to time (+refine: with float64 iterative refinement; -torch: without "
+                         "the compiled front kernel); the first is the one compared with spsolve")
     ap.add_argument("--iterative", nargs="*", default=[], help="candidates: sa-sym rs air air1")
     ap.add_argument("--tol", type=float, default=1e-3, help="iterative stop: max |x - exact| (U, V)")
     ap.add_argument("--maxiter", type=int, default=60)
@@ -200,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                        "pixels": size * size, "scribbled": int(mask.sum()), "solvers": {}}
                 solutions = {}
                 for solver in args.solvers:
-                    multifrontal._PLANS.clear()                 # the first run is cold
+                    multifrontal._PLANS.clear()                 # the first run is cold: new plan,
+                    multifrontal.release_workspace()            # fresh memory
                     solutions[solver], cold = fast(gray, mask, uv, solver)
                     runs = [fast(gray, mask, uv, solver)[1] for _ in range(args.repeat)]
                     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
