@@ -1,4 +1,4 @@
-"""A batched multifrontal LU for 9-point stencils on a pixel grid (Levin's system, fast path).
+"""A multifrontal LU for 9-point stencils on a pixel grid (Levin's system, fast path).
 
 Levin's matrix ``A = I - W`` couples each pixel to its 3x3 window. On such a grid a single row
 (or column) of pixels separates a rectangle into two halves, so a **nested dissection** gives an
@@ -10,26 +10,27 @@ elimination step is a small dense problem, a *front*, of size ``s + r`` (separat
 
     F = [[F11, F12], [F21, F22]]  ->  F11^-1,  X = F11^-1 F12,  S = F22 - F21 X
 
-and the Schur complement ``S`` is added into the parent's front ("extend-add"). The clever bit
-for Python: boxes at one depth with the same shape and the same image-border pattern have
-identical front layouts, so each such *group* (up to thousands of boxes) is one batched tensor
-and every step is one batched ``inv`` / ``bmm`` / ``index_add_`` — about 17 depths x ~10
-groups instead of a million Python-level nodes. All index bookkeeping is precomputed from the
-box geometry alone (:mod:`tinct.methods.levin.nd_plan`) and cached per grid size.
+and the Schur complement ``S`` is added into the parent's front ("extend-add"). Boxes at one
+depth with the same shape and the same image-border pattern have identical front layouts, so
+each such *group* (up to ~65k boxes) is handled by one call: about 17 depths x ~10 groups
+instead of a million Python-level nodes. All index bookkeeping is precomputed from the box
+geometry alone (:mod:`tinct.methods.levin.nd_plan`) and cached per grid size.
 
-Memory traffic, not arithmetic, is what costs here, so ``F22`` is never materialized: ``S`` is
-computed as ``F21 (-X)`` straight into the level buffer and the children's ring-ring
-contributions are added into it afterwards; the separator rows/columns (``[F11 | F12]`` and
-``F21``) are assembled in place in the factor arena. Each depth's groups (or halves of groups)
-run as tasks on 2 threads (:mod:`tinct.methods.levin.runtime`).
+A group runs either in the **compiled front kernel** (``_fronts.c`` via
+:mod:`tinct.methods.levin.kernel`: box after box in cache, Gauss-Jordan with a GTH pivot at
+every step; see :func:`fused` for which groups) or as **batched torch ops** (one batched
+``inv`` / ``bmm`` / extend-add per step; the fallback when the kernel is not built). Both use
+the same factor layout per box, ``[F1 = [F11^-1 | -X | 0] (s rows) | F21 (r + 1 rows)]``, or
+only ``-X`` when the full factors are not kept (``keep=False``). Each depth's groups (or parts
+of groups) run as tasks on the task threads (:mod:`tinct.methods.levin.runtime`).
 
 No pivoting between fronts is needed: ``A`` is a row diagonally dominant M-matrix, whose Schur
-complements stay M-matrices. The factors are kept in float32 (half the memory traffic of
-float64, ~2x the matmul speed) with **GTH pivots** (see :func:`solve`), which keep a single
-solve within ~1e-4 of the exact answer; :func:`solve` can add iterative refinement with the
-exact float64 residual (one step: ~1e-6).
+complements stay M-matrices. Everything runs in float32 (half the memory traffic of float64,
+~2x the matmul speed) with **GTH pivots** (see :func:`solve`), which keep a single solve within
+~2e-5 of the exact answer on real photos; :func:`solve` can add iterative refinement with the
+exact float64 residual.
 
-Storage per box: ``F11^-1`` (s x s), ``-X`` (s x r+1) and ``F21`` (r+1 x s); ~0.55 GB at 1 MP.
+Storage at 1 MP: 0.5 GB of full factors, 0.22 GB of ``-X`` alone; 2 x 80 MB of Schur buffers.
 """
 
 from __future__ import annotations
@@ -448,12 +449,14 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: flo
           max_refine: int = 6, leaf: int = LEAF_PIXELS) -> np.ndarray | None:
     """Solve ``A x = rhs``: float32 multifrontal LU with GTH pivots, optionally refined to float64 accuracy.
 
-    The factorization uses **GTH pivots** (Grassmann-Taksar-Heyman): each separator pivot is set
-    to the row's leak (its row sum in ``A``, carried through the elimination like a right-hand
-    side, see :func:`leaks`) plus the magnitude of its off-diagonal sum, instead of the
-    cancellation-prone ``1 - sum of updates``. This keeps the float32 solution within ~1e-4 of
-    the exact one even where weak links (hard edges) make ``A`` ill-conditioned (measured:
-    ``docs/results/levin_speed.md``), so by default one solve is the answer.
+    The factorization uses **GTH pivots** (Grassmann-Taksar-Heyman): a pivot is set to the row's
+    leak (its row sum in the current Schur complement, carried through the elimination like a
+    right-hand side, see :func:`leaks`) plus the magnitude of its off-diagonal sum, instead of
+    the cancellation-prone ``1 - sum of updates``. The compiled kernel does this at every
+    elimination step, the torch fallback once per front. This keeps the float32 solution within
+    ~2e-5 (torch fallback: ~2e-4) of the exact one on real photos even where weak links (hard
+    edges) make ``A`` ill-conditioned (``docs/results/levin_accuracy.md``), so by default one
+    solve is the answer, made with ``keep=False`` (only ``-X`` stored).
 
     ``refine=True`` adds iterative refinement: each step computes the float64 residual
     ``r = b - A x`` and corrects ``x`` by one solve with the float32 factors. The contraction
