@@ -182,3 +182,34 @@ def test_compact_factors_solve_like_full_ones() -> None:
     np.testing.assert_allclose(compact.solution.numpy(), full.solution.numpy(), atol=2e-5)
     with pytest.raises(ValueError, match="keep=True"):
         compact.solve_factored(b)
+
+
+def test_missing_kernel_build_warns_once_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the compiled extension the solver still works (torch path) and says why it is slower."""
+    import importlib.util
+
+    from tinct.methods.levin import kernel
+
+    monkeypatch.setattr(kernel, "_LIB", None)
+    monkeypatch.setattr(kernel, "_LOADED", False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.warns(RuntimeWarning, match="not built"):
+        assert kernel.library() is None
+    system, uv = _problem(30, 40, seed=12)
+    lu = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(system.rhs(uv)), gth=True, keep=False)
+    assert lu.kernel is None and lu.keep                      # torch path, full factors
+    exact = solve_system(system, uv, solver="superlu").reshape(-1, 2)
+    assert np.abs(lu.solution.double().numpy() - exact).max() < 1e-4
+
+
+def test_kernel_on_one_thread_matches_two() -> None:
+    system, uv = _problem(80, 60, seed=13)
+    b = torch.from_numpy(system.rhs(uv))
+    two = multifrontal.MultifrontalLU(system, rhs=b, gth=True, keep=False).solution
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = multifrontal.MultifrontalLU(system, rhs=b, gth=True, keep=False).solution
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)          # same boxes, same order of operations per box
