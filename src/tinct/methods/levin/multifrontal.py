@@ -80,6 +80,10 @@ class MultifrontalLU:
         dtype: factor precision (float32 default; :func:`solve` refines to float64 accuracy).
         rhs: optional ``(H*W, C)``: its forward substitution runs during the factorization
             (while each group's factors are fresh), and :attr:`solution` holds ``A^-1 rhs``.
+            The compiled kernel (float32 only) is used only with ``rhs``.
+        gth: GTH pivots (needs ``rhs``: the leak is carried as an extra column); see :func:`solve`.
+        keep: keep the full factors for :meth:`solve_factored`; ``False`` lets the kernel store
+            only ``-X`` (forced to ``True`` on the torch path).
 
     All factors live in one preallocated arena (one allocation, no per-front page faults).
     """
