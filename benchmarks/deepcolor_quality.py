@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from tinct.bench.quality import METRICS, PROTOCOL, evaluate_quality
+from tinct.bench.report import write_report
 from tinct.registry import load_method
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +60,7 @@ def main() -> int:
             table.append({"row": label, "method": method, "options": options, **report.means()})
             print(ds, json.dumps(table[-1]), flush=True)
         result["tables"][ds] = table
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_report(args.out, result, to_markdown(result))
     return 0
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 import tinct
+from tinct.bench.report import write_report
 from tinct.color import rgb_to_luma
 from tinct.io import read_rgb
 from tinct.methods.deepcolor import pipeline as pl
@@ -168,11 +169,7 @@ def main() -> int:
         "work_pixels": method.work_pixels,
         "self_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_report(args.out, result, to_markdown(result))
     return 0
 
 

@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -40,6 +39,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from tinct import metrics
+from tinct.bench.report import write_report
 from tinct.color import rgb_to_lab, rgb_to_luma, rgb_to_ycbcr
 from tinct.io import read_rgb
 from tinct.methods.cyclegan import load_generator as load_cyclegan
@@ -227,11 +227,7 @@ def main() -> int:
         md.append(to_markdown(dataset, results, len(gt), command))
     if args.bundle:
         bundle(runs, everything)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text("\n".join(md))
-    out.with_suffix(".json").write_text(json.dumps(everything, indent=2) + "\n")
-    print(out.with_suffix(".md").read_text())
+    write_report(args.out, everything, "\n".join(md))
     return 0
 
 

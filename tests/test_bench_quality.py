@@ -157,3 +157,12 @@ def test_kodak_first_image_gray_floor(shared_data):
     row = report.rows[0]
     assert row.image == "kodim01.png" and (row.width, row.height) == (768, 512)
     assert 15 < row.psnr < 60 and row.colorfulness_pred < 1e-3 < row.colorfulness_gt
+
+
+def test_write_report_writes_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from tinct.bench.report import write_report
+
+    write_report(tmp_path / "deep" / "speed", {"command": "x", "rows": [1.5]}, "# table\n")
+    assert json.loads((tmp_path / "deep" / "speed.json").read_text()) == {"command": "x", "rows": [1.5]}
+    assert (tmp_path / "deep" / "speed.md").read_text() == "# table\n"
+    assert "# table" in capsys.readouterr().out

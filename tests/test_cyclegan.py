@@ -87,16 +87,3 @@ def test_exported_weights_colorize_odd_size(tmp_path) -> None:
 def test_registered_trainable() -> None:
     info = method_info("cyclegan")
     assert info.trainable and info.name == "cyclegan"
-
-
-def test_bundled_weights_colorize_odd_size() -> None:
-    from tinct.weights import bundled_path
-
-    if not bundled_path("cyclegan").is_file():
-        pytest.skip("bundled cyclegan weights not yet trained")
-    m = CycleGANColorizer()
-    assert m.card["method"] == "cyclegan" and m.card["split"]["disjoint"] is True
-    y, x = np.mgrid[0:29, 0:35]
-    gray = (0.5 + 0.3 * np.sin(x / 4.0) * np.cos(y / 6.0)).astype(np.float32)
-    out = m.colorize(gray)
-    assert out.shape == (29, 35, 3) and np.isfinite(out).all()

@@ -16,7 +16,7 @@ from tinct.methods.spynco import losses as L
 from tinct.methods.spynco.model import SpyncoGenerator, SpyncoModelConfig, generate_full, pad_to_multiple
 from tinct.methods.spynco.training import SpyncoTrainConfig, SpyncoTrainer, add_arguments, export_generator
 from tinct.nn.gan import image_pyramid
-from tinct.registry import method_info
+from tinct.registry import load_method, method_info
 from tinct.weights import bundled_path, load_weights, save_weights
 
 TINY = SpyncoModelConfig(encoder_width=8, decoder_width=16, n_res_blocks=1)
@@ -196,13 +196,16 @@ def test_float16_weights_load_close_to_float32(tmp_path) -> None:
     assert np.abs(a - b).max() < 5e-3
 
 
-def test_bundled_weights_colorize_odd_size() -> None:
-    if not bundled_path("spynco").is_file():
-        pytest.skip("bundled spynco weights not yet trained")
-    info = method_info("spynco")
+@pytest.mark.parametrize("name", ["spynco", "cyclegan"])
+def test_bundled_weights_colorize_odd_size(name: str) -> None:
+    """Both unpaired GANs (cyclegan subclasses spynco's colorizer) ship weights trained on a
+    split disjoint from the evaluation images and colour an odd-sized input, keeping its luma."""
+    if not bundled_path(name).is_file():
+        pytest.skip(f"bundled {name} weights not yet trained")
+    info = method_info(name)
     assert info.trainable and info.bundled_weights
-    m = SpyncoColorizer()
-    assert m.card["method"] == "spynco" and m.card["split"]["disjoint"] is True
+    m = load_method(name)
+    assert m.card["method"] == name and m.card["split"]["disjoint"] is True
     y, x = np.mgrid[0:37, 0:53]
     gray = (0.5 + 0.3 * np.sin(x / 5.0) * np.cos(y / 7.0)).astype(np.float32)
     out = m.colorize(gray)
