@@ -44,7 +44,15 @@ import torch
 
 from tinct.methods.levin.kernel import GroupArgs, LinkArgs, library, pointer
 from tinct.methods.levin.nd_plan import Group, Plan, build_plan
-from tinct.methods.levin.runtime import release_workspace, row_tasks, run, thread_count, workspace
+from tinct.methods.levin.runtime import (
+    claim,
+    release_workspace,
+    row_tasks,
+    run,
+    still_holds,
+    thread_count,
+    workspace,
+)
 
 __all__ = ["MultifrontalLU", "apply_matrix", "plan", "release_workspace", "residual", "solve"]
 from tinct.methods.levin.system import OFFSETS, LevinSystem
@@ -95,10 +103,10 @@ class MultifrontalLU:
         self.plan = plan(self.h, self.w, leaf)
         self.np_dtype = np.float32 if dtype == torch.float32 else np.float64
         # the entries of A are -W; pixel-major (H, W, 8): a box's entries lie close together
-        negated = np.empty((self.h, self.w, 8), dtype=self.np_dtype)
+        weights = workspace("negated", self.h * self.w * 8, self.np_dtype)
+        negated = weights.numpy().reshape(self.h, self.w, 8)
         run(row_tasks(self.h, lambda lo, hi: np.negative(system.weights[:, lo:hi].transpose(1, 2, 0),
                                                           out=negated[lo:hi], casting="same_kind")))
-        weights = torch.from_numpy(negated).reshape(-1)
         self.gth = gth and rhs is not None
         self.kernel = library() if dtype == torch.float32 and rhs is not None else None
         # without `keep`, the kernel's fronts store only -X (all the back substitution needs)
@@ -113,9 +121,10 @@ class MultifrontalLU:
                 self._at[id(g)] = (size, block)
                 size += b * block
         self.arena = workspace("arena", size, self.np_dtype)
+        self._claim = claim("arena")                     # a later factorization reuses the arena
         if self.gth:
             assert rhs is not None
-            full = torch.empty(rhs.shape[0], rhs.shape[1] + 1, dtype=dtype)
+            full = workspace("rhs", rhs.shape[0] * (rhs.shape[1] + 1), self.np_dtype).view(rhs.shape[0], -1)
             full[:, :-1] = rhs
             full[:, -1] = torch.from_numpy(leaks(system))
             rhs = full
@@ -144,6 +153,7 @@ class MultifrontalLU:
         parts = thread_count()
         scratch_size = max(-(-g.sizes[0] // parts) * g.sizes[1] * max(g.sizes[1], g.sizes[2] + 1)
                            for level in levels for g in level)   # per thread: its rows of one group
+        vectors = None if rhs is None else _Vectors(self.plan, rhs.shape[1], self.np_dtype)
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
@@ -156,9 +166,8 @@ class MultifrontalLU:
                 if self.kernel is None or not fused(g, self.keep):
                     g.entry_index(self.h * self.w)
                 y = carry = None
-                if rhs is not None:
-                    y = torch.empty(b, s, rhs.shape[1], dtype=self.dtype)
-                    carry = torch.empty(b, r + 1, rhs.shape[1], dtype=self.dtype) if r else None
+                if vectors is not None:
+                    y, carry = vectors.take(g)
                     ys[depth].append(y)
                     next_carries[g.key] = carry
 
@@ -330,17 +339,20 @@ class MultifrontalLU:
         """
         if not self.keep:
             raise ValueError("this factorization kept only -X (keep=False); factor again with keep=True")
+        if not still_holds("arena", self._claim):
+            raise RuntimeError("these factors were overwritten by a later factorization (the factor memory "
+                               "is shared between solves); factor again")
         rhs = rhs.to(self.dtype)
         levels = self.plan.levels
+        vectors = _Vectors(self.plan, rhs.shape[1], self.np_dtype)
         ys: list[list[torch.Tensor]] = [[] for _ in levels]
         carries: dict = {}
         for depth in range(len(levels) - 1, -1, -1):
             next_carries: dict = {}
             tasks = []
             for g in levels[depth]:
-                b, s, r = g.sizes
-                y = torch.empty(b, s, rhs.shape[1], dtype=self.dtype)
-                carry = torch.empty(b, r + 1, rhs.shape[1], dtype=self.dtype) if r else None
+                b = len(g.origins)
+                y, carry = vectors.take(g)
                 ys[depth].append(y)
                 next_carries[g.key] = carry
                 tasks += row_tasks(b, lambda lo, hi, g=g, y=y, carry=carry, carries=carries:
@@ -348,6 +360,27 @@ class MultifrontalLU:
             run(tasks)
             carries = next_carries
         return self._backward(ys, rhs.shape[1])
+
+
+class _Vectors:
+    """The forward pass's per-group ``y (B, s, C)`` and carries ``(B, r + 1, C)``, carved from one
+    kept workspace (fresh pages cost a fault each: ~50 MB per solve at 1 MP)."""
+
+    def __init__(self, plan: Plan, columns: int, dtype: type):
+        total = sum(len(g.origins) * (g.sizes[1] + g.sizes[2] + 1) for level in plan.levels for g in level)
+        self.buf = workspace("vectors", total * columns, dtype)
+        self.columns, self.at = columns, 0
+
+    def take(self, g: Group) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b, s, r = g.sizes
+        y = self._next((b, s, self.columns))
+        return y, self._next((b, r + 1, self.columns)) if r else None
+
+    def _next(self, shape: tuple[int, int, int]) -> torch.Tensor:
+        n = shape[0] * shape[1] * shape[2]
+        out = self.buf[self.at: self.at + n].view(shape)
+        self.at += n
+        return out
 
 
 FUSED_MAX_SEPARATOR = 511

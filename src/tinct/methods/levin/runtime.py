@@ -63,6 +63,21 @@ a page fault per page, which made repeated 1 MP solves 0.3-0.8 s slower and erra
 :func:`release_workspace` frees them."""
 
 
+_CLAIMS: dict[str, int] = {}
+
+
+def claim(name: str) -> int:
+    """Mark workspace ``name`` as now written by a new user; returns that user's token."""
+    _CLAIMS[name] = _CLAIMS.get(name, 0) + 1
+    return _CLAIMS[name]
+
+
+def still_holds(name: str, token: int) -> bool:
+    """Whether the user with ``token`` (from :func:`claim`) still owns workspace ``name``'s contents
+    (always true when workspaces are not kept, i.e. not shared)."""
+    return not KEEP_WORKSPACE or _CLAIMS.get(name) == token
+
+
 def release_workspace() -> None:
     """Free the memory kept between solves (see :data:`KEEP_WORKSPACE`)."""
     _WORKSPACE.clear()
