@@ -78,3 +78,25 @@ def test_warmup_lr_is_linear_then_flat():
         set_warmup_lr(opt, 2e-3, step, warmup=100)
         lrs.append(opt.param_groups[0]["lr"])
     assert lrs == pytest.approx([2e-5, 1e-3, 2e-3, 2e-3, 2e-3])
+
+
+def test_every_method_package_registers_its_own_name() -> None:
+    import importlib
+
+    from tinct.methods import PACKAGES
+    from tinct.registry import list_methods
+
+    for package in PACKAGES:
+        importlib.import_module(f"tinct.methods.{package}")
+    assert sorted(PACKAGES) == [m.name for m in list_methods()]
+
+
+def test_asking_for_one_method_imports_only_its_package() -> None:
+    """``tinct colorize --method reinhard`` must not pay for torch (over a second to import)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tinct; from tinct.registry import load_method; load_method('reinhard'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -9,6 +9,7 @@ weights ship inside the package. Method packages are imported explicitly by
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,8 +155,14 @@ def register(
     return deco
 
 
-def _ensure_loaded() -> None:
-    import tinct.methods  # noqa: F401  (imports every method package, which registers itself)
+def _ensure_loaded(name: str | None = None) -> None:
+    """Import method ``name``'s package (it registers itself), or every method package."""
+    from tinct.methods import PACKAGES
+
+    if name is not None and name in _REGISTRY:
+        return
+    for package in PACKAGES if name is None or name not in PACKAGES else (name,):
+        importlib.import_module(f"tinct.methods.{package}")
 
 
 def list_methods() -> list[MethodInfo]:
@@ -165,8 +172,11 @@ def list_methods() -> list[MethodInfo]:
 
 
 def method_info(name: str) -> MethodInfo:
-    """The :class:`MethodInfo` of ``name``; a clear :class:`TinctError` if unknown."""
-    _ensure_loaded()
+    """The :class:`MethodInfo` of ``name``; a clear :class:`TinctError` if unknown.
+
+    Only ``name``'s own package is imported (unless ``name`` is unknown).
+    """
+    _ensure_loaded(name)
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -1,14 +1,10 @@
-"""Method packages. Each import below registers one method with :mod:`tinct.registry`.
+"""Method packages, one per method; each registers itself with :mod:`tinct.registry` when imported.
 
-Add a new method by creating ``tinct/methods/<name>/`` and importing it here.
+Add a new method by creating ``tinct/methods/<name>/`` (or ``<name>.py``) whose import registers a
+method called ``<name>``, and listing it in :data:`PACKAGES`. Nothing is imported here: the
+registry imports a method's package when that method is first asked for (so
+``tinct colorize --method reinhard`` never loads torch), and every package for listings.
 """
 
-import tinct.methods.cyclecnn  # noqa: F401
-import tinct.methods.cyclegan  # noqa: F401
-import tinct.methods.deepcolor  # noqa: F401
-import tinct.methods.levin  # noqa: F401
-import tinct.methods.reinhard  # noqa: F401
-import tinct.methods.spynco  # noqa: F401
-import tinct.methods.stereocopy  # noqa: F401
-import tinct.methods.welsh  # noqa: F401
-from tinct.methods import gray  # noqa: F401
+PACKAGES = ("cyclecnn", "cyclegan", "deepcolor", "gray", "levin", "reinhard", "spynco", "stereocopy", "welsh")
+"""Every method package, by the name of the method it registers."""
