@@ -287,3 +287,16 @@ def test_kernel_is_accurate_where_float64_elimination_is_not() -> None:
         assert np.abs(refined - reference).max() < 1e-6
         superlu = solve_system(system, uv, solver="superlu").reshape(-1, 2)
         assert np.abs(superlu - reference).max() > 1e-2
+
+
+def test_solves_from_several_threads_do_not_share_memory_at_once() -> None:
+    """The factor memory is kept and shared: concurrent solves (a library used from threads) are
+    serialized and each gets its own right answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    problems = [_problem(40 + 7 * i, 50, seed=20 + i) for i in range(4)]
+    exact = [solve_system(s, uv, solver="superlu") for s, uv in problems]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda p: solve_system(*p), problems * 2))
+    for i, x in enumerate(got):
+        np.testing.assert_allclose(x, exact[i % 4], atol=1e-4)

@@ -487,6 +487,11 @@ def residual(system: LevinSystem, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out.view(h * w, -1).numpy()
 
 
+_SOLVING = threading.Lock()
+"""Serializes :func:`solve` across threads: the factor memory is shared (see
+:func:`~tinct.methods.levin.runtime.workspace`). Direct users of :class:`MultifrontalLU` must not
+factor in two threads at once."""
+
 ROUNDOFF_RESIDUAL = 1e-14
 """A residual ``max |b - A x|`` at most this (times ``max(1, max |b|)``) is at float64 roundoff for
 these matrices (row sums of 1, 9 entries): refinement cannot reduce it further."""
@@ -531,13 +536,14 @@ def solve(system: LevinSystem, rhs: np.ndarray, *, refine: bool = True, tol: flo
     b = np.asarray(rhs, dtype=np.float64)
     if not b.size:
         return b.copy()
-    collecting = gc.isenabled()
-    gc.disable()             # thousands of short-lived objects per solve: no collector passes meanwhile
-    try:
-        return _solve(system, b, refine, tol, max_refine, leaf)
-    finally:
-        if collecting:
-            gc.enable()
+    with _SOLVING:                # the kept workspaces serve one solve at a time (it uses every core)
+        collecting = gc.isenabled()
+        gc.disable()         # thousands of short-lived objects per solve: no collector passes meanwhile
+        try:
+            return _solve(system, b, refine, tol, max_refine, leaf)
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def _solve(system: LevinSystem, b: np.ndarray, refine: bool, tol: float, max_refine: int,
