@@ -13,11 +13,14 @@
  *   3. Gauss-Jordan without row exchanges, in panels of 4 pivots (rank-4 updates of the other
  *      rows), with GTH pivots: before step k the pivot is rebuilt as leak_k minus the sum of row
  *      k over the uneliminated columns, the leak (row sum of A) being the last right-hand-side
- *      column. Then M holds [F11^-1 | X = F11^-1 F12 | y = F11^-1 acc_sep];
- *   4. write the factors in the arena layout of the torch path:
- *        block = [F1 = [F11^-1 | -X | 0] (s rows of s + r + 1) | F21 ((r + 1) rows of s)];
- *   5. S = F21 (-X) (4 x 16 register blocks) + the children's ring-ring parts, the update passed
+ *      column. Then M holds [F11^-1 | X = F11^-1 F12 | y = F11^-1 acc_sep] (with `compact`, the
+ *      F11^-1 columns are left stale: only X and y are wanted);
+ *   4. write the factors in the arena layout of the torch path,
+ *        block = [F1 = [F11^-1 | -X | 0] (s rows of s + r + 1) | F21 ((r + 1) rows of s)],
+ *      or with `compact` only -X (s rows of r), and y;
+ *   5. S = -F21 X (4 x 32 register blocks) + the children's ring-ring parts, the update passed
  *      to the parent, and the carry acc_ring - F21 y.
+ * Build with -DNOCLONE to get one plain version (e.g. for sanitizers).
  */
 #include <stdint.h>
 #include <stdlib.h>
