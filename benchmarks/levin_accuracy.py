@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import torch
 from skimage import io, transform
 
 from tinct.color import rgb_to_luma, rgb_to_uv
+from tinct.methods.levin import kernel as front_kernel
 from tinct.methods.levin import multifrontal
 from tinct.methods.levin.strokes import random_strokes
 from tinct.methods.levin.system import build_system
@@ -50,12 +50,8 @@ def errors(rgb: np.ndarray, strokes: int, seed: int) -> dict[str, float]:
         raise SystemExit("the reference refinement did not converge")
     out = {"scribbled": int(hints.mask.sum())}
     for name, gth, kernel in (("default", True, True), ("torch", True, False), ("plain", False, False)):
-        if not kernel:
-            os.environ["TINCT_LEVIN_KERNEL"] = "torch"
-        try:
+        with front_kernel.disabled(not kernel):
             lu = multifrontal.MultifrontalLU(system, rhs=torch.from_numpy(b), gth=gth, keep=not kernel)
-        finally:
-            os.environ.pop("TINCT_LEVIN_KERNEL", None)
         assert lu.solution is not None and (lu.kernel is not None) == kernel
         x = lu.solution.double().numpy()
         out[name] = float(np.abs(x - reference).max())

@@ -50,7 +50,7 @@ import scipy.sparse.linalg as spla
 from skimage import data, transform
 
 from tinct.color import rgb_to_luma, rgb_to_uv
-from tinct.methods.levin import multifrontal
+from tinct.methods.levin import kernel, multifrontal
 from tinct.methods.levin.solve import SOLVERS, compact_csr, solve_system
 from tinct.methods.levin.strokes import random_strokes
 from tinct.methods.levin.system import build_csr_reference, build_system
@@ -84,18 +84,10 @@ def fast(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray,
     build_wall, build_cpu = _since(t)
     refine = solver.endswith("+refine")
     name = solver.removesuffix("+refine").replace("-torch", "")
-    saved = os.environ.get("TINCT_LEVIN_KERNEL")
-    if "-torch" in solver:
-        os.environ["TINCT_LEVIN_KERNEL"] = "torch"
-    try:
+    with kernel.disabled("-torch" in solver):
         t = _clock()
         x = solve_system(system, uv, solver=name, refine=refine)
         solve_wall, solve_cpu = _since(t)
-    finally:
-        if saved is None:
-            os.environ.pop("TINCT_LEVIN_KERNEL", None)
-        else:
-            os.environ["TINCT_LEVIN_KERNEL"] = saved
     return x, {"build_s": build_wall, "solve_s": solve_wall, "total_s": build_wall + solve_wall,
                "total_cpu_s": build_cpu + solve_cpu}
 

@@ -300,3 +300,20 @@ def test_solves_from_several_threads_do_not_share_memory_at_once() -> None:
         got = list(pool.map(lambda p: solve_system(*p), problems * 2))
     for i, x in enumerate(got):
         np.testing.assert_allclose(x, exact[i % 4], atol=1e-4)
+
+
+def test_kernel_disabled_block_restores_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tinct.methods.levin import kernel
+
+    monkeypatch.delenv("TINCT_LEVIN_KERNEL", raising=False)
+    system, uv = _problem(20, 20, seed=16)
+    b = torch.from_numpy(system.rhs(uv))
+    with kernel.disabled():
+        assert multifrontal.MultifrontalLU(system, rhs=b, gth=True).kernel is None
+    assert "TINCT_LEVIN_KERNEL" not in os.environ
+    monkeypatch.setenv("TINCT_LEVIN_KERNEL", "auto")
+    with kernel.disabled(False):
+        pass
+    assert os.environ["TINCT_LEVIN_KERNEL"] == "auto"

@@ -12,11 +12,13 @@ import ctypes
 import importlib.util
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from ctypes import c_int64, c_void_p
 
 import torch
 
-__all__ = ["GroupArgs", "LinkArgs", "library", "pointer"]
+__all__ = ["GroupArgs", "LinkArgs", "disabled", "library", "pointer"]
 
 _LIB: ctypes.CDLL | None = None
 _LOADED = False
@@ -73,3 +75,21 @@ def library() -> ctypes.CDLL | None:
                           "available (e.g. 'pip install -e .' after 'apt install gcc').",
                           RuntimeWarning, stacklevel=2)
     return _LIB
+
+
+@contextmanager
+def disabled(off: bool = True) -> Iterator[None]:
+    """Within the block, solvers made with ``off`` true use the batched torch path.
+
+    Sets ``TINCT_LEVIN_KERNEL=torch`` for the block and restores the previous value after it.
+    """
+    saved = os.environ.get("TINCT_LEVIN_KERNEL")
+    if off:
+        os.environ["TINCT_LEVIN_KERNEL"] = "torch"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TINCT_LEVIN_KERNEL", None)
+        else:
+            os.environ["TINCT_LEVIN_KERNEL"] = saved
