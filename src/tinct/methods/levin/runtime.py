@@ -83,16 +83,14 @@ def release_workspace() -> None:
     _WORKSPACE.clear()
 
 
-def workspace(name: str, n: int, dtype: type, zero: bool = False) -> torch.Tensor:
-    """A 1-D tensor of ``n`` elements, reused across calls when :data:`KEEP_WORKSPACE` is set."""
+def workspace(name: str, n: int, dtype: type) -> torch.Tensor:
+    """A 1-D tensor of ``n`` elements (contents undefined), reused across calls when
+    :data:`KEEP_WORKSPACE` is set; big fresh ones come from 2 MB pages (:func:`_zeroed`)."""
     held = _WORKSPACE.get(name)
     if held is not None and held.numel() >= n and held.dtype == torch.from_numpy(np.empty(0, dtype)).dtype:
-        out = held[:n]
-        if zero:
-            out.zero_()
-        return out
+        return held[:n]
     _WORKSPACE.pop(name, None)
-    out = _zeroed(n, dtype) if zero or n * np.dtype(dtype).itemsize >= HUGE_BYTES else \
+    out = _zeroed(n, dtype) if n * np.dtype(dtype).itemsize >= HUGE_BYTES else \
         torch.from_numpy(np.empty(n, dtype=dtype))
     if KEEP_WORKSPACE:
         _WORKSPACE[name] = out
