@@ -1,4 +1,7 @@
-"""tinct.io: round trips per format and bit depth, every source mode, EXIF, errors, atomic writes."""
+"""tinct.io: round trips per format and bit depth, every source mode, EXIF, errors, atomic writes.
+
+decode / encode (the in-memory twins) are tested in ``test_io_memory.py``, which shares the helpers.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from PIL import Image, ImageOps
 
 from tinct import io as tio
 from tinct.errors import TinctError
+from tinct.io import read as tio_read
 
 
 def _ramp(h: int = 20, w: int = 30, channels: int = 3, seed: int = 0) -> np.ndarray:
@@ -302,7 +306,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tio.os, "replace", broken_replace)
+    monkeypatch.setattr("tinct.io.write.os.replace", broken_replace)  # os.replace where write.py calls it
     with pytest.raises(TinctError, match="No space left"):
         tio.write_image(out, np.ones((4, 4)))
     with pytest.raises(TinctError, match="No space left"):
@@ -311,10 +315,13 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest
 
 
 def test_failed_encoding_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tio.cv2, "imencode", lambda *args: (False, None))
-    with pytest.raises(TinctError, match="encode"):
+    monkeypatch.setattr("tinct.io.write.cv2.imencode", lambda *args: (False, None))
+    with pytest.raises(TinctError, match="encode") as info:
         tio.write_image(tmp_path / "a.png", np.zeros((4, 4, 3)), bit_depth=16)
+    assert str(tmp_path / "a.png") in str(info.value) and "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TinctError, match=r"encode\(format='png'\): OpenCV failed to encode a 16-bit PNG"):
+        tio.encode(np.zeros((4, 4, 3)), bit_depth=16)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -385,5 +392,6 @@ def test_a_deleted_input_does_not_block_its_reused_inode(tmp_path: Path) -> None
     key = (source.stat().st_dev, source.stat().st_ino)
     source.unlink()
     other = tio.write_image(tmp_path / "other.png", np.zeros((4, 4)))
-    tio._read_inodes[(other.stat().st_dev, other.stat().st_ino)] = tio._read_inodes.pop(key)  # simulate reuse
+    inodes = tio_read._read_inodes
+    inodes[(other.stat().st_dev, other.stat().st_ino)] = inodes.pop(key)  # simulate reuse
     tio.write_image(other, np.ones((4, 4)))  # allowed: the file that was read no longer exists

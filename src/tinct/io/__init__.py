@@ -4,30 +4,30 @@ Reading gives float32 RGB in [0, 1] (+ alpha) from PNG, JPEG, TIFF, BMP, WebP (a
 opens, first frame), 1/8/16-bit, gray, gray+alpha, RGB(A), palette, CMYK (naive, no ICC), float;
 16-bit colour PNG/TIFF go through ``cv2.imdecode`` because Pillow truncates them to 8 bits. The
 EXIF orientation is applied and the pixel count is checked from the header before decoding.
-Writing is atomic and never overwrites a file read in this process. The per-mode table, error
-messages and limits are in ``docs/methods/io.md``.
+Writing is atomic and never overwrites a file read in this process. ``decode`` / ``encode`` do
+the same in memory (bytes in, bytes out, no temporary file), through the same code as
+``read_image`` / ``write_image``. The per-mode table, error messages and limits are in
+``docs/methods/io.md``.
 
-Modules: :mod:`tinct.io.read` (decoding, modes, limits, the record of files read),
-:mod:`tinct.io.write` (atomic writes, input protection), :mod:`tinct.io.paths` (``list_images``,
-``expand_inputs``, ``is_color``). Everything public is re-exported here; import from ``tinct.io``.
+Modules: :mod:`tinct.io.read` (decoding files and bytes, modes, limits, the record of files
+read), :mod:`tinct.io.write` (encoding to bytes, atomic writes, input protection),
+:mod:`tinct.io.paths` (``list_images``, ``expand_inputs``, ``is_color``). Everything public is
+re-exported here; import from ``tinct.io``. Tests that patch a dependency patch it where it is
+used (e.g. ``tinct.io.write.os.replace``): this package re-exports no third-party module.
 """
 
 from __future__ import annotations
 
-import os as os  # re-exported: tests patch ``tinct.io.os.replace``
-
-import cv2 as cv2  # re-exported: tests patch ``tinct.io.cv2.imencode``
-
 from tinct.io.paths import IMAGE_EXTENSIONS, expand_inputs, is_color, list_images
-from tinct.io.read import DEFAULT_MAX_PIXELS, ImageData, read_gray, read_image, read_rgb
-from tinct.io.read import _read_inodes as _read_inodes  # process-wide state, shared with write.py
-from tinct.io.read import _read_paths as _read_paths
-from tinct.io.write import write_image
+from tinct.io.read import DEFAULT_MAX_PIXELS, ImageData, decode, read_gray, read_image, read_rgb
+from tinct.io.write import encode, write_image
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "ImageData",
+    "decode",
+    "encode",
     "expand_inputs",
     "is_color",
     "list_images",

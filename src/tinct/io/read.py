@@ -1,5 +1,7 @@
-"""Decoding image files to float32 RGB in [0, 1] plus alpha (modes, bit depths, EXIF, size limits).
+"""Decoding images to float32 RGB in [0, 1] plus alpha (modes, bit depths, EXIF, size limits).
 
+:func:`read_image` decodes a file and :func:`decode` the same bytes held in memory; both run one
+implementation on a :class:`_Source` (a path or a byte string plus the name messages start with).
 Also holds the process-wide record of files read (``_read_paths``, ``_read_inodes``) that
 :mod:`tinct.io.write` consults so an input is never overwritten, and the lock that guards the
 temporary change of Pillow's global decompression-bomb limit.
@@ -7,6 +9,7 @@ temporary change of Pillow's global decompression-bomb limit.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -42,7 +45,7 @@ class ImageData:
             "F", ...); 16-bit colour files decoded by OpenCV report "RGB" / "RGBA" / "LA".
         bit_depth: bits per channel of the source: 1, 8, 16 (32 for float / 32-bit integer).
         is_gray_source: the file stores one channel (plus alpha), or a palette of grays only.
-        path: the path as given to :func:`read_image`.
+        path: the path as given to :func:`read_image`; ``Path(name)`` for :func:`decode`.
     """
 
     rgb: np.ndarray
@@ -58,6 +61,36 @@ class ImageData:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Encoded image bytes: a file, or the bytes themselves; ``label`` starts every message."""
+
+    label: str
+    origin: Path | bytes
+
+    @property
+    def path(self) -> Path:
+        """What :attr:`ImageData.path` holds: the file, or ``Path(label)`` for bytes."""
+        return self.origin if isinstance(self.origin, Path) else Path(self.label)
+
+    def opener(self) -> Path | io.BytesIO:
+        """What :func:`PIL.Image.open` reads: the path, or a stream over the bytes (no copy to disk)."""
+        return self.origin if isinstance(self.origin, Path) else io.BytesIO(self.origin)
+
+    def head(self, count: int) -> bytes:
+        """The first ``count`` bytes (fewer if shorter): magic numbers and the PNG header."""
+        if isinstance(self.origin, Path):
+            with open(self.origin, "rb") as handle:
+                return handle.read(count)
+        return bytes(self.origin[:count])
+
+    def buffer(self) -> np.ndarray:
+        """All bytes as uint8 ``(N,)`` for ``cv2.imdecode`` (a view of in-memory bytes, no copy)."""
+        if isinstance(self.origin, Path):
+            return np.fromfile(self.origin, dtype=np.uint8)
+        return np.frombuffer(self.origin, dtype=np.uint8)
+
+
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
     """Decode an image file to float32 RGB in [0, 1] plus alpha (modes: ``docs/methods/io.md``).
 
@@ -70,22 +103,57 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         overwrites it.
 
     Raises:
-        TinctError: missing file, a directory, empty, truncated/corrupt, not an image, too large.
+        TinctError: missing file, a directory, empty, truncated/corrupt, not an image, too large;
+            one line starting with ``path``.
     """
     path = Path(path)
+    _check_max_pixels(max_pixels)
+    _check_readable(path)
+    data = _decode_source(_Source(str(path), path), max_pixels)
+    _remember_input(path)
+    return data
+
+
+def decode(data: bytes, *, name: str = "upload", max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
+    """Decode an image held in memory exactly as :func:`read_image` decodes the same file.
+
+    Nothing is written to disk. The result has the same values, mode and bit depth as reading
+    a file with these bytes, and ``path=Path(name)``; it is not recorded as an input (there is
+    no file to protect from :func:`write_image`).
+
+    Args:
+        data: the encoded file's bytes (any bytes-like object: bytes, bytearray, memoryview).
+        name: how messages name the image (e.g. the uploaded file's name).
+        max_pixels: refuse images with more than this many pixels (checked from the header).
+
+    Returns:
+        :class:`ImageData`: ``rgb`` float32 ``(H, W, 3)`` in [0, 1], ``alpha`` ``(H, W)`` or None.
+
+    Raises:
+        TinctError: empty, truncated/corrupt, not an image, too large; the same one-line
+            messages as :func:`read_image`, starting with ``name`` instead of a path.
+    """
+    _check_max_pixels(max_pixels)
+    if len(data) == 0:
+        raise TinctError(f"{name}: the file is empty (0 bytes)")
+    return _decode_source(_Source(name, data), max_pixels)
+
+
+def _check_max_pixels(max_pixels: int) -> None:
     if max_pixels < 1:
         raise TinctError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
-    _check_readable(path)
+
+
+def _decode_source(source: _Source, max_pixels: int) -> ImageData:
+    """Decode ``source``; any codec failure becomes one line naming ``source.label``."""
     try:
-        data = _decode(path, max_pixels)
+        return _decode(source, max_pixels)
     except (TinctError, MemoryError):
         raise
     except Exception as error:  # any codec failure is the file's fault: one line, no traceback
         detail = " ".join(str(error).split()) or type(error).__name__
-        message = f"{path}: cannot decode the image ({detail}); the file may be truncated or corrupt"
+        message = f"{source.label}: cannot decode the image ({detail}); the file may be truncated or corrupt"
         raise TinctError(message) from error
-    _remember_input(path)
-    return data
 
 
 def read_rgb(path: str | os.PathLike[str], **kwargs: int) -> np.ndarray:
@@ -122,8 +190,8 @@ def _check_readable(path: Path) -> None:
         raise TinctError(f"{path}: permission denied")
 
 
-def _too_large(path: Path, width: int, height: int, max_pixels: int) -> TinctError:
-    return TinctError(f"{path}: {width}x{height} = {width * height:,} pixels is over the limit of "
+def _too_large(label: str, width: int, height: int, max_pixels: int) -> TinctError:
+    return TinctError(f"{label}: {width}x{height} = {width * height:,} pixels is over the limit of "
                       f"{max_pixels:,}; raise it with --max-pixels (max_pixels=) if you trust the file")
 
 
@@ -140,41 +208,37 @@ def _pillow_guard(max_pixels: int) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
-def _decode(path: Path, max_pixels: int) -> ImageData:
+def _decode(source: _Source, max_pixels: int) -> ImageData:
+    label = source.label
     with _pillow_guard(max_pixels):
         try:
-            image = Image.open(path)
+            image = Image.open(source.opener())
         except Image.DecompressionBombError as error:
-            raise TinctError(f"{path}: the image is over the limit of {max_pixels:,} pixels; "
+            raise TinctError(f"{label}: the image is over the limit of {max_pixels:,} pixels; "
                              "raise it with --max-pixels (max_pixels=) if you trust the file") from error
         except Image.UnidentifiedImageError as error:
-            if _read_magic(path, 4) not in (b"II*\x00", b"MM\x00*"):
-                raise TinctError(f"{path}: not an image file (or a format tinct cannot read)") from error
-            return _decode_with_opencv(path, None, max_pixels)
+            if source.head(4) not in (b"II*\x00", b"MM\x00*"):
+                raise TinctError(f"{label}: not an image file (or a format tinct cannot read)") from error
+            return _decode_with_opencv(source, None, max_pixels)
         with image:
             width, height = image.size
             if width * height > max_pixels:
-                raise _too_large(path, width, height, max_pixels)
+                raise _too_large(label, width, height, max_pixels)
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-            opencv_mode = _opencv_mode(path, image)
+            opencv_mode = _opencv_mode(source, image)
             if opencv_mode is not None:
-                data = _decode_with_opencv(path, opencv_mode, max_pixels)
+                data = _decode_with_opencv(source, opencv_mode, max_pixels)
             else:
                 image.load()
-                data = _from_pil(path, image)
+                data = _from_pil(source.path, image)
     return _apply_orientation(data, orientation)
 
 
-def _read_magic(path: Path, count: int) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(count)
-
-
-def _opencv_mode(path: Path, image: Image.Image) -> str | None:
+def _opencv_mode(source: _Source, image: Image.Image) -> str | None:
     """The source mode of colour or gray+alpha files with 16 bits per channel (Pillow truncates
     them to 8, so OpenCV decodes them), else ``None``."""
     if image.format == "PNG":
-        header = _read_magic(path, 26)  # IHDR: bit depth at byte 24, colour type at 25
+        header = source.head(26)  # IHDR: bit depth at byte 24, colour type at 25
         depth, colour_type = header[24], header[25]
         if depth == 16 and colour_type in (2, 4, 6):
             return {2: "RGB", 4: "LA", 6: "RGBA"}[colour_type]
@@ -186,17 +250,18 @@ def _opencv_mode(path: Path, image: Image.Image) -> str | None:
     return None
 
 
-def _decode_with_opencv(path: Path, mode: str | None, max_pixels: int) -> ImageData:
+def _decode_with_opencv(source: _Source, mode: str | None, max_pixels: int) -> ImageData:
     """16-bit colour files (``mode`` known from the header) or, with ``mode=None``, TIFFs that
     Pillow cannot identify (float RGB...; their size is checked after decoding)."""
-    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    array = cv2.imdecode(source.buffer(), cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise TinctError(f"{path}: cannot decode the image; the file is truncated, corrupt or unsupported")
+        raise TinctError(f"{source.label}: cannot decode the image; the file is truncated, corrupt "
+                         "or unsupported")
     if array.shape[0] * array.shape[1] > max_pixels:
-        raise _too_large(path, array.shape[1], array.shape[0], max_pixels)
+        raise _too_large(source.label, array.shape[1], array.shape[0], max_pixels)
     if mode is None:
         mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[1 if array.ndim == 2 else array.shape[2]]
-    return _from_opencv(path, array, mode)
+    return _from_opencv(source.path, array, mode)
 
 
 def _from_opencv(path: Path, array: np.ndarray, mode: str) -> ImageData:

@@ -1,4 +1,8 @@
-"""Encoding images: atomic writes that never overwrite a file read in this process."""
+"""Encoding images: atomic writes that never overwrite a file read in this process.
+
+:func:`write_image` (to a file) and :func:`encode` (to bytes in memory) share one encoder,
+:func:`_encode_checked`; only the target differs.
+"""
 
 from __future__ import annotations
 
@@ -46,19 +50,52 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, bit_depth: i
     if file_format is None:
         known = ", ".join(sorted(_WRITE_FORMATS))
         raise TinctError(f"{path}: unknown image extension {path.suffix!r}; use one of {known}")
-    if bit_depth not in (8, 16):
-        raise TinctError(f"{path}: bit depth must be 8 or 16, got {bit_depth}")
-    if bit_depth == 16 and file_format not in _SIXTEEN_BIT_FORMATS:
-        raise TinctError(f"{path}: {file_format} stores 8 bits per channel only; use .png or .tif for 16-bit")
-    if alpha is not None and file_format not in _ALPHA_FORMATS:
-        raise TinctError(f"{path}: {file_format} cannot store transparency; use .png, .tif or .webp")
-    if not 1 <= quality <= 100:
-        raise TinctError(f"{path}: quality must be in 1..100, got {quality}")
-    values = _prepare_pixels(image, alpha, bit_depth)
     _check_writable(path)
-    encoded = _encode(values, file_format, quality)
-    _atomic_write(path, encoded)
+    _atomic_write(path, _encode_checked(str(path), file_format, image, bit_depth, quality, alpha))
     return path
+
+
+def encode(image: np.ndarray, *, format: str = "png", bit_depth: int = 8, alpha: np.ndarray | None = None,
+           quality: int = 95) -> bytes:
+    """The bytes :func:`write_image` would write to a file of this format, encoded in memory.
+
+    Args:
+        image: float ``(H, W)`` gray or ``(H, W, 3)`` RGB in [0, 1]; clipped and rounded.
+        format: ``png``, ``jpg``/``jpeg``, ``tif``/``tiff``, ``bmp`` or ``webp`` (any case, a
+            leading dot allowed: an extension).
+        bit_depth: 8 or 16 (16 only for PNG and TIFF).
+        alpha: optional float ``(H, W)`` opacity in [0, 1] (PNG, TIFF, WebP).
+        quality: JPEG / WebP quality, 1..100.
+
+    Returns:
+        The encoded file's bytes (:func:`decode` reads them back).
+
+    Raises:
+        TinctError: unknown format, 16-bit or alpha the format cannot store, encoding failed.
+        ValueError: ``image`` or ``alpha`` of the wrong shape or dtype, or containing NaN.
+    """
+    extension = "." + format.lower().lstrip(".")
+    file_format = _WRITE_FORMATS.get(extension)
+    label = f"encode(format={format!r})"
+    if file_format is None:
+        known = ", ".join(sorted({name.lstrip(".") for name in _WRITE_FORMATS}))
+        raise TinctError(f"{label}: unknown image format; use one of {known}")
+    return _encode_checked(label, file_format, image, bit_depth, quality, alpha)
+
+
+def _encode_checked(label: str, file_format: str, image: np.ndarray, bit_depth: int, quality: int,
+                    alpha: np.ndarray | None) -> bytes:
+    """Check the options against ``file_format``, quantize and encode; messages start with ``label``."""
+    if bit_depth not in (8, 16):
+        raise TinctError(f"{label}: bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and file_format not in _SIXTEEN_BIT_FORMATS:
+        raise TinctError(f"{label}: {file_format} stores 8 bits per channel only; "
+                         "use .png or .tif for 16-bit")
+    if alpha is not None and file_format not in _ALPHA_FORMATS:
+        raise TinctError(f"{label}: {file_format} cannot store transparency; use .png, .tif or .webp")
+    if not 1 <= quality <= 100:
+        raise TinctError(f"{label}: quality must be in 1..100, got {quality}")
+    return _encode(label, _prepare_pixels(image, alpha, bit_depth), file_format, quality)
 
 
 def _prepare_pixels(image: np.ndarray, alpha: np.ndarray | None, bit_depth: int) -> np.ndarray:
@@ -117,7 +154,7 @@ def _is_hard_link_to_input(resolved: Path) -> bool:
     return (again.st_dev, again.st_ino) == key
 
 
-def _encode(values: np.ndarray, file_format: str, quality: int) -> bytes:
+def _encode(label: str, values: np.ndarray, file_format: str, quality: int) -> bytes:
     """Encode quantized ``(H, W, C)`` uint8 or uint16 values."""
     channels = values.shape[2]
     if values.dtype == np.uint16:
@@ -128,7 +165,7 @@ def _encode(values: np.ndarray, file_format: str, quality: int) -> bytes:
         bgr = np.ascontiguousarray(np.concatenate([values[..., 2::-1], values[..., 3:]], axis=2))
         ok, buffer = cv2.imencode(".png" if file_format == "PNG" else ".tiff", bgr)
         if not ok:
-            raise TinctError(f"OpenCV failed to encode a 16-bit {file_format}")
+            raise TinctError(f"{label}: OpenCV failed to encode a 16-bit {file_format}")
         return buffer.tobytes()
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
     image = Image.fromarray(values[..., 0] if channels == 1 else values, mode=mode)
