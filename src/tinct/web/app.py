@@ -1,9 +1,10 @@
 """State and work of the web app, free of HTTP: uploads, colorization jobs, PNG results.
 
-:class:`WebApp` keeps uploaded images (decoded by :mod:`tinct.io` from a temporary file) in a
-small in-memory store under random ids, runs colorization jobs one at a time on a worker
-thread (the machine's cores are better spent on one image than shared by two) and keeps each
-result as PNG bytes. :mod:`tinct.web.server` maps HTTP requests onto these methods.
+:class:`WebApp` keeps uploaded images (decoded in memory by :func:`tinct.io.decode`, no
+temporary file) in a small in-memory store under random ids, runs colorization jobs one at a
+time on a worker thread (the machine's cores are better spent on one image than shared by two)
+and keeps each result as PNG bytes (:func:`tinct.io.encode`). :mod:`tinct.web.server` maps HTTP
+requests onto these methods.
 
 Every user mistake raises :class:`tinct.errors.TinctError` with a one-line message; the server
 turns it into a JSON ``{"error": ...}`` answer, so the page can show it and nothing crashes.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import queue
 import secrets
-import tempfile
 import threading
 import time
 import traceback
@@ -127,7 +127,6 @@ class WebApp:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._methods: dict[str, Colorizer] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._tmp = tempfile.TemporaryDirectory(prefix="tinct-web-")
         self._worker = threading.Thread(target=self._work, name="tinct-web-worker", daemon=True)
         self._worker.start()
 
@@ -182,23 +181,15 @@ class WebApp:
                 self._uploads.popitem(last=False)
         return upload
 
-    def _decode(self, data: bytes, name: str) -> Any:
-        suffix = Path(name).suffix.lower()
-        if not suffix.isascii() or not suffix[1:].isalnum() or len(suffix) > 6:
-            suffix = ""
-        with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=suffix, delete=False) as f:
-            f.write(data)
-            path = Path(f.name)
+    def _decode(self, data: bytes, name: str) -> tio.ImageData:
+        # In memory; io's one-line messages start with the name the user knows the file by.
         try:
-            return tio.read_image(path, max_pixels=self.max_pixels)
-        except TinctError as exc:
-            # io's messages name our temporary path; the user knows the file by its own name.
-            raise TinctError(str(exc).replace(str(path), Path(name).name or "upload")) from None
-        except Exception as exc:  # a decoder failing in a way io did not anticipate
+            return tio.decode(data, name=Path(name).name or "upload", max_pixels=self.max_pixels)
+        except TinctError:
+            raise
+        except Exception as exc:  # a decoder failing in a way io did not anticipate (MemoryError...)
             raise TinctError(f"'{Path(name).name}' could not be read as an image ({type(exc).__name__}); "
                              "upload a PNG, JPEG, TIFF, BMP or WebP file") from None
-        finally:
-            path.unlink(missing_ok=True)
 
     def upload(self, upload_id: str, role: str | None = None) -> Upload:
         """The upload with this id; a clear error if unknown, expired or of the wrong role."""
@@ -218,12 +209,8 @@ class WebApp:
         return self._encode_png(pixels)
 
     def _encode_png(self, rgb: np.ndarray) -> bytes:
-        path = Path(self._tmp.name) / f"out-{secrets.token_hex(8)}.png"
-        try:
-            tio.write_image(path, np.clip(rgb, 0.0, 1.0).astype(np.float32))
-            return path.read_bytes()
-        finally:
-            path.unlink(missing_ok=True)
+        """8-bit PNG bytes of float ``(H, W)`` / ``(H, W, 3)`` in [0, 1] (clipped), encoded in memory."""
+        return tio.encode(np.clip(rgb, 0.0, 1.0).astype(np.float32), format="png")
 
     # ----------------------------------------------------------------------------- jobs
     def submit(self, *, image_id: str, method: str, reference_id: str | None = None,
@@ -322,7 +309,6 @@ class WebApp:
         return self._methods[name]
 
     def close(self) -> None:
-        """Stop the worker (after the current job) and delete the temporary folder."""
+        """Stop the worker (after the current job); uploads and results live in memory only."""
         self._queue.put(None)
         self._worker.join(timeout=5)
-        self._tmp.cleanup()
