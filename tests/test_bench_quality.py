@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from tinct import io, metrics, registry
 from tinct.bench.quality import METRICS, evaluate_folders, evaluate_quality, pair_by_stem, score_pair
 from tinct.color import rgb_to_luma
 from tinct.errors import TinctError
+from tinct.options import OptionError, option
 from tinct.registry import Colorizer, MethodInfo
 
 
@@ -38,8 +40,8 @@ class RefCopy(Colorizer):
     name = "refcopy"
     needs = frozenset({"reference"})
 
-    def _colorize(self, gray, *, reference, hints):
-        return reference
+    def _colorize(self, gray, inputs):
+        return inputs.reference
 
 
 def test_gray_floor_scores_equal_direct_computation(data_dir):
@@ -89,23 +91,23 @@ def test_reference_method_needs_reference_fn_and_perfect_scores(data_dir):
 
 
 def test_options_are_passed_to_the_method(data_dir, monkeypatch):
-    got: list[dict] = []
+    @dataclass(frozen=True)
+    class OptOptions:
+        strength: float = option(0.0, "how strong")
 
     class Opt(Colorizer):
         name = "opt"
+        Options = OptOptions
 
-        def __init__(self, strength: float = 0.0):
-            got.append({"strength": strength})
-
-        def _colorize(self, gray, *, reference, hints):
+        def _colorize(self, gray, inputs):
             return np.repeat(gray[..., None], 3, axis=2)
 
     registry.list_methods()
-    info = MethodInfo(name="opt", summary="s", paper="p", factory=Opt)
+    info = MethodInfo(name="opt", summary="s", paper="p", options=OptOptions, factory=Opt)
     monkeypatch.setitem(registry._REGISTRY, "opt", info)
     report = evaluate_quality("opt", data_dir, options={"strength": 2.0}, progress=False)
-    assert got == [{"strength": 2.0}] and report.options == {"strength": 2.0}
-    with pytest.raises(TinctError, match="bad options"):
+    assert report.options == {"strength": 2.0}
+    with pytest.raises(OptionError, match="unknown option 'bogus'; valid options: strength"):
         evaluate_quality("opt", data_dir, options={"bogus": 1}, progress=False)
 
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import types
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 import tinct
 from tinct import cli, io, metrics, registry
+from tinct.options import option
 from tinct.registry import Colorizer, MethodInfo
 
 
@@ -36,23 +38,51 @@ def colour_png(path: Path, seed: int = 0, shape: tuple[int, int] = (12, 16), **k
     return io.write_image(path, img, **kw)
 
 
+@dataclass
+class FakeTrainConfig:
+    lr: float = option(0.1, "learning rate")
+    width: int = option(8, "channels")
+
+
+FAKE_RUNS: list = []
+
+
+def fake_trainer(config: FakeTrainConfig, run) -> int:
+    FAKE_RUNS.append((config, run))
+    return 0
+
+
+FAKE_TRAINER = fake_trainer
+
+
+@dataclass(frozen=True)
+class FakeOptions:
+    sigma: float = option(1.0, "a number")
+    fast: bool = option(False, "a switch")
+    weights: str = option("default", "a weight variant")
+
+
 def fake_method(monkeypatch: pytest.MonkeyPatch, name: str, body=None, *, needs=frozenset(),
                 trainable: bool = False) -> list:
     """Register a throwaway method; returns a list of ("created", options) and (gray, reference, hints)."""
     calls: list = []
 
     class Fake(Colorizer):
-        def __init__(self, **options):
-            calls.append(("created", options))
+        Options = FakeOptions
 
-        def _colorize(self, gray, *, reference, hints):
-            calls.append((gray, reference, hints))
+        def __init__(self, **options):
+            super().__init__(**options)
+            calls.append(("created", asdict(self.options)))
+
+        def _colorize(self, gray, inputs):
+            calls.append((gray, inputs.reference, inputs.hints))
             return body(gray) if body else np.repeat(gray[..., None], 3, axis=2)
 
     Fake.name, Fake.needs = name, frozenset(needs)
     registry.list_methods()  # make sure the real methods are registered first
+    training = {"train_config": FakeTrainConfig, "trainer": FAKE_TRAINER} if trainable else {}
     info = MethodInfo(name=name, summary=f"fake {name}", paper="(test)", needs=Fake.needs, accepts=Fake.needs,
-                      trainable=trainable, factory=Fake)
+                      options=FakeOptions, weights={"default": "d", "warm": "w"}, factory=Fake, **training)
     monkeypatch.setitem(registry._REGISTRY, name, info)
     return calls
 
@@ -183,9 +213,9 @@ def test_method_loaded_once_with_options_and_hints(work, monkeypatch):
     alpha[5, 5] = 0  # transparent scribble: ignored
     io.write_image(work / "h.png", scribble, alpha=alpha)
     code = cli.main(["colorize", "a.png", "b.png", "--method", "fakehints", "--hints", "h.png",
-                     "-O", "sigma=2.5", "-O", "fast=true", "--style", "warm"])
+                     "-O", "sigma=2.5", "-O", "fast=true", "--weights", "warm"])
     assert code == 0
-    assert calls[0] == ("created", {"sigma": 2.5, "fast": True, "style": "warm"})
+    assert calls[0] == ("created", {"sigma": 2.5, "fast": True, "weights": "warm"})
     assert len(calls) == 3  # created once, then two images
     mask = calls[1][2].mask
     assert mask[2, 3] and not mask[5, 5] and mask.sum() == 1
@@ -307,7 +337,7 @@ def test_bench_quality_gray_psnr(work, capsys, monkeypatch):
     assert json.loads((work / "docs" / "results" / "gray_data.json").read_text())["n_images"] == 1
     fake_method(monkeypatch, "fakeref", needs={"reference"})
     assert cli.main(["bench", "quality", "--method", "fakeref", "--data", "data"]) == 1
-    assert "needs reference" in capsys.readouterr().err
+    assert "needs a colour reference" in capsys.readouterr().err
     for row, path in zip(report["images"], imgs, strict=True):
         gt = io.read_rgb(path)
         pred = np.repeat(io.read_gray(path)[..., None], 3, axis=2)

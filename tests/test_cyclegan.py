@@ -75,7 +75,7 @@ def test_state_dict_round_trip() -> None:
 def test_exported_weights_colorize_odd_size(tmp_path) -> None:
     path = export_generators(tmp_path / "cg", tiny_trainer(), data={"source": "synthetic"}, split={})
     m = CycleGANColorizer(weights=str(path))
-    assert m.card["method"] == "cyclegan" and set(m.card["parameters"]) == {"G", "F", "D_color", "D_gray"}
+    assert m.card.method == "cyclegan" and set(m.card.extra["parameters"]) == {"G", "F", "D_color", "D_gray"}
     gray = (0.4 + 0.2 * np.random.default_rng(1).random((21, 15))).astype(np.float32)
     out = m.colorize(gray)
     assert out.shape == (21, 15, 3)

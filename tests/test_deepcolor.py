@@ -198,8 +198,8 @@ def test_tiling_equals_untiled_and_options(tmp_path: Path, gray: np.ndarray) -> 
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
     small = DeepColorizer(weights=str(path), work_pixels=600).colorize(big)  # chroma at ~20 x 29
     assert small.shape == whole.shape
-    with pytest.raises(TinctError, match="no deepcolor style"):
-        DeepColorizer(style="no-such-style")
+    with pytest.raises(TinctError, match="no deepcolor weights named 'no-such-style'; bundled: default, warm"):
+        DeepColorizer(weights="no-such-style")
     with pytest.raises(TinctError, match="not a deepcolor weight file"):
         bad = save_weights(tmp_path / "bad.safetensors", {"x": torch.zeros(1)}, {"config": {}})
         DeepColorizer(weights=str(bad))
@@ -223,10 +223,8 @@ def test_bundled_weights_colorize_a_sample_photo() -> None:
     assert chroma > 0.01  # not gray
     # global style (Sec. IV-C): the bundled "warm" model is warmer (larger V - U) than the default
     from tinct.color import rgb_to_yuv
-    from tinct.methods.deepcolor import available_styles
-
-    assert {"default", "warm"} <= set(available_styles())
-    warm = rgb_to_yuv(tinct.load_method("deepcolor", style="warm").colorize(g))
+    assert {"default", "warm"} <= set(tinct.method_info("deepcolor").weights)
+    warm = rgb_to_yuv(tinct.load_method("deepcolor", weights="warm").colorize(g))
     default = rgb_to_yuv(out)
     assert (warm[..., 2] - warm[..., 1]).mean() > (default[..., 2] - default[..., 1]).mean() + 0.03
 

@@ -24,7 +24,7 @@ from tinct import io as tio
 from tinct.color import rgb_to_luma
 from tinct.errors import TinctError
 from tinct.hints import hints_to_image
-from tinct.registry import _REGISTRY, Colorizer, Hints, register
+from tinct.registry import _REGISTRY, Colorizer, Inputs, register
 from tinct.web import server as web_server
 from tinct.web.app import WebApp
 from tinct.web.server import make_server, serve_in_thread
@@ -39,8 +39,8 @@ class _Hints(Colorizer):
 
     name, needs = "_test_hints", frozenset({"hints"})
 
-    def _colorize(self, gray: np.ndarray, *, reference: Any, hints: Hints | None) -> np.ndarray:
-        return hints_to_image(hints, gray)
+    def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
+        return hints_to_image(inputs.hints, gray)
 
 
 class _Reference(Colorizer):
@@ -48,8 +48,8 @@ class _Reference(Colorizer):
 
     name, needs = "_test_reference", frozenset({"reference"})
 
-    def _colorize(self, gray: np.ndarray, *, reference: Any, hints: Any) -> np.ndarray:
-        return np.broadcast_to(reference.mean(axis=(0, 1)), gray.shape + (3,)).copy()
+    def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
+        return np.broadcast_to(inputs.reference.mean(axis=(0, 1)), gray.shape + (3,)).copy()
 
 
 class _Slow(Colorizer):
@@ -57,7 +57,7 @@ class _Slow(Colorizer):
 
     name = "_test_slow"
 
-    def _colorize(self, gray: np.ndarray, *, reference: Any, hints: Any) -> np.ndarray:
+    def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
         RELEASE_SLOW.wait(10)
         return np.repeat(gray[..., None], 3, axis=2)
 
@@ -67,7 +67,7 @@ class _Broken(Colorizer):
 
     name = "_test_broken"
 
-    def _colorize(self, gray: np.ndarray, *, reference: Any, hints: Any) -> np.ndarray:
+    def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
         raise ZeroDivisionError("oops")
 
 

@@ -23,7 +23,7 @@ import pytest
 import tinct
 from tinct import io as tio
 from tinct.hints import hints_to_image
-from tinct.registry import _REGISTRY, Colorizer, Hints, register
+from tinct.registry import _REGISTRY, Colorizer, Inputs, register
 from tinct.web.app import WebApp
 from tinct.web.server import serve_in_thread
 
@@ -59,9 +59,8 @@ def server_url() -> Iterator[str]:
         name = PAINT
         needs = frozenset({"hints"})
 
-        def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None,
-                      hints: Hints | None) -> np.ndarray:
-            return hints_to_image(hints, gray)
+        def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
+            return hints_to_image(inputs.hints, gray)
 
     class MeanReference(Colorizer):
         """Test-only: every pixel takes the reference's mean colour."""
@@ -69,9 +68,8 @@ def server_url() -> Iterator[str]:
         name = MEAN_REFERENCE
         needs = frozenset({"reference"})
 
-        def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None,
-                      hints: Hints | None) -> np.ndarray:
-            return np.broadcast_to(reference.mean(axis=(0, 1)), gray.shape + (3,)).copy()
+        def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
+            return np.broadcast_to(inputs.reference.mean(axis=(0, 1)), gray.shape + (3,)).copy()
 
     added = [cls.name for cls in (PaintHints, MeanReference) if cls.name not in _REGISTRY]
     for cls in (PaintHints, MeanReference):

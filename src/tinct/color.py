@@ -28,7 +28,7 @@ __all__ = [
     "LUMA_WEIGHTS", "D65_WHITE", "YUV_FROM_RGB", "RGB_FROM_YUV", "YCBCR_FROM_RGB", "RGB_FROM_YCBCR",
     "XYZ_FROM_RGB", "RGB_FROM_XYZ",
     "rgb_to_luma", "rgb_to_yuv", "yuv_to_rgb", "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_lab",
-    "lab_to_rgb", "gray_to_rgb", "rgb_to_uv", "compose_luma_chroma",
+    "lab_to_rgb", "gray_to_rgb", "rgb_to_uv", "cbcr_to_uv", "compose_luma_chroma", "UV_FROM_CBCR",
 ]
 
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
@@ -271,6 +271,19 @@ def rgb_to_uv(rgb: np.ndarray) -> np.ndarray:
         [-0.147, 0.615]
     """
     return rgb_to_yuv(rgb)[..., 1:]
+
+
+UV_FROM_CBCR = YUV_FROM_RGB[1:] @ RGB_FROM_YCBCR[:, 1:]
+"""(U, V) per unit of (Cb - 0.5, Cr - 0.5): both are scaled B - Y and R - Y (a diagonal 2x2)."""
+
+
+def cbcr_to_uv(cbcr: np.ndarray) -> np.ndarray:
+    """YUV chroma from YCbCr chroma: ``(..., 2)`` Cb, Cr in [0, 1] -> ``(..., 2)`` U, V (float32).
+
+    Lets YCbCr methods compose through :func:`compose_luma_chroma` without a round trip via RGB.
+    """
+    cbcr = np.asarray(cbcr, dtype=np.float32)
+    return ((cbcr - np.float32(0.5)) @ UV_FROM_CBCR.T.astype(np.float32)).astype(np.float32)
 
 
 def compose_luma_chroma(luma: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.ndarray:

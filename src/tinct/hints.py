@@ -9,12 +9,32 @@ painted over in any editor.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinct.errors import TinctError
-from tinct.registry import Hints
 
 DEFAULT_TOLERANCE = 3.0 / 255.0
+
+
+@dataclass(frozen=True)
+class Hints:
+    """User colour scribbles.
+
+    Attributes:
+        color: float32 ``(H, W, 3)`` RGB in [0, 1]; only meaningful where ``mask`` is set.
+        mask: bool ``(H, W)``; True where a scribble gives a colour.
+    """
+
+    color: np.ndarray
+    mask: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.color.ndim != 3 or self.color.shape[2] != 3:
+            raise TinctError(f"hints colour must be (H, W, 3), got {self.color.shape}")
+        if self.mask.shape != self.color.shape[:2]:
+            raise TinctError(f"hints mask {self.mask.shape} does not match colour {self.color.shape[:2]}")
 
 
 def hints_from_image(image: np.ndarray, gray: np.ndarray, *, tolerance: float = DEFAULT_TOLERANCE) -> Hints:

@@ -1,23 +1,92 @@
 """Weights on disk: ``*.safetensors`` (never pickle) plus a JSON card beside them.
 
-A card is a dict with at least ``method``, ``config``, ``data``, ``split``, ``commit``,
-``metrics`` (with the protocol that produced them) and ``size_bytes``.
-Bundled weights live in ``tinct/methods/<name>/weights/``.
+A card is a :class:`WeightCard`: ``method``, ``config`` (the model's configuration: everything
+needed to rebuild the network, e.g. cyclecnn's disparity range), ``data``, ``split``,
+``commit``, ``metrics`` (with the protocol that produced them), ``size_bytes`` and any further
+keys in ``extra``. Bundled weights live in ``tinct/methods/<name>/weights/<variant>.safetensors``;
+a method registers the names of its variants (``@register(weights={...})``) and
+:func:`resolve` turns a variant name or a path into a file, the same way for every method.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or written, not by `import tinct.weights`
     import torch
 
 from tinct.errors import TinctError
+
+T = TypeVar("T")
+DEFAULT_VARIANT = "default"
+
+
+@dataclass
+class WeightCard:
+    """What a weights file says about itself (the JSON beside the ``.safetensors``).
+
+    Attributes:
+        method: the registry name of the method the weights belong to.
+        config: the model configuration (sections such as ``"model"``; see :meth:`section`).
+        data, split: what the weights were trained on.
+        commit: the git commit of the training code.
+        metrics: held-out scores with the protocol that produced them.
+        size_bytes: size of the ``.safetensors`` file.
+        extra: every other key of the card (training time, parameters, style, ...).
+    """
+
+    method: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    data: Any = None
+    split: Any = None
+    commit: str = "unknown"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    size_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, card: Mapping[str, Any]) -> WeightCard:
+        """A card from its JSON dict; unknown keys go to :attr:`extra`."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in card.items() if k in names}
+        rest = {k: v for k, v in card.items() if k not in names | {"extra"}}
+        extra = {**dict(card.get("extra", {})), **rest}
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON dict (``extra``'s keys at the top level, as written by :func:`save_weights`)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
+
+    def section(self, key: str, cls: type[T] | None = None, *, path: str | Path = "") -> Any:
+        """``config[key]`` — as a dict, or as dataclass ``cls`` built from it.
+
+        Missing sections give ``cls()`` (all defaults) or ``{}``; keys the dataclass does not
+        have raise a :class:`TinctError` naming the file, so a card from another model version
+        is refused with a clear line instead of a ``TypeError``.
+        """
+        value = self.config.get(key, {})
+        if not isinstance(value, Mapping):
+            raise TinctError(f"weights card {path or self.method}: config.{key} is not a mapping")
+        if cls is None:
+            return dict(value)
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise TinctError(f"weights card {path or self.method}: config.{key} has unknown keys {unknown} "
+                             f"for {cls.__name__}; these weights are from another model version")
+        hints = {f.name: f.type for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        kwargs = {k: tuple(v) if isinstance(v, list) and "tuple" in str(hints[k]) else v
+                  for k, v in value.items()}
+        return cls(**kwargs)
 
 
 def git_commit() -> str:
@@ -30,7 +99,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], card: dict[str, Any]) -> Path:
+def save_weights(path: str | Path, tensors: dict[str, torch.Tensor],
+                 card: WeightCard | Mapping[str, Any]) -> Path:
     """Write ``path`` (``.safetensors``) and ``path`` with ``.json`` (the card), atomically."""
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,16 +114,30 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], card: dict[
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    card = {"commit": git_commit(), **card, "size_bytes": path.stat().st_size}
+    data = card.to_dict() if isinstance(card, WeightCard) else dict(card)
+    if data.get("commit") in (None, "unknown"):
+        data["commit"] = git_commit()
+    data["size_bytes"] = path.stat().st_size
     card_path = path.with_suffix(".json")
     tmp_card = card_path.with_suffix(".json.tmp")
-    tmp_card.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    tmp_card.write_text(json.dumps(data, indent=2, default=str) + "\n")
     os.replace(tmp_card, card_path)
     return path
 
 
-def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read tensors and card (empty dict if the card is missing)."""
+def read_card(path: str | Path) -> WeightCard:
+    """The card beside a weights file (an empty card if there is none)."""
+    card_path = Path(path).with_suffix(".json")
+    if not card_path.is_file():
+        return WeightCard()
+    try:
+        return WeightCard.from_dict(json.loads(card_path.read_text()))
+    except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+        raise TinctError(f"cannot read the weights card {card_path}: {exc}") from None
+
+
+def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], WeightCard]:
+    """Read tensors and card (an empty card if the JSON is missing)."""
     path = Path(path).with_suffix(".safetensors")
     if not path.is_file():
         raise TinctError(f"weights not found: {path}")
@@ -62,11 +146,43 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         tensors = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a damaged file
         raise TinctError(f"cannot read weights {path}: {exc}") from None
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    return tensors, card
+    return tensors, read_card(path)
 
 
-def bundled_path(method: str, name: str = "default") -> Path:
+def bundled_path(method: str, name: str = DEFAULT_VARIANT) -> Path:
     """Path of a method's bundled weights file (may not exist)."""
     return Path(__file__).parent / "methods" / method / "weights" / f"{name}.safetensors"
+
+
+def looks_like_path(text: str) -> bool:
+    """A weights argument that names a file rather than a bundled variant."""
+    return "/" in text or "\\" in text or text.endswith(".safetensors") or text.startswith(".")
+
+
+def resolve(method: str, name_or_path: str | Path | None = None) -> Path:
+    """The weights file for ``method``: a bundled variant name (``None`` = ``"default"``) or a path.
+
+    The one resolver of every trainable method (``--weights NAME|PATH``).
+
+    Raises:
+        TinctError: an unknown variant (the message lists the bundled ones) or a missing file.
+    """
+    from tinct.registry import method_info
+
+    text = DEFAULT_VARIANT if name_or_path is None or str(name_or_path) == "" else str(name_or_path)
+    if isinstance(name_or_path, Path) or looks_like_path(text):
+        path = Path(text)
+        if not path.with_suffix(".safetensors").is_file():
+            raise TinctError(f"{method} weights not found: {path}")
+        return path.with_suffix(".safetensors")
+    info = method_info(method)
+    variants = info.weights
+    if text not in variants:
+        listed = ", ".join(variants) or "none"
+        raise TinctError(f"no {method} weights named '{text}'; bundled: {listed} (or give a .safetensors "
+                         f"path from `tinct train {method}`)")
+    path = bundled_path(method, text)
+    if not path.is_file():
+        raise TinctError(f"the bundled {method} weights '{text}' are missing from this installation "
+                         f"({path}); train them with `tinct train {method}` and pass --weights PATH")
+    return path

@@ -21,7 +21,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from tinct import color, io, metrics
 from tinct.errors import TinctError
-from tinct.registry import Colorizer, Hints, load_method
+from tinct.hints import Hints
+from tinct.registry import Colorizer, MissingInput, check_inputs, load_method
 from tinct.weights import git_commit
 
 PROTOCOL = ("tinct.bench.quality v1: gray = BT.601 luma of the original (8-bit files read as float in "
@@ -186,12 +187,12 @@ def evaluate_quality(
         colorizer = method
     else:
         colorizer = load_method(method, **options)
-    if "reference" in colorizer.needs and reference_fn is None:
-        raise TinctError(f"method '{colorizer.name}' needs a reference image; the quality protocol needs a "
-                         "reference_fn for it")
-    if "hints" in colorizer.needs and hints_fn is None:
-        raise TinctError(f"method '{colorizer.name}' needs hints; the quality protocol needs a hints_fn "
-                         "for it")
+    given = {k for k, fn in (("reference", reference_fn), ("hints", hints_fn)) if fn is not None}
+    try:
+        check_inputs(colorizer.name, colorizer.needs, colorizer.accepts, given)
+    except MissingInput as exc:
+        raise TinctError(f"{exc}; the quality protocol needs a {exc.kind}_fn for it") from None
+    options = asdict(colorizer.options) if is_dataclass(colorizer.options) else options
     if limit is not None and limit < 1:
         raise TinctError(f"limit must be at least 1, got {limit}")
     data_dir = Path(data_dir)

@@ -20,8 +20,16 @@ from collections.abc import Sequence
 
 from tinct.cli.colorize import cmd_colorize
 from tinct.cli.commands import cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve, cmd_train
-from tinct.cli.parser import DEFAULT_OUT_DIR, DELEGATED, UsageError, build_parser, format_table, parse_options
+from tinct.cli.parser import (
+    DEFAULT_OUT_DIR,
+    DELEGATED,
+    UsageError,
+    build_parser,
+    format_table,
+    method_options,
+)
 from tinct.errors import TinctError
+from tinct.options import OptionError
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -37,7 +45,7 @@ __all__ = [
     "cmd_train",
     "format_table",
     "main",
-    "parse_options",
+    "method_options",
 ]
 
 
@@ -50,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv, debug)
     except UsageError as exc:
         print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OptionError as exc:  # a bad option reached the library without the CLI's own check
+        print(f"tinct: error: {exc}", file=sys.stderr)
         return 2
     except TinctError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,8 +10,11 @@ import numpy as np
 from tqdm import tqdm
 
 import tinct
-from tinct.cli.parser import DEFAULT_OUT_DIR, UsageError, parse_options
+from tinct.cli.parser import DEFAULT_OUT_DIR, UsageError, load_colorizer, method_options
 from tinct.errors import TinctError
+from tinct.registry import MissingInput
+
+_FLAGS = {"reference": "--reference IMG", "hints": "--hints IMG", "caption": "--caption TEXT"}
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -26,16 +29,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         raise UsageError(prog, f"-o/--output takes a single input, got {len(paths)} files; use --out-dir DIR")
     name = args.method or tinct.DEFAULT_METHOD
     info = tinct.method_info(name)
-    for kind, flag in (("reference", "--reference IMG"), ("hints", "--hints IMG")):
-        given = getattr(args, kind) is not None
-        if kind in info.needs and not given:
-            raise UsageError(prog, f"method '{name}' needs a colour {kind} image: pass {flag}")
-        if given and kind not in info.accepts:
-            _note(args, f"method '{name}' does not use --{kind}; it is ignored")
-    options = parse_options(args.options, prog)
-    if args.style is not None:
-        options["style"] = args.style
-    colorizer = tinct.load_method(name, **options)
+    given = {kind for kind in ("reference", "hints", "caption") if getattr(args, kind) is not None}
+    try:
+        ignored = info.check_inputs(given)  # the registry's one needs check, early: before any loading
+    except MissingInput as exc:
+        raise UsageError(prog, f"{exc}: pass {_FLAGS[exc.kind]}") from None
+    for kind in ignored:
+        _note(args, f"method '{name}' does not use {_FLAGS[kind].split()[0]}; it is ignored")
+    colorizer = load_colorizer(name, method_options(args, prog), prog)
     read_kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
     reference = hints_rgba = None
     if args.reference and "reference" in info.accepts:
@@ -59,7 +60,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 _note(args, f"{path} is already colour; using its luma")
             gray = image.rgb[..., 0] if image.is_gray_source else rgb_to_luma(image.rgb).astype(np.float32)
             hints = None if hints_rgba is None else hints_from_image(hints_rgba, gray)
-            rgb = colorizer.colorize(gray, reference=reference, hints=hints)
+            rgb = colorizer.colorize(gray, reference=reference, hints=hints, caption=args.caption)
             deep_format = out.suffix.lower() in (".png", ".tif", ".tiff")  # formats that store 16 bits
             bit_depth = args.bit_depth or (16 if image.bit_depth == 16 and deep_format else 8)
             alpha = image.alpha

@@ -12,27 +12,64 @@ from pathlib import Path
 from typing import Any
 
 import tinct
-from tinct.cli.parser import UsageError, _formatter, format_table, parse_options
+from tinct.cli.parser import UsageError, _formatter, format_table, load_colorizer, method_options
 from tinct.errors import TinctError
+from tinct.registry import MissingInput
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    """``tinct methods``: name, needs, bundled weights, trainable, paper, summary."""
+    """``tinct methods [NAME]``: the table of methods, or one method's inputs, options and weights."""
+    if args.name:
+        return _show_method(tinct.method_info(args.name), as_json=args.json)
     infos = tinct.list_methods()
     default = tinct.DEFAULT_METHOD
     if args.json:
-        print(json.dumps([{"name": i.name, "default": i.name == default, "needs": sorted(i.needs),
-                           "accepts": sorted(i.accepts), "bundled_weights": i.bundled_weights,
-                           "trainable": i.trainable, "paper": i.paper, "summary": i.summary} for i in infos],
-                         indent=2))
+        print(json.dumps([_method_dict(i) | {"default": i.name == default} for i in infos], indent=2))
         return 0
     rows = [(i.name + (" *" if i.name == default else ""), ",".join(sorted(i.needs)) or "-",
-             "yes" if i.bundled_weights else "no", "yes" if i.trainable else "no", i.paper, i.summary)
+             ",".join(i.weights) or "-", "yes" if i.trainable else "no", i.paper, i.summary)
             for i in infos]
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # piped: full text
-    headers = ("name", "needs", "bundled weights", "trainable", "paper", "summary")
+    headers = ("name", "needs", "weights", "trainable", "paper", "summary")
     print(format_table(headers, rows, width, shrink=(4, 5)))
-    print(f"\n* default method ({default}); use --method NAME to choose another.")
+    print(f"\n* default method ({default}); use --method NAME to choose another; "
+          "'tinct methods NAME' shows a method's options and weights.")
+    return 0
+
+
+def _method_dict(info: Any) -> dict[str, Any]:
+    from tinct.weights import bundled_path
+
+    return {"name": info.name, "summary": info.summary, "paper": info.paper, "needs": sorted(info.needs),
+            "accepts": sorted(info.accepts), "modality": info.modality, "keeps_luma": info.keeps_luma,
+            "bundled_weights": info.bundled_weights, "trainable": info.trainable,
+            "options": [{"name": o.name, "type": o.type, "default": o.default, "help": o.help}
+                        for o in info.option_specs()],
+            "weights": [{"name": k, "description": v, "bundled": bundled_path(info.name, k).is_file()}
+                        for k, v in info.weights.items()]}
+
+
+def _show_method(info: Any, *, as_json: bool) -> int:
+    """One method in full: what it needs, its options (type, default, help) and weight variants."""
+    d = _method_dict(info)
+    if as_json:
+        print(json.dumps(d, indent=2, default=str))
+        return 0
+    print(f"{info.name}: {info.summary}\npaper: {info.paper}")
+    print(f"input: {info.modality}; output keeps the input's luma: {'yes' if info.keeps_luma else 'no'}")
+    print(f"needs: {', '.join(d['needs']) or '-'}; can use: {', '.join(d['accepts']) or '-'}")
+    if d["options"]:
+        print("\noptions (-O KEY=VALUE):")
+        print(format_table(("name", "type", "default", "help"),
+                           [(o["name"], o["type"], repr(o["default"]), o["help"]) for o in d["options"]]))
+    else:
+        print("\noptions: none")
+    if d["weights"]:
+        print("\nweights (--weights NAME, or a .safetensors path):")
+        print(format_table(("name", "bundled", "description"),
+                           [(w["name"], "yes" if w["bundled"] else "missing", w["description"])
+                            for w in d["weights"]]))
+    print(f"\ntraining: {'tinct train ' + info.name + ' --help' if info.trainable else 'not trainable'}")
     return 0
 
 
@@ -73,13 +110,15 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     """``tinct bench quality``: print the Markdown table; write JSON when asked."""
     from tinct.bench.quality import evaluate_quality
 
+    prog = "tinct bench quality"
     method = args.method or tinct.DEFAULT_METHOD
-    options = parse_options(args.options, "tinct bench quality")
-    needs = tinct.method_info(method).needs
-    if needs:
-        raise TinctError(f"tinct bench quality scores automatic methods; '{method}' needs "
-                         f"{' and '.join(sorted(needs))} (use its own benchmark)")
-    report = evaluate_quality(method, args.data, limit=args.limit, options=options,
+    try:
+        tinct.method_info(method).check_inputs(())
+    except MissingInput as exc:
+        raise TinctError(f"tinct bench quality scores automatic methods; {exc} (use its own benchmark)"
+                          ) from None
+    colorizer = load_colorizer(method, method_options(args, prog), prog)
+    report = evaluate_quality(colorizer, args.data, limit=args.limit,
                               progress=not args.quiet and sys.stderr.isatty())
     report.command = " ".join(["tinct", *args.argv])
     print(report.to_markdown())

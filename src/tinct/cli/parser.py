@@ -1,13 +1,13 @@
-"""The ``tinct`` argument parser, ``-O KEY=VALUE`` option parsing and plain-text tables."""
+"""The ``tinct`` argument parser, method options from ``-O KEY=VALUE`` / ``--weights``, plain-text tables."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import tinct
+from tinct.options import OptionError, parse_assignments
 
 DEFAULT_OUT_DIR = "tinct-out"
 DELEGATED = ("train", "serve")  # subcommands whose arguments are parsed by another module
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
              "  tinct colorize old.jpg -o old_colour.png\n"
              "  tinct colorize 'scans/*.tif' --out-dir coloured --bit-depth 16\n"
              "  tinct colorize photo.png --method levin --hints scribbles.png\n"
-             "  tinct colorize left.png --method stereocopy --reference right.png -O key=value\n\n"
+             "  tinct colorize left.png --method stereocopy --reference right.png -O num_disparities=64\n"
+             "  tinct colorize old.jpg --weights warm   # a bundled weight variant (or a .safetensors)\n\n"
+             "'tinct methods NAME' lists a method's options (-O) and weight variants (--weights).\n"
              f"Outputs are named <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}). An\n"
              "existing output is replaced only with --overwrite; an input file is never replaced.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
@@ -60,14 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "default method)")
     p.add_argument("--reference", metavar="IMG", help="colour reference image, for reference-based methods")
     p.add_argument("--hints", metavar="IMG", help="colour scribbles: an RGB(A) image the size of the input")
+    p.add_argument("--caption", metavar="TEXT", help="a caption, for methods steered by text")
     p.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                   help="method option (repeatable), e.g. -O sigma=5")
-    p.add_argument("--style", metavar="NAME", help="style, for methods that have styles (= -O style=NAME)")
+                   help="method option (repeatable), e.g. -O refine=true; 'tinct methods NAME' lists them")
+    p.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method: a bundled variant "
+                   "('tinct methods NAME' lists them) or a .safetensors file from 'tinct train'")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bit depth (default: the input's)")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse inputs larger than N pixels")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
-    p = _sub(subs, "methods", "list the colorization methods", "  tinct methods\n  tinct methods --json")
+    p = _sub(subs, "methods", "list the colorization methods, or one method's inputs, options and weights",
+             "  tinct methods\n  tinct methods levin\n  tinct methods --json")
+    p.add_argument("name", nargs="?", metavar="NAME", help="show this method's options and weight variants")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = _sub(subs, "eval", "score predicted colour images against ground truths",
@@ -95,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
     q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="method option (repeatable)")
+    q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
 
     _sub(subs, "train", "train a trainable method ('tinct train --help' lists them)",
          "  tinct train --help\n  tinct train METHOD --help", add_help=False)
@@ -107,22 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
     return parser
 
-def parse_options(pairs: Sequence[str], prog: str = "tinct") -> dict[str, Any]:
-    """``["sigma=5", "mode=fast", "bf16=true"]`` -> ``{"sigma": 5, "mode": "fast", "bf16": True}``.
-
-    Values are read as JSON when they parse (numbers, true/false/null, lists), else kept as text.
-    """
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key.isidentifier():
-            raise UsageError(prog, f"bad option '{pair}': expected KEY=VALUE, e.g. -O sigma=5")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = {"True": True, "False": False, "None": None}.get(value, value)
+def method_options(args: argparse.Namespace, prog: str) -> dict[str, Any]:
+    """``-O KEY=VALUE`` items and ``--weights`` as raw option values (typed later by the method's
+    options dataclass, :func:`tinct.options.build_options`)."""
+    try:
+        options: dict[str, Any] = parse_assignments(args.options)
+    except OptionError as exc:
+        raise UsageError(prog, str(exc)) from None
+    if getattr(args, "weights", None) is not None:
+        if "weights" in options:
+            raise UsageError(prog, "give the weights once: --weights NAME|PATH (not also -O weights=)")
+        options["weights"] = args.weights
     return options
+
+
+def load_colorizer(name: str, options: dict[str, Any], prog: str) -> Any:
+    """``tinct.load_method`` with option errors as usage errors (exit 2) and --weights explained."""
+    info = tinct.method_info(name)
+    if "weights" in options and not info.weights:
+        raise UsageError(prog, f"method '{name}' has no trained weights; --weights is for trainable methods")
+    try:
+        return tinct.load_method(name, **options)
+    except OptionError as exc:
+        raise UsageError(prog, str(exc)) from None
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int | None = None,

@@ -5,66 +5,75 @@ AAAI 2020. See docs/methods/cyclecnn.md for the reproduction, deviations and res
 
 The reference must be the rectified colour view of the same scene, the same size as the gray
 image; by default the gray image is the left view and the colour camera the right one.
-The output keeps the gray input's luma (Y of YCbCr).
+The output keeps the gray input's luma exactly (chroma composed by
+:func:`~tinct.color.compose_luma_chroma`). The disparity range is the card's unless given.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from tinct.data.stereo import check_rectified_pair
-from tinct.errors import TinctError
+from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.methods.cyclecnn.inference import colorize_pair, load_networks, optimize_networks
-from tinct.registry import Colorizer, Hints, register
-from tinct.weights import bundled_path
+from tinct.methods.cyclecnn.model import ModelConfig
+from tinct.options import OptionError, option
+from tinct.registry import Colorizer, Inputs, register
+from tinct.weights import read_card, resolve
+
+
+@dataclass(frozen=True)
+class CycleCNNOptions:
+    """Options of :class:`CycleCNNColorizer`."""
+
+    weights: str = option("default", "bundled variant or a .safetensors path from `tinct train cyclecnn`")
+    disparities: int | None = option(None, "search range d in pixels; default: the range the weights were "
+                                     "trained with (their card)")
+    reference_side: Literal["left", "right"] = option(
+        "right", "where the colour camera sits: right (the gray image is the left view) or left")
+    refine: bool = option(True, "apply the refinement CNN (Fig. 7) when the weights have one")
+    optimized: bool = option(True, "the fused path (folded BatchNorm, row strips, block-matmul cost volume; "
+                             "same output to ~1e-6); false = the plain reference path")
+    strip_rows: int | None = option(None, "rows per strip of the fused path (default: its own)")
+
+    def __post_init__(self) -> None:
+        if self.disparities is not None and self.disparities < 1:
+            raise OptionError(f"cyclecnn: disparities must be >= 1, got {self.disparities}")
+        if self.strip_rows is not None and self.strip_rows < 1:
+            raise OptionError(f"cyclecnn: strip_rows must be >= 1, got {self.strip_rows}")
 
 
 @register(summary="dual-lens colorization from the rectified colour view; trained by cycle consistency",
           paper="Dong et al., Cycle-CNN for Colorization towards Real Monochrome-Color Camera Systems, "
                 "AAAI 2020",
-          bundled_weights=bundled_path("cyclecnn").is_file(), trainable=True)
+          options=CycleCNNOptions,
+          weights={"default": "M + refinement CNN, cycle-trained on synthetic dual-lens pairs of "
+                               "photos/train"},
+          train_config="tinct.methods.cyclecnn.training:TrainConfig",
+          trainer="tinct.methods.cyclecnn.training:run")
 class CycleCNNColorizer(Colorizer):
-    """Colour a monochrome view from its stereo colour partner.
-
-    Args:
-        weights: a ``.safetensors`` file from ``tinct train cyclecnn`` (default: bundled weights).
-        disparities: search range ``d`` in pixels (paper 64; Middlebury 2005 third-size needs ~80).
-        reference_side: ``"right"`` (gray = left view, default) or ``"left"``.
-        refine: apply the refinement CNN (Fig. 7) when the weights have one.
-        optimized: fused float32 inference (folded BatchNorm, oneDNN-fused convolutions on row strips,
-            block-matmul cost volume; same output to ~1e-6, ~8x faster than the plain modules).
-        strip_rows: rows per strip of the optimized paths (default: the path's own).
-        bf16: bfloat16 autocast for the ResNets of the older tiled path (approximate).
-    """
+    """Colour a monochrome view from its stereo colour partner (same size); keeps the luma exactly."""
 
     name = "cyclecnn"
     needs = frozenset({"reference"})
+    reference_same_size = True
 
-    def __init__(self, weights: str | None = None, disparities: int = 64, reference_side: str = "right",
-                 refine: bool = True, optimized: bool = True, strip_rows: int | None = None,
-                 bf16: bool = False) -> None:
-        if reference_side not in ("left", "right"):
-            raise TinctError(f"reference_side must be 'left' or 'right', got {reference_side!r}")
-        if int(disparities) < 1:
-            raise TinctError(f"disparities must be >= 1, got {disparities}")
-        path = Path(weights) if weights else bundled_path("cyclecnn")
-        if not path.with_suffix(".safetensors").is_file():
-            raise TinctError(f"cyclecnn weights not found: {path}; train them with `tinct train cyclecnn` "
-                             "or pass weights=PATH")
+    def __init__(self, options: CycleCNNOptions | None = None, /, **values: object) -> None:
+        super().__init__(options, **values)
+        o = self.options
+        path = resolve(self.name, o.weights)
         nets = load_networks(path)
-        self.nets = optimize_networks(nets) if optimized else nets
-        self.disparities = int(disparities)
-        self.reference_side = reference_side
-        self.refine = bool(refine)
-        self.optimized = bool(optimized)
-        self.strip_rows = int(strip_rows) if strip_rows else None
-        self.bf16 = bool(bf16)
+        self.card = read_card(path)
+        self.nets = optimize_networks(nets) if o.optimized else nets
+        trained = self.card.section("model", ModelConfig, path=path).disparities
+        self.disparities = o.disparities or trained
 
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
-        assert reference is not None
-        check_rectified_pair("cyclecnn", gray, reference)
-        return colorize_pair(self.nets, gray, reference, disparities=self.disparities,
-                             reference_side=self.reference_side, optimized=self.optimized,
-                             refine=self.refine, strip_rows=self.strip_rows, bf16=self.bf16)
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        assert inputs.reference is not None
+        o = self.options
+        rgb = colorize_pair(self.nets, image, inputs.reference, disparities=self.disparities,
+                            reference_side=o.reference_side, optimized=o.optimized, refine=o.refine,
+                            strip_rows=o.strip_rows)
+        return compose_luma_chroma(image, rgb_to_uv(rgb))

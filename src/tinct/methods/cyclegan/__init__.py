@@ -1,8 +1,8 @@
 """CycleGAN colorization baseline (Zhu et al. 2017): two generators G (gray->RGB), F (RGB->gray),
 two discriminators and cycle losses, trained on the same unpaired data as spynco.
 
-Luma: by default (``keep_luma=True``) the result keeps the input luma exactly (Y of YCbCr
-replaced); ``keep_luma=False`` returns G's raw RGB.
+Luma: by default (``keep_luma=True``) the result keeps the input luma exactly (composed by
+:func:`~tinct.color.compose_luma_chroma`); ``keep_luma=False`` returns G's raw RGB.
 """
 
 from __future__ import annotations
@@ -12,22 +12,22 @@ from pathlib import Path
 import torch
 
 from tinct.errors import TinctError
-from tinct.methods.spynco import SpyncoColorizer, resolve_weights
+from tinct.methods.spynco import GANOptions, SpyncoColorizer
 from tinct.registry import register
-from tinct.weights import load_weights
+from tinct.weights import WeightCard, load_weights, resolve
 
 from .model import CycleGANModelConfig, make_generators
 
 
-def load_generator(weights: str | Path | None = None) -> tuple[torch.nn.Module, dict]:
-    """G (gray->RGB) from ``weights`` (default: the bundled one); returns (generator, card)."""
-    path = resolve_weights("cyclegan", weights)
+def load_generator(weights: str | Path | None = None) -> tuple[torch.nn.Module, WeightCard]:
+    """G (gray->RGB) from ``weights`` (a variant name or a path; default: the bundled one)."""
+    path = resolve("cyclegan", weights)
     tensors, card = load_weights(path)
     tensors = {k: v.float() for k, v in tensors.items()}
     try:
-        g, _ = make_generators(CycleGANModelConfig(**card.get("config", {}).get("model", {})))
+        g, _ = make_generators(card.section("model", CycleGANModelConfig, path=path))
         g.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
-    except (TypeError, RuntimeError) as exc:
+    except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise TinctError(f"weights {path} do not fit the cyclegan generator: {first}") from None
     return g.eval(), card
@@ -35,14 +35,12 @@ def load_generator(weights: str | Path | None = None) -> tuple[torch.nn.Module, 
 
 @register(summary="CycleGAN baseline (two generators, two discriminators), trained on unpaired data",
           paper="Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial "
-                "Networks, ICCV 2017", bundled_weights=True, trainable=True)
+                "Networks, ICCV 2017",
+          options=GANOptions, weights={"default": "CIFAR-10, 32x32, the same budget as spynco's"},
+          train_config="tinct.methods.cyclegan.training:CycleGANTrainConfig",
+          trainer="tinct.methods.cyclegan.training:run")
 class CycleGANColorizer(SpyncoColorizer):
-    """G of a CycleGAN; any H, W (reflect-padded to multiples of 4).
-
-    Args:
-        weights: a ``.safetensors`` file from ``tinct train cyclegan --export``; default the bundled one.
-        keep_luma: replace the output's luma by the input (default True).
-    """
+    """G of a CycleGAN; any H, W (reflect-padded to multiples of 4)."""
 
     name = "cyclegan"
     load_generator = staticmethod(load_generator)

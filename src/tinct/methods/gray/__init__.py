@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinct.registry import Colorizer, Hints, register
+from tinct.registry import Colorizer, Inputs, register
 
 
 @register(summary="floor baseline: the luma repeated in R, G and B", paper="(none)")
@@ -13,5 +13,5 @@ class GrayColorizer(Colorizer):
 
     name = "gray"
 
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
-        return np.repeat(gray[:, :, None], 3, axis=2)
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        return np.repeat(image[:, :, None], 3, axis=2)

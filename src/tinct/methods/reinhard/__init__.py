@@ -14,6 +14,8 @@ the reference's average colour. That is the honest floor of reference-based colo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinct.color import compose_luma_chroma, gray_to_rgb, rgb_to_uv
@@ -21,7 +23,8 @@ from tinct.methods.reinhard.colorspace import (
     lalphabeta_to_rgb,
     rgb_to_lalphabeta,
 )
-from tinct.registry import Colorizer, Hints, register
+from tinct.options import option
+from tinct.registry import Colorizer, Inputs, register
 
 MIN_STD = 1e-3
 """Below this standard deviation a target channel is treated as constant (shift only)."""
@@ -50,23 +53,24 @@ def transfer_statistics(source: np.ndarray, reference: np.ndarray, channels: tup
     return out
 
 
-@register(summary="global lαβ mean/std colour transfer from a reference (Reinhard et al. 2001)",
-          paper="Reinhard, Ashikhmin, Gooch & Shirley, Color Transfer between Images, IEEE CG&A 2001")
-class ReinhardColorizer(Colorizer):
-    """Gray + colour reference -> the reference's α, β statistics at the input's luma.
+@dataclass(frozen=True)
+class ReinhardOptions:
+    """Options of :class:`ReinhardColorizer`."""
 
-    Args:
-        min_std: see :func:`transfer_statistics`.
-    """
+    min_std: float = option(MIN_STD, "below this standard deviation a target channel is only shifted")
+
+
+@register(summary="global lαβ mean/std colour transfer from a reference (Reinhard et al. 2001)",
+          paper="Reinhard, Ashikhmin, Gooch & Shirley, Color Transfer between Images, IEEE CG&A 2001",
+          options=ReinhardOptions)
+class ReinhardColorizer(Colorizer):
+    """Gray + colour reference -> the reference's α, β statistics at the input's luma."""
 
     name = "reinhard"
     needs = frozenset({"reference"})
 
-    def __init__(self, min_std: float = MIN_STD) -> None:
-        self.min_std = float(min_std)
-
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
-        assert reference is not None
-        target = rgb_to_lalphabeta(gray_to_rgb(np.clip(gray, 0.0, 1.0)))
-        moved = transfer_statistics(target, rgb_to_lalphabeta(reference), min_std=self.min_std)
-        return compose_luma_chroma(gray, rgb_to_uv(lalphabeta_to_rgb(moved)))
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        assert inputs.reference is not None
+        target = rgb_to_lalphabeta(gray_to_rgb(np.clip(image, 0.0, 1.0)))
+        moved = transfer_statistics(target, rgb_to_lalphabeta(inputs.reference), min_std=self.options.min_std)
+        return compose_luma_chroma(image, rgb_to_uv(lalphabeta_to_rgb(moved)))

@@ -5,18 +5,22 @@ reference's luma gives a disparity per gray pixel; Cb, Cr are copied from the re
 Pixels without a valid match (occlusions, texture-less areas) take the disparity of the farther
 (smaller-disparity) valid neighbour on their row, the usual background fill, and the copied
 chroma is smoothed by a guided filter steered by the gray image (a light stand-in for Jeon et
-al.'s spatial colour correction). The gray input's luma is kept.
+al.'s spatial colour correction). The gray input's luma is kept exactly
+(:func:`~tinct.color.compose_luma_chroma`: chroma scaled into the RGB cube, no clipping).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import cv2
 import numpy as np
 
-from tinct.color import rgb_to_ycbcr, ycbcr_to_rgb
-from tinct.data.stereo import check_rectified_pair
+from tinct.color import cbcr_to_uv, compose_luma_chroma, rgb_to_ycbcr
 from tinct.errors import TinctError
-from tinct.registry import Colorizer, Hints, register
+from tinct.options import OptionError, option
+from tinct.registry import Colorizer, Inputs, register
 
 
 def fill_invalid_disparity(disp: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -40,7 +44,10 @@ def sgbm_disparity(gray_left: np.ndarray, gray_right: np.ndarray, num_disparitie
                    block_size: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Left-view disparity by StereoSGBM. Inputs float (H, W) in [0, 1]. Returns (disp float32 pixels,
     valid bool)."""
-    num = max(16, int(np.ceil(num_disparities / 16)) * 16)
+    width = gray_left.shape[1]
+    if width <= 16:
+        raise TinctError(f"stereo matching needs an image wider than 16 pixels, got {width}")
+    num = min(max(16, int(np.ceil(num_disparities / 16)) * 16), (width - 1) // 16 * 16)
     p1, p2 = 8 * block_size ** 2, 32 * block_size ** 2
     sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num, blockSize=block_size, P1=p1, P2=p2,
                                  disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
@@ -52,46 +59,50 @@ def sgbm_disparity(gray_left: np.ndarray, gray_right: np.ndarray, num_disparitie
     return raw, valid
 
 
-@register(summary="dual-lens baseline: StereoSGBM disparity, copy the reference's chroma through it",
-          paper="in the spirit of Jeon et al., CVPR 2016 (stereo matching for mono + colour cameras)")
-class StereoCopyColorizer(Colorizer):
-    """Colour a monochrome view from the rectified colour view of a stereo rig.
+@dataclass(frozen=True)
+class StereoCopyOptions:
+    """Options of :class:`StereoCopyColorizer`."""
 
-    Args:
-        reference_side: where the colour camera sits: ``"right"`` (default; the gray image is the
-            left view, matches at ``x - d``) or ``"left"``.
-        num_disparities: disparity search range (rounded up to a multiple of 16).
-        guided_radius: radius of the guided filter on the copied chroma (0 = off).
-    """
+    reference_side: Literal["left", "right"] = option(
+        "right", "where the colour camera sits: right (the gray image is the left view) or left")
+    num_disparities: int = option(96, "disparity search range in pixels (rounded up to a multiple of 16, "
+                                  "capped below the image width)")
+    guided_radius: int = option(4, "radius of the guided filter on the copied chroma (0 = off)")
+
+    def __post_init__(self) -> None:
+        if self.num_disparities < 1:
+            raise OptionError(f"stereocopy: num_disparities must be >= 1, got {self.num_disparities}")
+        if self.guided_radius < 0:
+            raise OptionError(f"stereocopy: guided_radius must be >= 0, got {self.guided_radius}")
+
+
+@register(summary="dual-lens baseline: StereoSGBM disparity, copy the reference's chroma through it",
+          paper="in the spirit of Jeon et al., CVPR 2016 (stereo matching for mono + colour cameras)",
+          options=StereoCopyOptions)
+class StereoCopyColorizer(Colorizer):
+    """Colour a monochrome view from the rectified colour view of a stereo rig (same size)."""
 
     name = "stereocopy"
     needs = frozenset({"reference"})
+    reference_same_size = True
 
-    def __init__(self, reference_side: str = "right", num_disparities: int = 96,
-                 guided_radius: int = 4) -> None:
-        if reference_side not in ("left", "right"):
-            raise TinctError(f"reference_side must be 'left' or 'right', got {reference_side!r}")
-        self.reference_side = reference_side
-        self.num_disparities = int(num_disparities)
-        self.guided_radius = int(guided_radius)
-
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        reference = inputs.reference
         assert reference is not None
-        check_rectified_pair("stereocopy", gray, reference)
-        flip = self.reference_side == "left"
-        g = gray[:, ::-1] if flip else gray
+        o = self.options
+        flip = o.reference_side == "left"
+        g = image[:, ::-1] if flip else image
         ref = reference[:, ::-1] if flip else reference
         ycc = rgb_to_ycbcr(ref).astype(np.float32)
-        disp, valid = sgbm_disparity(g, ycc[..., 0], self.num_disparities)
+        disp, valid = sgbm_disparity(g, ycc[..., 0], o.num_disparities)
         disp = fill_invalid_disparity(disp, valid)
         h, w = g.shape
         map_x = (np.arange(w, dtype=np.float32)[None, :] - disp).astype(np.float32)
         map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
         chroma = cv2.remap(np.ascontiguousarray(ycc[..., 1:]), map_x, map_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
-        if self.guided_radius > 0:
+        if o.guided_radius > 0:
             guide = np.ascontiguousarray(g, dtype=np.float32)
-            chroma = cv2.ximgproc.guidedFilter(guide, chroma, self.guided_radius, 1e-3)
-        out = np.concatenate([g[..., None], chroma], axis=2)
-        rgb = ycbcr_to_rgb(out)
-        return rgb[:, ::-1] if flip else rgb
+            chroma = cv2.ximgproc.guidedFilter(guide, chroma, o.guided_radius, 1e-3)
+        uv = cbcr_to_uv(chroma)
+        return compose_luma_chroma(image, uv[:, ::-1] if flip else uv)
