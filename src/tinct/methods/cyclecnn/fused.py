@@ -5,9 +5,10 @@ Same arithmetic as the straightforward modules (to ~1e-6), arranged for a CPU:
 - every ResNet runs with BatchNorm folded into its convolutions and oneDNN's fused convolutions:
   conv+bias+ReLU in one call and the block's second conv+bias+skip-add+ReLU in another, so each
   layer reads and writes its 16-channel activation once (eager PyTorch makes 3-4 more passes);
-- the ResNets run on row strips with a halo of their receptive radius (18 rows; exact), which
-  keeps activations in cache, and each ResNet gets only its own halo: the refinement's guide and
-  body ResNets run as two strip passes (halo 18 and 19) instead of one pass with halo 37;
+- the ResNets run on row strips (:func:`tinct.nn.tiling.strips`) with a halo of their receptive
+  radius (18 rows; exact), which keeps activations in cache, and each ResNet gets only its own
+  halo: the refinement's guide and body ResNets run as two strip passes (halo 18 and 19) instead
+  of one pass with halo 37;
 - the cost volume over the ``d`` disparities is :func:`~.weight_volume.banded_average` (block
   matmuls, a few rows at a time) instead of a loop over disparities.
 
@@ -26,6 +27,7 @@ from torch import nn
 
 from tinct.methods.cyclecnn.weight_volume import banded_average
 from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
+from tinct.nn.tiling import Strip, strips
 
 try:
     _POINTWISE = torch.ops.mkldnn._convolution_pointwise
@@ -111,15 +113,6 @@ class FusedResNet:
         return self.tail(x, False, fused=f) if self.tail is not None else x
 
 
-def _strips(h: int, strip_rows: int, halo: int):
-    """``(top, bottom, lo, hi)`` of each row strip and its halo-extended input rows: ``ceil(h /
-    strip_rows)`` strips of equal height (+-1), so no thin last strip pays a full halo."""
-    n = max(1, -(-h // max(1, strip_rows)))
-    bounds = [round(i * h / n) for i in range(n + 1)]
-    for top, bottom in zip(bounds[:-1], bounds[1:], strict=True):
-        yield top, bottom, max(0, top - halo), min(h, bottom + halo)
-
-
 class FusedNetworks:
     """Fused inference of M (+ the refinement CNN); see the module docstring.
 
@@ -167,38 +160,40 @@ class FusedNetworks:
         g = (gray - 0.5).contiguous(memory_format=cl)
         r = (ref_ycbcr - 0.5).contiguous(memory_format=cl)
         halo = max(self.gray.radius, self.color.radius, self.guide.radius if refine else 0)
-        strips = list(_strips(h, strip_rows, halo))
+        m_strips = strips(h, strip_rows, halo)
         ycc = torch.empty(n, 3, h, w).contiguous(memory_format=cl)  # M's output
         ycc[:, :1] = gray
         result = torch.empty(n, 3, h, w) if refine else None
-        body_strips = [(top, bottom, max(0, top - self.body.radius), min(h, bottom + self.body.radius))
-                       for top, bottom, _, _ in strips] if refine else []
-        guides: list[tuple[int, int, torch.Tensor]] = []  # guide features of the strips still needed
-        for top, bottom, lo, hi in strips:
-            fa = self.gray(g[..., lo:hi, :])[..., top - lo:bottom - lo, :]
-            fb = self.color(r[..., lo:hi, :])[..., top - lo:bottom - lo, :]
-            ycc[:, 1:, top:bottom] = banded_average(fa, fb, ref_ycbcr[:, 1:, top:bottom], d, self.scale,
-                                                    block=block, rows=rows)
+        # the refinement body: the same rows, its own halo (over M's output and the guide features)
+        body_strips = [s.with_halo(self.body.radius, h) for s in m_strips] if refine else []
+        guides: list[tuple[Strip, torch.Tensor]] = []  # guide features of the strips still needed
+        for s in m_strips:
+            fa = s.crop(self.gray(s.take(g)))
+            fb = s.crop(self.color(s.take(r)))
+            ycc[:, 1:, s.rows] = banded_average(fa, fb, ref_ycbcr[:, 1:, s.rows], d, self.scale,
+                                                block=block, rows=rows)
             if not refine:
                 continue
-            guides.append((top, bottom, self.guide(g[..., lo:hi, :])[..., top - lo:bottom - lo, :]))
+            guides.append((s, s.crop(self.guide(s.take(g)))))
             # refine every strip whose halo rows of M's output are done (one strip behind M)
-            while body_strips and body_strips[0][3] <= bottom:
+            while body_strips and body_strips[0].hi <= s.bottom:
                 self._refine_strip(body_strips.pop(0), guides, ycc, result)
                 if body_strips:
-                    guides = [gs for gs in guides if gs[1] > body_strips[0][2]]
+                    guides = [(gs, t) for gs, t in guides if gs.bottom > body_strips[0].lo]
         if result is None:
             return ycc.contiguous()
         result[:, :1] = gray
         return result
 
-    def _refine_strip(self, strip: tuple[int, int, int, int], guides: list[tuple[int, int, torch.Tensor]],
-                      ycc: torch.Tensor, result: torch.Tensor) -> None:
+    def _refine_strip(self, strip: Strip, guides: list[tuple[Strip, torch.Tensor]], ycc: torch.Tensor,
+                      result: torch.Tensor) -> None:
         """Refinement of rows ``top:bottom`` of ``ycc`` into ``result`` (Cb, Cr); the body ResNet reads
-        rows ``lo:hi`` of the guide features (gathered from ``guides``) and of ``ycc``."""
-        top, bottom, lo, hi = strip
-        parts = [t[..., max(lo, gt) - gt:min(hi, gb) - gt, :] for gt, gb, t in guides if gb > lo and gt < hi]
+        rows ``lo:hi`` of the guide features (gathered from ``guides``: each strip's own rows) and of
+        ``ycc``."""
+        lo, hi = strip.lo, strip.hi
+        parts = [t[..., max(lo, gs.top) - gs.top:min(hi, gs.bottom) - gs.top, :]
+                 for gs, t in guides if gs.bottom > lo and gs.top < hi]
         feats = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
-        x = torch.cat([feats, ycc[..., lo:hi, :] - 0.5], dim=1)
-        residual = self.body(x)[..., top - lo:bottom - lo, :]
-        result[:, 1:, top:bottom] = (ycc[:, 1:, top:bottom] + residual).clamp_(0.0, 1.0)
+        x = torch.cat([feats, strip.take(ycc) - 0.5], dim=1)
+        residual = strip.crop(self.body(x))
+        result[:, 1:, strip.rows] = (ycc[:, 1:, strip.rows] + residual).clamp_(0.0, 1.0)

@@ -19,6 +19,7 @@ import torch
 from tinct.color import compose_luma_chroma
 from tinct.errors import TinctError
 from tinct.filters import joint_bilateral
+from tinct.nn.tiling import strips
 from tinct.weights import load_weights, save_weights
 
 from . import model as mdl
@@ -138,10 +139,12 @@ def predict_uv(
     strip_rows: int = 32,
     semantic: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Raw network chroma at the resolution of ``g``: ``(2, h, w)`` float32 (U, V).
+    """Raw network chroma at the resolution of ``g`` ``(h, w)``: ``(2, h, w)`` float32 (U, V).
 
-    Row strips of ``strip_rows`` with a halo of ``daisy_radius`` rows give exactly the untiled
-    result (the orientation and semantic maps are computed once for the whole image).
+    Row strips of at most ``strip_rows`` (:func:`tinct.nn.tiling.strips`) with a halo of
+    ``daisy_radius`` rows (at least the 7x7 patch's 3) give exactly the untiled result: the first
+    layer, a convolution, runs on the halo-extended rows, the per-pixel rest of the MLP on the strip's
+    own rows only. The orientation and semantic maps are computed once for the whole image.
     """
     fcfg = bundle.features
     if semantic is None and (fcfg.use_semantic or (clustering and len(bundle.nets) > 1)):
@@ -150,19 +153,14 @@ def predict_uv(
         semantic = semantic_map(g, bundle.parser, fcfg)
     net = net or choose_net(bundle, g, semantic, clustering)
     orient = orientation_maps(g, fcfg.daisy_sigma) if fcfg.use_daisy else None
-    h = g.shape[0]
-    halo = max(fcfg.daisy_radius, 3)
     gt = torch.from_numpy(g)
     ot = torch.from_numpy(orient) if orient is not None else None
     st = torch.from_numpy(semantic) if fcfg.use_semantic else None
     out = np.empty((2, *g.shape), np.float32)
-    for y0 in range(0, h, max(1, strip_rows)):
-        y1 = min(h, y0 + strip_rows)
-        a, b = max(0, y0 - halo), min(h, y1 + halo)
-        h1 = mdl.first_layer_maps(
-            net, gt[a:b], None if ot is None else ot[:, a:b], None if st is None else st[:, a:b], fcfg
-        )
-        out[:, y0:y1] = mdl.apply_rest(net, h1[:, y0 - a : y1 - a].contiguous()).numpy()
+    for s in strips(g.shape[0], strip_rows, max(fcfg.daisy_radius, 3)):
+        h1 = mdl.first_layer_maps(net, s.take(gt), None if ot is None else s.take(ot),
+                                  None if st is None else s.take(st), fcfg)
+        out[:, s.rows] = mdl.apply_rest(net, s.crop(h1).contiguous()).numpy()  # per pixel
     return out
 
 
@@ -195,18 +193,18 @@ def compose(gray: np.ndarray, uv: np.ndarray, *, strip_rows: int = 512) -> np.nd
     sy, sx = h / hh, w / ww
     map_x = ((np.arange(ww, dtype=np.float32) + 0.5) * sx - 0.5)[None, :]
     uv_hw = np.ascontiguousarray(uv.transpose(1, 2, 0))
-    for y0 in range(0, hh, strip_rows):
-        y1 = min(hh, y0 + strip_rows)
+    for s in strips(hh, strip_rows):
+        n = s.bottom - s.top
         if (h, w) == (hh, ww):
-            c = uv_hw[y0:y1]
+            c = uv_hw[s.rows]
         else:
-            map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
+            map_y = ((np.arange(s.top, s.bottom, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
             c = cv2.remap(
                 uv_hw,
-                np.broadcast_to(map_x, (y1 - y0, ww)).astype(np.float32),
-                np.broadcast_to(map_y, (y1 - y0, ww)).astype(np.float32),
+                np.broadcast_to(map_x, (n, ww)).astype(np.float32),
+                np.broadcast_to(map_y, (n, ww)).astype(np.float32),
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REPLICATE,
             )
-        out[y0:y1] = compose_luma_chroma(gray[y0:y1], c, strip_rows=strip_rows)
+        out[s.rows] = compose_luma_chroma(gray[s.rows], c, strip_rows=strip_rows)
     return out

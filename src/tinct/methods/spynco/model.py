@@ -89,7 +89,15 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> tuple[torch.Tensor, t
 
 @torch.no_grad()
 def generate_full(generator: nn.Module, gray: torch.Tensor) -> torch.Tensor:
-    """Finest-level output for any size: ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` RGB in [0, 1]."""
+    """Finest-level output for any size: ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` RGB in [0, 1].
+
+    Used by ``spynco`` and ``cyclegan``. Runs on the whole image, not in row strips
+    (:mod:`tinct.nn.tiling`): the 3x3 convolutions of these generators are followed by InstanceNorm,
+    whose statistics are over the whole image, and each norm's statistics depend on the normalized
+    output of the one before (10 in sequence in the bundled spynco generator, 9 in the CycleGAN
+    one). An exact strip scheme would need one pass over the image per norm layer, not two; a
+    strip-local norm would change the output.
+    """
     padded, (h, w) = pad_to_multiple(gray, 4)
     out = generator(padded)
     rgb = out[0] if isinstance(out, list) else out

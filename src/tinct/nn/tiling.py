@@ -1,0 +1,141 @@
+"""Row strips with a halo: running a convolutional network (or any row-local computation) on a large
+image a few rows at a time, with exactly the result of one whole-image call.
+
+An output row of a network whose receptive field reaches ``halo`` rows up and down depends only on
+the input rows within ``halo`` of it. So the image is cut into strips of output rows
+``top:bottom``; each strip's input is the halo-extended rows ``lo:hi`` (clipped at the image
+border, where the network's own padding applies as in the whole-image call), and the network's
+output is cropped back to ``top:bottom``. Peak memory is bounded by the strip, not the image.
+
+The strips of :func:`strips` have equal heights (+-1): ``ceil(height / rows)`` of them, so no thin
+last strip pays a full halo for a few rows (780 rows at ``rows=288``: 3 strips of 260, not
+288 + 288 + 204).
+
+Rows are axis ``-2`` of every array (``(H, W)``, ``(C, H, W)``, ``(N, C, H, W)``), numpy arrays and
+torch tensors alike.
+
+Typical use, a loop (when the strips are interleaved with other work)::
+
+    for s in strips(h, 256, net.radius):
+        s.put(out, net(s.take(x)))          # out[..., s.top:s.bottom, :] = crop of net(x[..., lo:hi, :])
+
+or in one call (a pure function of halo-local rows)::
+
+    out = map_strips(net, x, rows=256, halo=net.radius)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+
+@dataclass(frozen=True)
+class Strip:
+    """Output rows ``top:bottom`` of an image and the input rows ``lo:hi`` (``lo <= top <= bottom <= hi``)
+    that a network with a halo needs to compute them."""
+
+    top: int
+    bottom: int
+    lo: int
+    hi: int
+
+    @property
+    def rows(self) -> slice:
+        """The strip's own rows, ``top:bottom``, in image coordinates."""
+        return slice(self.top, self.bottom)
+
+    @property
+    def extended(self) -> slice:
+        """The halo-extended rows, ``lo:hi``, in image coordinates."""
+        return slice(self.lo, self.hi)
+
+    @property
+    def inner(self) -> slice:
+        """The strip's own rows inside the extended rows: ``top - lo : bottom - lo``."""
+        return slice(self.top - self.lo, self.bottom - self.lo)
+
+    def take(self, x: Array) -> Array:
+        """Rows ``lo:hi`` of ``x`` ``(..., H, W)`` (a view): ``(..., hi - lo, W)``."""
+        return x[..., self.lo:self.hi, :]
+
+    def crop(self, y: Array) -> Array:
+        """The strip's own rows of ``y`` ``(..., hi - lo, W')``, a result on :meth:`take`'s rows (a view):
+        ``(..., bottom - top, W')``."""
+        if y.shape[-2] != self.hi - self.lo:
+            raise ValueError(f"expected {self.hi - self.lo} rows (the extended strip), got {tuple(y.shape)}")
+        return y[..., self.top - self.lo:self.bottom - self.lo, :]
+
+    def put(self, out: Array, y: np.ndarray | torch.Tensor) -> None:
+        """``out[..., top:bottom, :] = crop(y)``; ``out`` ``(..., H, W')``, ``y`` ``(..., hi - lo, W')``."""
+        out[..., self.top:self.bottom, :] = self.crop(y)
+
+    def with_halo(self, halo: int, height: int) -> Strip:
+        """The same rows ``top:bottom`` with another halo (clipped to ``[0, height)``)."""
+        return Strip(self.top, self.bottom, max(0, self.top - halo), min(height, self.bottom + halo))
+
+
+def strips(height: int, rows: int, halo: int = 0) -> list[Strip]:
+    """Cover rows ``0:height`` with ``ceil(height / rows)`` strips of equal height (+-1), in order.
+
+    Args:
+        height: image rows (>= 0; 0 gives no strip).
+        rows: at most this many rows per strip (values < 1 count as 1).
+        halo: rows of context above and below each strip (>= 0), clipped at the image border.
+
+    Returns:
+        Strips whose ``top:bottom`` are disjoint, contiguous and cover every row exactly once; their
+        ``lo:hi`` is ``max(0, top - halo) : min(height, bottom + halo)``.
+    """
+    if height < 0 or halo < 0:
+        raise ValueError(f"height and halo must be >= 0, got {height} and {halo}")
+    if height == 0:
+        return []
+    n = -(-height // max(1, rows))
+    bounds = [round(i * height / n) for i in range(n + 1)]
+    return [Strip(top, bottom, max(0, top - halo), min(height, bottom + halo))
+            for top, bottom in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def map_strips(fn: Callable[..., Array], *inputs: Array | None, rows: int, halo: int,
+               out: Array | None = None) -> Array:
+    """``fn`` on row strips of ``inputs`` with a halo; the cropped results written into ``out``.
+
+    Equal to ``fn(*inputs)`` when each output row of ``fn`` depends only on the input rows within
+    ``halo`` of it and ``fn`` treats the border of its input as the image border (zero, replicate or
+    reflect padding all do: the halo rows absorb what the strip's own border changes).
+
+    Args:
+        fn: ``(..., h, W)`` inputs -> ``(..., h, W')`` output (the same ``h``: no stride, no resize).
+        inputs: arrays or tensors ``(..., H, W)`` with rows on axis -2 and the same ``H``; a None is
+            passed to ``fn`` as None.
+        rows: at most this many output rows per call of ``fn`` (see :func:`strips`).
+        halo: rows of context on each side, at least ``fn``'s receptive radius.
+        out: ``(..., H, W')`` to write into; by default allocated like ``fn``'s first result (numpy or
+            torch, same dtype and device).
+
+    Returns:
+        ``out``, ``(..., H, W')``.
+    """
+    present = [x for x in inputs if x is not None]
+    if not present:
+        raise ValueError("map_strips needs at least one input")
+    height = int(present[0].shape[-2])
+    if any(int(x.shape[-2]) != height for x in present):
+        raise ValueError(f"inputs differ in height: {[tuple(x.shape) for x in present]}")
+    if height == 0:
+        return out if out is not None else fn(*inputs)
+    for s in strips(height, rows, halo):
+        y = fn(*(None if x is None else s.take(x) for x in inputs))
+        if out is None:
+            shape = (*y.shape[:-2], height, y.shape[-1])
+            out = (torch.empty(shape, dtype=y.dtype, device=y.device) if isinstance(y, torch.Tensor)
+                   else np.empty(shape, dtype=y.dtype))
+        s.put(out, y)
+    return out
