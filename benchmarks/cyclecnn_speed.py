@@ -1,8 +1,9 @@
-"""Cycle-CNN inference speed and peak memory at 780x1024, d = 64: straightforward vs optimized.
+"""Cycle-CNN inference speed and peak memory at 780x1024, d = 64: the two inference paths.
 
-Variants: the straightforward modules; the older tiled paths (row strips + streaming softmax over a
-loop of disparities, then + folded BatchNorm + channels_last, then + bf16 autocast); the fused fp32
-path (default of the ``cyclecnn`` method: oneDNN-fused convolutions, banded block-matmul cost volume).
+Variants: the straightforward modules (``optimized=False``, the reference) and the fused fp32 path
+(``optimized=True``, default of the ``cyclecnn`` method: oneDNN-fused convolutions on row strips,
+banded block-matmul cost volume). The older tiled paths (streaming softmax loop, bf16 autocast) were
+removed; their last measurements are in docs/results/cyclecnn_speed.md.
 
 Each variant runs in its own fresh subprocess (so peak RSS is its own), same input, same weights
 (random init of the paper's architecture: speed does not depend on the values). Output equality of
@@ -29,13 +30,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
-    # name: optimized = row strips; prepare = folded BN + channels_last; fused = the fused fp32 path
-    "straightforward": dict(optimized=False, prepare=False, bf16=False, fused=False),
-    "tiled + streaming": dict(optimized=True, prepare=False, bf16=False, fused=False),
-    "tiled + folded BN + channels_last": dict(optimized=True, prepare=True, bf16=False, fused=False),
-    "tiled + folded BN + bf16 autocast (approximate)": dict(optimized=True, prepare=True, bf16=True,
-                                                            fused=False),
-    "fused fp32 (default)": dict(optimized=True, prepare=True, bf16=False, fused=True),
+    # name: the colorize_ycbcr path; prepare = optimize_networks (the fused networks built once)
+    "straightforward": dict(optimized=False, prepare=False),
+    "fused fp32 (default)": dict(optimized=True, prepare=True),
 }
 
 
@@ -65,15 +62,13 @@ def run_variant(name: str, h: int, w: int, d: int, repeats: int, threads: int, s
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # the first call is timed apart (oneDNN primitive creation, allocator growth)
     t0 = time.perf_counter()
-    colorize_ycbcr(nets, gray, ref, disparities=d, optimized=v["optimized"], strip_rows=strip, bf16=v["bf16"],
-                   fused=v["fused"])
+    colorize_ycbcr(nets, gray, ref, disparities=d, optimized=v["optimized"], strip_rows=strip)
     first = time.perf_counter() - t0
     times, cpu_times = [], []
     out = None
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        out = colorize_ycbcr(nets, gray, ref, disparities=d, optimized=v["optimized"], strip_rows=strip,
-                             bf16=v["bf16"], fused=v["fused"])
+        out = colorize_ycbcr(nets, gray, ref, disparities=d, optimized=v["optimized"], strip_rows=strip)
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -193,7 +188,7 @@ def main() -> int:
         "size": f"{args.height}x{args.width}",
         "disparities": args.disparities,
         "threads": args.threads,
-        "strip_rows": args.strip or "default (fused: 300k pixels, 260 rows here; tiled 128)",
+        "strip_rows": args.strip or "default (fused: 300k pixels, 260 rows here)",
         "repeats": args.repeats,
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),

@@ -1,4 +1,4 @@
-"""Cycle-CNN: weight volume, model M and the cycle, losses, tiling/folding equivalence, training."""
+"""Cycle-CNN: weight volume, model M and the cycle, losses, BatchNorm folding, SSM training pairs."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from tinct.methods.cyclecnn.losses import (
     ssim_structure_loss,
     structure_similarity_loss,
 )
-from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle, colorize_tiled, hflip
-from tinct.methods.cyclecnn.refine import RefinementCNN, refine_tiled
+from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle, hflip
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.methods.cyclecnn.weight_volume import streaming_average, weight_volume, weighted_average
 from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
@@ -24,7 +23,7 @@ TINY = ModelConfig(width=4, n_blocks=1, disparities=8)
 
 
 def _randomize_bn(module: torch.nn.Module, gen: torch.Generator) -> torch.nn.Module:
-    """Non-trivial BatchNorm statistics, so folding and tiling are really tested."""
+    """Non-trivial BatchNorm statistics, so folding and the fused path are really tested."""
     for m in module.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5, generator=gen)
@@ -118,25 +117,6 @@ def test_fold_batchnorm_matches() -> None:
     folded = fold_batchnorm(net)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     torch.testing.assert_close(folded(x), net(x), atol=1e-5, rtol=1e-4)
-
-
-@pytest.mark.parametrize("strip_rows", [4, 64])
-def test_tiled_inference_equals_untiled(strip_rows: int) -> None:
-    gen = torch.Generator().manual_seed(5)
-    model = _randomize_bn(ColorizationCNN(ModelConfig(4, 2, 6)), gen)
-    refiner = _randomize_bn(RefinementCNN(4, 1), gen)
-    torch.nn.init.normal_(refiner.body.tail.weight, std=0.1, generator=gen)
-    gray, ref = torch.rand(1, 1, 23, 31, generator=gen), torch.rand(1, 3, 23, 31, generator=gen)
-    with torch.no_grad():
-        full = model(gray, ref).ycbcr
-        full_refined = refiner(gray, full)
-    tiled = colorize_tiled(model, gray, ref, strip_rows=strip_rows)
-    np.testing.assert_allclose(tiled.numpy(), full.numpy(), atol=1e-5)
-    refined = refine_tiled(refiner, gray, full, strip_rows=strip_rows)
-    np.testing.assert_allclose(refined.numpy(), full_refined.numpy(), atol=1e-5)
-    folded = colorize_tiled(fold_batchnorm(model), gray.contiguous(memory_format=torch.channels_last),
-                            ref.contiguous(memory_format=torch.channels_last), strip_rows=strip_rows)
-    np.testing.assert_allclose(folded.numpy(), full.numpy(), atol=1e-4)
 
 
 def test_ssm_pair_aligned_target_is_one(rng: np.random.Generator) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from test_cyclecnn import _randomize_bn  # the same non-trivial BatchNorm set-up
 
 from tinct.methods.cyclecnn import fused as fused_mod
 from tinct.methods.cyclecnn.fused import FusedNetworks, FusedResNet
-from tinct.methods.cyclecnn.inference import Networks, colorize_ycbcr, optimize_networks
+from tinct.methods.cyclecnn.inference import Networks, colorize_pair, colorize_ycbcr, optimize_networks
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.weight_volume import banded_average, weight_volume, weighted_average
@@ -110,10 +112,31 @@ def test_default_optimized_path_is_fused(monkeypatch: pytest.MonkeyPatch) -> Non
     fast = colorize_ycbcr(fast_nets, gray, ref, disparities=6)
     assert calls, "the default optimized path should be the fused one"
     np.testing.assert_allclose(fast.numpy(), plain.numpy(), atol=1e-5)
-    tiled = colorize_ycbcr(fast_nets, gray, ref, disparities=6, fused=False)
-    np.testing.assert_allclose(tiled.numpy(), plain.numpy(), atol=1e-5)
+    # the optimized networks keep the plain modules: both paths run on them
+    assert fast_nets.colorizer is model and fast_nets.refiner is refiner
+    again = colorize_ycbcr(fast_nets, gray, ref, disparities=6, optimized=False)
+    np.testing.assert_allclose(again.numpy(), plain.numpy(), atol=0)
+    unrefined = colorize_ycbcr(fast_nets, gray, ref, disparities=6, refine=False)
+    with torch.no_grad():
+        m_only = model(gray, ref, disparities=6).ycbcr
+    np.testing.assert_allclose(unrefined.numpy(), m_only.numpy(), atol=1e-5)
     model_only = colorize_ycbcr(Networks(*_nets(gen, refine=False)), gray, ref, disparities=6)
     assert model_only.shape == (1, 3, 19, 30)
+
+
+def test_colorize_pair_has_two_paths() -> None:
+    # exactly the plain and the fused path; the bf16 tiled path is gone
+    params = inspect.signature(colorize_pair).parameters
+    assert "bf16" not in params and "fused" not in inspect.signature(colorize_ycbcr).parameters
+    gen = torch.Generator().manual_seed(5)
+    nets = optimize_networks(Networks(*_nets(gen)))
+    gray = torch.rand(17, 28, generator=gen).numpy()
+    rgb = torch.rand(17, 28, 3, generator=gen).numpy()
+    kw = dict(disparities=6, reference_side="right", refine=True, strip_rows=5)
+    fast = colorize_pair(nets, gray, rgb, optimized=True, **kw)
+    plain = colorize_pair(nets, gray, rgb, optimized=False, **kw)
+    assert fast.shape == (17, 28, 3) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
 
 
 def test_fused_batch_of_two_and_size_error() -> None:

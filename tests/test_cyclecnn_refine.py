@@ -142,21 +142,17 @@ def test_warped_luma_refiner_sees_its_own_luma(tiny_m: str, rng: np.random.Gener
         RefinementCNN(4, 1).load_state_dict(net.state_dict())
 
 
-def test_bundle_refuses_a_warped_luma_refiner(tiny_m: str, tmp_path) -> None:
-    net = RefinementCNN(4, 1, warped_luma=True)
-    path = save_weights(tmp_path / "r.safetensors", {f"refine.{k}": v for k, v in net.state_dict().items()},
-                        {"method": "cyclecnn"})
-    with pytest.raises(tinct.TinctError, match="warped-luma"):
-        training.bundle_weights(tiny_m, str(path), tmp_path / "b.safetensors")
-
-
-def test_loading_weights_with_a_warped_luma_refiner_is_a_clear_error(tiny_m: str) -> None:
+@pytest.mark.parametrize("case", ["other width", "warped-luma flag"])
+def test_refine_tensors_that_do_not_fit_are_a_clear_error(tiny_m: str, case: str) -> None:
     from tinct.methods.cyclecnn.inference import networks_from_tensors
     from tinct.weights import load_weights
     tensors, _ = load_weights(tiny_m)
     width = int(tensors["model.extract_gray.head.0.weight"].shape[0])
     n_blocks = len({k.split(".")[3] for k in tensors if k.startswith("model.extract_gray.blocks.")})
-    net = RefinementCNN(width, n_blocks, warped_luma=True)
+    net = RefinementCNN(width + 2 if case == "other width" else width, n_blocks)
     tensors.update({f"refine.{k}": v for k, v in net.state_dict().items()})
-    with pytest.raises(tinct.TinctError, match="warped-luma refiner"):
+    if case == "warped-luma flag":  # what the removed experimental refiner carried
+        assert networks_from_tensors(tensors).refiner is not None  # loads without the flag
+        tensors["refine.warped_luma_flag"] = torch.ones(())
+    with pytest.raises(tinct.TinctError, match=r"'refine\.\*' tensors .* do not fit RefinementCNN"):
         networks_from_tensors(tensors)

@@ -111,29 +111,3 @@ def colorize_cycle(model: ColorizationCNN, gray: torch.Tensor, ref_ycbcr: torch.
     second = Colorized(hflip(flipped.ycbcr), hflip(flipped.warped_y),
                        None if flipped.weights is None else hflip(flipped.weights))
     return CycleOutput(first, second)
-
-
-@torch.no_grad()
-def colorize_tiled(model: ColorizationCNN, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *,
-                   disparities: int | None = None, strip_rows: int = 64, bf16: bool = False) -> torch.Tensor:
-    """Inference of M on row strips with a halo of ``receptive_radius`` rows: identical to the untiled
-    result in eval mode, peak memory bounded by the strip. ``bf16``: the ResNets under bfloat16 autocast
-    (approximate; the softmax over disparities stays float32). Returns ``(N, 3, H, W)`` YCbCr."""
-    d = disparities or model.config.disparities
-    h = gray.shape[-2]
-    halo = model.receptive_radius
-    scale = model.log_scale.exp()
-    out = torch.empty_like(ref_ycbcr)
-    for top in range(0, h, strip_rows):
-        bottom = min(h, top + strip_rows)
-        lo, hi = max(0, top - halo), min(h, bottom + halo)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            fa, fb = model.features(gray[..., lo:hi, :], ref_ycbcr[..., lo:hi, :])
-        a, b = top - lo, bottom - lo
-        # channels-first for the shift loop: narrow on W keeps it a dense, vectorisable stride
-        fa = fa[..., a:b, :].float().contiguous(memory_format=torch.contiguous_format)
-        fb = fb[..., a:b, :].float().contiguous(memory_format=torch.contiguous_format)
-        values = ref_ycbcr[..., top:bottom, :].contiguous(memory_format=torch.contiguous_format)
-        avg = streaming_average(fa, fb, values, d, scale)
-        out[..., top:bottom, :] = torch.cat([gray[..., top:bottom, :], avg[:, 1:]], dim=1)
-    return out

@@ -5,12 +5,11 @@ A ResNet extracts features of the gray image; they are concatenated with the col
 colour map added to the result's Cb, Cr (Y is kept). Trained with L2 from the second-time result
 R'_C (guided by R_G) to R_C, so no ground truth of I_G is needed.
 
-``warped_luma=True`` (experimental, not used by the bundled weights or the inference paths): the
-second ResNet sees the colorization's *own* luma I_C^Y (the W-weighted average of the reference's
-Y, ``Colorized.warped_y``) instead of I_G's Y. In the paper I_C is the warped reference, whose Y
-differs from I_G where M matched wrongly or the pixel is occluded; with I_G's Y in its place the
-refiner has no cue where I_C is unreliable. Such a refiner carries a ``warped_luma`` buffer, so
-loading it into a default :class:`RefinementCNN` (the inference paths) fails loudly.
+``warped_luma=True`` is a training-only leftover of a removed experiment (the refiner seeing the
+colorization's own luma I_C^Y, ``Colorized.warped_y``, instead of I_G's Y; it did not help, see
+docs/methods/cyclecnn.md). It stays only while ``training.py``'s ``--refine-warped-luma`` uses it:
+inference never passes ``warped_y``, and such a refiner carries a ``warped_luma_flag`` buffer, so its
+weights do not load into a default :class:`RefinementCNN` (the inference networks).
 """
 
 from __future__ import annotations
@@ -47,20 +46,3 @@ class RefinementCNN(nn.Module):
         seen = ycbcr if warped_y is None else torch.cat([warped_y, ycbcr[:, 1:]], dim=1)
         residual = self.body(torch.cat([feats, seen - 0.5], dim=1))
         return torch.cat([ycbcr[:, :1], (ycbcr[:, 1:] + residual).clamp(0.0, 1.0)], dim=1)
-
-
-@torch.no_grad()
-def refine_tiled(refiner: RefinementCNN, gray: torch.Tensor, ycbcr: torch.Tensor, *,
-                 strip_rows: int = 64, bf16: bool = False) -> torch.Tensor:
-    """:class:`RefinementCNN` on row strips with a halo (identical output in eval mode; ``bf16``:
-    bfloat16 autocast, approximate)."""
-    h = gray.shape[-2]
-    halo = refiner.receptive_radius
-    out = torch.empty_like(ycbcr)
-    for top in range(0, h, strip_rows):
-        bottom = min(h, top + strip_rows)
-        lo, hi = max(0, top - halo), min(h, bottom + halo)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            res = refiner(gray[..., lo:hi, :], ycbcr[..., lo:hi, :])
-        out[..., top:bottom, :] = res[..., top - lo:bottom - lo, :].float()
-    return out
