@@ -169,7 +169,7 @@ def test_bundled_weights_beat_the_gray_floor(rng: np.random.Generator) -> None:
 
     assert tinct.method_info("cyclecnn").bundled_weights
     _, card = load_weights(bundled_path("cyclecnn"))
-    assert card["method"] == "cyclecnn" and "middlebury2005" in card["metrics"]
+    assert card.method == "cyclecnn" and "middlebury2005" in card.metrics
     p = layered_stereo_pair(_textures(rng), 48, 96, rng, max_disparity=10)
     gray = rgb_to_ycbcr(p.left)[..., 0].astype(np.float32)
     out = tinct.load_method("cyclecnn", disparities=16).colorize(gray, reference=p.right)
