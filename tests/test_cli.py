@@ -7,7 +7,6 @@ import io as _stringio
 import json
 import subprocess
 import sys
-import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -344,21 +343,33 @@ def test_bench_quality_gray_psnr(work, capsys, monkeypatch):
         assert row["psnr"] == pytest.approx(metrics.psnr(pred, gt), rel=1e-6)
 
 
-def test_train_delegates_to_training_module(monkeypatch, capsys):
+def test_train_runs_the_registered_trainer_with_a_generated_parser(monkeypatch, capsys, tmp_path):
     fake_method(monkeypatch, "faketrain", trainable=True)
-    seen: list = []
-    module = types.ModuleType("tinct.methods.faketrain.training")
-    module.add_arguments = lambda parser: parser.add_argument("--steps", type=int, default=3)
-    module.main = lambda args: seen.append(args.steps) or 0
-    monkeypatch.setitem(sys.modules, "tinct.methods.faketrain.training", module)
-    assert cli.main(["train", "faketrain", "--steps", "7"]) == 0
-    assert seen == [7]
+    FAKE_RUNS.clear()
+    assert cli.main(["train", "faketrain", "--steps", "7", "--lr", "0.5", "--set", "width=4",
+                     "--threads", "1", "--no-progress"]) == 0
+    (cfg, run), = FAKE_RUNS
+    assert (cfg.lr, cfg.width) == (0.5, 4)
+    assert (run.steps, run.threads, run.progress, run.resume) == (7, 1, False, True)
+    assert run.out == "runs/faketrain"
+    (tmp_path / "run.yaml").write_text("lr: 0.25\nrun:\n  seed: 3\n  out: elsewhere\n")
+    assert cli.main(["train", "faketrain", "--config", str(tmp_path / "run.yaml"), "--set", "lr=0.125"]) == 0
+    cfg, run = FAKE_RUNS[-1]
+    assert cfg.lr == 0.125 and (run.seed, run.out) == (3, "elsewhere")  # flags beat the file
     assert cli.main(["train", "--help"]) == 0
     assert "faketrain" in capsys.readouterr().out
     assert cli.main(["train", "faketrain", "--help"]) == 0
-    assert "--steps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--steps" in out and "--lr V" in out and "width (int, default 8): channels" in out
     assert cli.main(["train", "gray"]) == 2
     assert "not a trainable method" in capsys.readouterr().err
+    assert cli.main(["train", "faketrain", "--set", "bogus=1"]) == 2
+    assert "unknown setting 'bogus'; valid settings: lr, width" in capsys.readouterr().err
+    assert cli.main(["train", "faketrain", "--set", "width=wide"]) == 2
+    assert "'width' must be an integer" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("- a list\n")
+    assert cli.main(["train", "faketrain", "--config", str(tmp_path / "bad.yaml")]) == 1
+    assert "must be a mapping" in capsys.readouterr().err
 
 
 def test_serve_missing_is_clear(monkeypatch, capsys):

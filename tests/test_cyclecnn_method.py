@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import cv2
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet
 from tinct.methods.stereocopy import fill_invalid_disparity
+from tinct.train import load_trainable_state, trainable_state
 from tinct.weights import save_weights
 
 
@@ -67,9 +66,9 @@ def test_cycle_stage_requires_ssm_weights_and_state_round_trip(tmp_path) -> None
     path = save_weights(tmp_path / "ssm.safetensors", {f"ssm.{k}": v for k, v in ssm.state_dict().items()},
                         {"method": "cyclecnn"})
     trainer = training.build_trainer(_cfg("cycle", ssm_weights=str(path)))
-    state = trainer.state_dict()
+    state = trainable_state(trainer)
     again = training.build_trainer(_cfg("cycle", ssm_weights=str(path)))
-    again.load_state_dict(state)
+    load_trainable_state(again, state)
     for a, b in zip(trainer.module.parameters(), again.module.parameters(), strict=True):
         assert torch.equal(a, b)
 
@@ -87,13 +86,15 @@ def test_ssm_stage_steps(rng: np.random.Generator) -> None:
     assert losses[-1] < losses[0]
 
 
-def test_cli_hook_parses() -> None:
-    parser = argparse.ArgumentParser()
-    training.add_arguments(parser)
-    args = parser.parse_args(["--out", "/tmp/x", "--stage", "supervised", "--crop", "64", "96"])
-    cfg, fit_cfg = training.config_from_args(args)
+def test_generated_train_parser() -> None:
+    from tinct.cli.train import resolve_run
+
+    cfg, run = resolve_run(tinct.method_info("cyclecnn"), ["--out", "/tmp/x", "--stage", "supervised",
+                                                           "--crop-height", "64", "--set", "crop_width=96",
+                                                           "--set", "model.disparities=80"])
     assert cfg.stage == "supervised" and (cfg.crop_height, cfg.crop_width) == (64, 96)
-    assert fit_cfg.out_dir == "/tmp/x" and fit_cfg.resume
+    assert cfg.model.disparities == 80 and cfg.model.width == 16
+    assert run.out == "/tmp/x" and run.resume and run.data is None
 
 
 @pytest.fixture

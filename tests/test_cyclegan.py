@@ -14,6 +14,7 @@ from tinct.methods.cyclegan.training import CycleGANTrainConfig, CycleGANTrainer
 from tinct.methods.spynco.model import SpyncoGenerator, SpyncoModelConfig
 from tinct.nn.gan import count_parameters
 from tinct.registry import method_info
+from tinct.train import load_trainable_state, trainable_state
 
 TINY = CycleGANModelConfig(width=8, n_res_blocks=1)
 
@@ -68,7 +69,7 @@ def test_state_dict_round_trip() -> None:
     a = tiny_trainer()
     a.training_step(tiny_batch(0))
     b = tiny_trainer()
-    b.load_state_dict(a.state_dict())
+    load_trainable_state(b, trainable_state(a))
     assert a.training_step(tiny_batch(1)) == pytest.approx(b.training_step(tiny_batch(1)), rel=1e-5)
 
 

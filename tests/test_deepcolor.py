@@ -16,7 +16,7 @@ from tinct.methods.deepcolor import model as mo
 from tinct.methods.deepcolor import pipeline as pl
 from tinct.methods.deepcolor import scene_parser as sp
 from tinct.methods.deepcolor.gist import DIM, gist
-from tinct.methods.deepcolor.trainer import MLPTrainable, NetTrainConfig, feature_columns, row_batches
+from tinct.methods.deepcolor.train_nets import MLPTrainable, NetTrainConfig, feature_columns, row_batches
 from tinct.weights import save_weights
 
 ABLATIONS = [
@@ -198,8 +198,8 @@ def test_tiling_equals_untiled_and_options(tmp_path: Path, gray: np.ndarray) -> 
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
     small = DeepColorizer(weights=str(path), work_pixels=600).colorize(big)  # chroma at ~20 x 29
     assert small.shape == whole.shape
-    with pytest.raises(TinctError, match="no deepcolor weights named 'no-such-style'; bundled: default, warm"):
-        DeepColorizer(weights="no-such-style")
+    with pytest.raises(TinctError, match="no deepcolor weights named 'nope'; bundled: default, warm"):
+        DeepColorizer(weights="nope")
     with pytest.raises(TinctError, match="not a deepcolor weight file"):
         bad = save_weights(tmp_path / "bad.safetensors", {"x": torch.zeros(1)}, {"config": {}})
         DeepColorizer(weights=str(bad))
@@ -261,19 +261,19 @@ def test_training_cli_runs_three_steps(tmp_path: Path, rng: np.random.Generator)
         "1",
         "--samples-per-image",
         "50",
-        "--batch-size",
-        "64",
+        "--set",
+        "net.batch_size=64",
         "--parser-weights",
         str(parser_file),
         "--style-list",
         str(style),
-        "--alpha",
-        "0.1",
-        "--n0",
-        "2",
-        "--max-layers",
-        "1",
-        "--quiet",
+        "--set",
+        "clusters.alpha=0.1",
+        "--set",
+        "clusters.n0=2",
+        "--set",
+        "clusters.max_layers=1",
+        "--no-progress",
     ]
     assert main(args) == 0
     card = (out / "deepcolor.json").read_text()
@@ -285,7 +285,7 @@ def test_training_cli_runs_three_steps(tmp_path: Path, rng: np.random.Generator)
     assert summary["images"] == 2  # the style list kept img0 and img2
     from tinct.methods.deepcolor import DeepColorizer
 
-    rgb = DeepColorizer(style=str(out / "deepcolor.safetensors")).colorize(
+    rgb = DeepColorizer(weights=str(out / "deepcolor.safetensors")).colorize(
         rng.random((20, 24)).astype(np.float32)
     )
     assert rgb.shape == (20, 24, 3)
@@ -324,10 +324,10 @@ def test_training_cli_trains_the_scene_parser_first(tmp_path: Path) -> None:
         "2",
         "--samples-per-image",
         "30",
-        "--batch-size",
-        "32",
+        "--set",
+        "net.batch_size=32",
         "--no-clustering",
-        "--quiet",
+        "--no-progress",
     ]
     assert main(args) == 0
     card = (out / "parser" / "parser.json").read_text()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 import torch
@@ -14,9 +12,10 @@ from tinct.errors import TinctError
 from tinct.methods.spynco import SpyncoColorizer
 from tinct.methods.spynco import losses as L
 from tinct.methods.spynco.model import SpyncoGenerator, SpyncoModelConfig, generate_full, pad_to_multiple
-from tinct.methods.spynco.training import SpyncoTrainConfig, SpyncoTrainer, add_arguments, export_generator
+from tinct.methods.spynco.training import SpyncoTrainConfig, SpyncoTrainer, export_generator
 from tinct.nn.gan import image_pyramid
 from tinct.registry import load_method, method_info
+from tinct.train import load_trainable_state, trainable_state
 from tinct.weights import bundled_path, load_weights, save_weights
 
 TINY = SpyncoModelConfig(encoder_width=8, decoder_width=16, n_res_blocks=1)
@@ -107,7 +106,7 @@ def test_state_dict_round_trip_resumes_identically() -> None:
     a = tiny_trainer()
     a.training_step(tiny_batch(0))
     b = tiny_trainer()
-    b.load_state_dict(a.state_dict())
+    load_trainable_state(b, trainable_state(a))
     la, lb = a.training_step(tiny_batch(1)), b.training_step(tiny_batch(1))
     assert la == pytest.approx(lb, rel=1e-5)
 
@@ -207,8 +206,13 @@ def test_bundled_weights_colorize_odd_size(name: str) -> None:
     assert np.abs(rgb_to_luma(out) - gray).max() < 0.05
 
 
-def test_cli_arguments_parse() -> None:
-    p = argparse.ArgumentParser()
-    add_arguments(p)
-    a = p.parse_args(["--loss-levels", "last", "--contours", "--bf16"])
-    assert a.loss_levels == "last" and a.contours and a.bf16 and a.source == "cifar10"
+def test_generated_train_parser_and_yaml(tmp_path) -> None:
+    from tinct.cli.train import resolve_run
+
+    argv = ["--loss-levels", "last", "--contours", "--bf16", "--crop", "64"]
+    cfg, run = resolve_run(method_info("spynco"), argv)
+    assert cfg.loss_levels == "last" and cfg.contours and cfg.bf16 and cfg.crop == 64 and run.data is None
+    yaml_text = "model: {encoder_width: 16}\nlr: 1.0e-3\nrun: {data: photos, steps: 7}\n"
+    (tmp_path / "run.yaml").write_text(yaml_text)
+    cfg, run = resolve_run(method_info("spynco"), ["--config", str(tmp_path / "run.yaml"), "--steps", "9"])
+    assert cfg.model.encoder_width == 16 and cfg.lr == 1e-3 and run.data == "photos" and run.steps == 9

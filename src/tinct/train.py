@@ -1,11 +1,13 @@
 """The one training loop for every trainable method (GANs included).
 
 A method exposes a :class:`Trainable`: ``training_step(batch)`` does the forward pass, the
-losses and its own optimizer step(s) (so a GAN can alternate generator and discriminator) and
-returns a dict of float losses; ``state_dict()`` / ``load_state_dict()`` cover the model *and*
-its optimizers so a run resumes exactly. :func:`fit` adds what every run needs: seeding, a
-progress bar, a JSONL loss log, periodic checkpoints, resume, and the resolved config saved
-beside the outputs.
+losses and its own optimizer step(s) through :func:`optimizer_step` (so a GAN can alternate
+generator and discriminator) and returns a dict of float losses; ``modules`` and ``optimizers``
+name what it trains, so :func:`trainable_state` / :func:`load_trainable_state` (model *and*
+optimizers, plus an optional ``extra_state()`` such as a step counter) are the same for every
+method and a run resumes exactly. :func:`fit` adds what every run needs: seeding, a progress
+bar, a JSONL loss log, periodic checkpoints, resume, a time budget and the resolved config saved
+beside the outputs. :class:`RunConfig` holds the settings every ``tinct train METHOD`` shares.
 """
 
 from __future__ import annotations
@@ -28,13 +30,62 @@ from tinct.errors import TinctError
 
 
 class Trainable(Protocol):
-    """What :func:`fit` drives."""
+    """What :func:`fit` drives: named modules and optimizers, and one training step.
+
+    Optional: ``extra_state() -> dict`` and ``load_extra_state(dict)`` for anything else a resume
+    needs (a step counter of a learning-rate schedule).
+    """
+
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
 
     def training_step(self, batch: Any) -> dict[str, float]: ...
 
-    def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+def trainable_state(trainable: Trainable) -> dict[str, Any]:
+    """Everything a resume needs: every module's and optimizer's state, plus ``extra_state()``."""
+    extra = getattr(trainable, "extra_state", None)
+    return {"modules": {k: m.state_dict() for k, m in trainable.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in trainable.optimizers.items()},
+            "extra": extra() if extra is not None else {}}
+
+
+def load_trainable_state(trainable: Trainable, state: dict[str, Any]) -> None:
+    """Inverse of :func:`trainable_state`; a clear error if the names do not match."""
+    for kind, own in (("modules", trainable.modules), ("optimizers", trainable.optimizers)):
+        saved = state.get(kind, {})
+        if set(saved) != set(own):
+            raise TinctError(f"the checkpoint holds {kind} {sorted(saved)}, this run has {sorted(own)}; "
+                             "delete it or pass --no-resume")
+        for k, obj in own.items():
+            obj.load_state_dict(saved[k])
+    load_extra = getattr(trainable, "load_extra_state", None)
+    if load_extra is not None:
+        load_extra(state.get("extra", {}))
+
+
+@dataclass
+class RunConfig:
+    """The settings every ``tinct train METHOD`` shares (its common flags).
+
+    ``data`` and ``steps`` may be None: the method's own default then applies.
+    """
+
+    data: str | None = None
+    out: str = "runs/train"
+    steps: int | None = None
+    seed: int = 0
+    resume: bool = True
+    progress: bool = True
+    threads: int | None = None
+    time_budget_s: float | None = None
+
+    def fit_config(self, *, default_steps: int, checkpoint_every: int = 200, log_every: int = 20,
+                   out_dir: str | None = None) -> FitConfig:
+        """The :class:`FitConfig` of one :func:`fit` call of this run."""
+        return FitConfig(out_dir=out_dir or self.out, steps=self.steps or default_steps, seed=self.seed,
+                         checkpoint_every=checkpoint_every, log_every=log_every, resume=self.resume,
+                         progress=self.progress, time_budget_s=self.time_budget_s)
 
 
 @dataclass
@@ -67,10 +118,15 @@ def set_warmup_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, w
         group["lr"] = lr
 
 
-def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
-    """Zero the gradients, back-propagate ``loss``, step; returns the loss as a float."""
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, *,
+                   clip_norm: float | None = None) -> float:
+    """Zero the gradients, back-propagate ``loss``, clip the gradient norm of the optimizer's
+    parameters to ``clip_norm`` (if given), step; returns the loss as a float."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if clip_norm is not None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, clip_norm)
     optimizer.step()
     return float(loss.detach())
 
@@ -102,7 +158,7 @@ def _checkpoint_path(out_dir: Path) -> Path:
 def _save_checkpoint(out_dir: Path, trainable: Trainable, step: int) -> None:
     path = _checkpoint_path(out_dir)
     tmp = path.with_suffix(".pt.tmp")
-    state = {"step": step, "trainable": trainable.state_dict(), "torch_rng": torch.get_rng_state(),
+    state = {"step": step, "trainable": trainable_state(trainable), "torch_rng": torch.get_rng_state(),
              "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -116,7 +172,7 @@ def _load_checkpoint(out_dir: Path, trainable: Trainable) -> int:
         state = torch.load(path, weights_only=False)
     except Exception as exc:
         raise TinctError(f"cannot resume from {path}: {exc}; delete it or pass --no-resume") from None
-    trainable.load_state_dict(state["trainable"])
+    load_trainable_state(trainable, state["trainable"])
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])

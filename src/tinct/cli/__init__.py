@@ -5,10 +5,11 @@ Every subcommand parses its arguments, calls the library and prints. Exit codes:
 A :class:`~tinct.errors.TinctError` is printed on one line, never with a traceback; an unexpected
 exception prints one line too unless ``--debug`` is given.
 
-Modules: :mod:`tinct.cli.parser` (``build_parser``, ``parse_options``, ``format_table``),
-:mod:`tinct.cli.colorize` (``cmd_colorize`` and output planning), :mod:`tinct.cli.commands` (the
-other subcommands). :func:`main` dispatches through this module's names, so replacing
-``tinct.cli.cmd_<name>`` (e.g. in a test) takes effect.
+Modules: :mod:`tinct.cli.parser` (``build_parser``, ``method_options``, ``format_table``),
+:mod:`tinct.cli.colorize` (``cmd_colorize``, output planning), :mod:`tinct.cli.train` (the generated
+``tinct train METHOD`` parser), :mod:`tinct.cli.commands` (the other subcommands). :func:`main`
+dispatches through this module's names, so replacing ``tinct.cli.cmd_<name>`` (e.g. in a test)
+takes effect.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Sequence
 
 from tinct.cli.colorize import cmd_colorize
-from tinct.cli.commands import cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve, cmd_train
+from tinct.cli.commands import cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve
 from tinct.cli.parser import (
     DEFAULT_OUT_DIR,
     DELEGATED,
@@ -28,6 +29,7 @@ from tinct.cli.parser import (
     format_table,
     method_options,
 )
+from tinct.cli.train import cmd_train
 from tinct.errors import TinctError
 from tinct.options import OptionError
 

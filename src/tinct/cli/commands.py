@@ -1,4 +1,4 @@
-"""The other subcommands: ``methods``, ``eval``, ``bench quality``, ``train``, ``serve``, ``demo``."""
+"""Subcommands ``methods``, ``eval``, ``bench quality``, ``serve``, ``demo`` (``train``: :mod:`.train`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import tinct
-from tinct.cli.parser import UsageError, _formatter, format_table, load_colorizer, method_options
+from tinct.cli.parser import _formatter, format_table, load_colorizer, method_options
 from tinct.errors import TinctError
 from tinct.registry import MissingInput
 
@@ -126,34 +126,6 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         path = report.to_json(args.json or Path("docs/results") / f"{report.method}_{report.dataset}.json")
         print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def cmd_train(extra: list[str]) -> int:
-    """``tinct train METHOD ...``: delegate to ``tinct.methods.<METHOD>.training``."""
-    trainable = [i for i in tinct.list_methods() if i.trainable]
-    parser = argparse.ArgumentParser(
-        prog="tinct train", formatter_class=_formatter, description="Train a trainable method.",
-        epilog="Run 'tinct train METHOD --help' for the method's options.")
-    subs = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
-    chosen = extra[0] if extra and not extra[0].startswith("-") else None  # METHOD comes first
-    for info in trainable:
-        p = subs.add_parser(info.name, help=info.summary, formatter_class=_formatter,
-                            description=f"Train '{info.name}': {info.summary} ({info.paper})")
-        if info.name == chosen:  # import only the method being trained
-            module = _import_optional(f"tinct.methods.{info.name}.training",
-                                      f"method '{info.name}' is marked trainable but has no training module")
-            module.add_arguments(p)
-            p.set_defaults(_main=module.main)
-    if not trainable:
-        raise TinctError("no trainable method is registered in this installation")
-    if chosen is not None and chosen not in {i.name for i in trainable}:
-        known = ", ".join(i.name for i in trainable)
-        raise UsageError("tinct train", f"'{chosen}' is not a trainable method; trainable methods: {known}")
-    try:
-        targs = parser.parse_args(extra)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return int(targs._main(targs) or 0)
 
 
 def cmd_serve(extra: list[str]) -> int:

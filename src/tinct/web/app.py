@@ -29,7 +29,7 @@ from tinct import io as tio
 from tinct.color import gray_to_rgb, rgb_to_luma
 from tinct.errors import TinctError
 from tinct.hints import hints_from_image
-from tinct.registry import Colorizer
+from tinct.registry import Colorizer, MissingInput
 
 ROLES = ("image", "reference", "hints")
 DEFAULT_MAX_UPLOAD_MB = 25.0
@@ -37,6 +37,10 @@ DEFAULT_MAX_PIXELS = 16_000_000
 # Canvas strokes are anti-aliased: edge pixels are partly transparent. Only pixels at least this
 # opaque count as scribbles, so a stroke's soft rim does not smear its colour into the hints.
 HINT_ALPHA_THRESHOLD = 0.5
+
+
+_WHAT_TO_DO = {"reference": "upload a colour reference image", "hints": "draw a coloured stroke on the image",
+               "caption": "type a caption"}
 
 
 class NotFound(TinctError):
@@ -220,13 +224,13 @@ class WebApp:
         image = self.upload(image_id, "image")
         reference = self.upload(reference_id, "reference") if reference_id else None
         hints = self.upload(hints_id, "hints") if hints_id else None
-        if "reference" in info.needs and reference is None:
-            raise TinctError(f"method '{method}' needs a colour reference image; upload one")
-        if "hints" in info.needs and hints is None:
-            raise TinctError(f"method '{method}' needs colour scribbles; draw some on the image")
-        if hints is not None and (hints.width, hints.height) != (image.width, image.height):
-            raise TinctError(f"the scribbles are {hints.width}x{hints.height} but the image is "
-                             f"{image.width}x{image.height}; they must be the same size")
+        given = {k for k, v in (("reference", reference), ("hints", hints)) if v is not None}
+        try:
+            info.check_inputs(given)  # the registry's needs check; sizes are checked by colorize()
+        except MissingInput as exc:
+            raise TinctError(f"{exc}; {_WHAT_TO_DO[exc.kind]}") from None
+        if hints is not None:
+            hints_from_image(hints.pixels, image.pixels)  # parse now: a wrong size is refused before queueing
         job = Job(id=secrets.token_hex(8), method=method, image=image,
                   reference=reference if "reference" in info.accepts else None,
                   hints=hints if "hints" in info.accepts else None)
@@ -288,14 +292,13 @@ class WebApp:
             hints = hints_from_image(job.hints.pixels, job.image.pixels)
             if not hints.mask.any():
                 hints = None
-        if "hints" in colorizer.needs and hints is None:
-            raise TinctError(f"method '{job.method}' needs colour scribbles but none were drawn; "
-                             "draw a coloured stroke on the image")
         job.fraction, job.message = 0.15, f"colorizing {job.image.width}x{job.image.height} with {job.method}"
         reference = job.reference.pixels if job.reference is not None else None
         job.indeterminate = True
         try:
             rgb = colorizer.colorize(job.image.pixels, reference=reference, hints=hints)
+        except MissingInput as exc:
+            raise TinctError(f"{exc} but none were drawn or given; {_WHAT_TO_DO[exc.kind]}") from None
         finally:
             job.indeterminate = False
         job.fraction, job.message = 0.9, "encoding the PNG"

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 
-from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.methods.cyclecnn.inference import colorize_pair, load_networks, optimize_networks
 from tinct.methods.cyclecnn.model import ModelConfig
 from tinct.options import OptionError, option
@@ -73,7 +72,6 @@ class CycleCNNColorizer(Colorizer):
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         assert inputs.reference is not None
         o = self.options
-        rgb = colorize_pair(self.nets, image, inputs.reference, disparities=self.disparities,
-                            reference_side=o.reference_side, optimized=o.optimized, refine=o.refine,
-                            strip_rows=o.strip_rows)
-        return compose_luma_chroma(image, rgb_to_uv(rgb))
+        return colorize_pair(self.nets, image, inputs.reference, disparities=self.disparities,
+                             reference_side=o.reference_side, optimized=o.optimized, refine=o.refine,
+                             strip_rows=o.strip_rows)

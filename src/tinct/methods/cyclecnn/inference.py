@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinct.color import rgb_to_ycbcr_torch, ycbcr_to_rgb_torch
+from tinct.color import cbcr_to_uv, compose_luma_chroma, rgb_to_ycbcr_torch
 from tinct.errors import TinctError
 from tinct.methods.cyclecnn.fused import FusedNetworks
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, hflip
@@ -114,7 +114,8 @@ def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, di
         disparities, optimized, refine, strip_rows: see :func:`colorize_ycbcr`.
 
     Returns:
-        float32 ``(H, W, 3)`` RGB in [0, 1] whose BT.601 luma is ``gray`` (up to clipping).
+        float32 ``(H, W, 3)`` RGB in [0, 1] whose BT.601 luma is ``gray`` exactly: M's Cb, Cr composed
+        with it by :func:`tinct.color.compose_luma_chroma` (chroma scaled into the gamut, no clipping).
     """
     g = torch.from_numpy(np.ascontiguousarray(gray, np.float32))[None, None]
     r = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1), np.float32))[None]
@@ -126,5 +127,5 @@ def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, di
                          refine=refine)
     if flip:
         out = hflip(out)
-    rgb = ycbcr_to_rgb_torch(out).clamp(0, 1)
-    return rgb[0].permute(1, 2, 0).numpy().astype(np.float32)
+    cbcr = out[0, 1:].permute(1, 2, 0).numpy()
+    return compose_luma_chroma(gray, cbcr_to_uv(cbcr))

@@ -13,18 +13,17 @@ Stages (``--stage``):
 
 Data: synthetic dual-lens pairs from ``photos/train`` (:mod:`tinct.data.dual_lens`), flipped to
 M's convention (a match of gray pixel ``i`` lies at reference ``i + k``).
-CLI: ``tinct train cyclecnn --stage cycle --out /work/runs/cyclecnn ...`` (:func:`add_arguments`,
-:func:`main`).
+CLI: ``tinct train cyclecnn --stage cycle --out /work/runs/cyclecnn --set model.disparities=80 ...``
+(:class:`TrainConfig`, :func:`run`).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,30 +50,35 @@ from tinct.methods.cyclecnn.losses import (
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle, hflip
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
-from tinct.train import FitConfig, fit, set_warmup_lr
-from tinct.weights import load_weights, save_weights
+from tinct.options import option
+from tinct.train import RunConfig, fit, optimizer_step, set_warmup_lr
+from tinct.weights import WeightCard, load_weights, save_weights
 
 STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
 
 
+DEFAULT_DATA = "../shared/data/photos/train"
+DEFAULT_STEPS = 1000
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run needs besides the loop settings."""
+    """One stage of a Cycle-CNN run (--data: training photos, a train split; default photos/train)."""
 
-    stage: str = "cycle"
-    data: str = "../shared/data/photos/train"
-    crop_height: int = 96
-    crop_width: int = 160
-    batch_size: int = 2
-    max_disparity: float = 40.0
-    lr: float = 1e-3  # RMSProp, constant (paper)
-    max_textures: int = 160
+    stage: Literal["ssm", "cycle", "supervised", "refine", "bundle"] = option(
+        "cycle", "what to train (see the docstring of tinct.methods.cyclecnn.training)")
+    crop_height: int = option(96, "height of the synthetic stereo crops")
+    crop_width: int = option(160, "width of the synthetic stereo crops")
+    batch_size: int = option(2, "pairs per batch")
+    max_disparity: float = option(40.0, "largest disparity of the synthetic pairs, pixels")
+    lr: float = option(1e-3, "RMSProp learning rate, constant (paper); Adam with warm-up for stage refine")
+    max_textures: int = option(160, "photos read as textures of the synthetic scenes")
     model: ModelConfig = field(default_factory=lambda: ModelConfig(disparities=48))
     loss: LossConfig = field(default_factory=LossConfig)
-    ssm_weights: str | None = None  # stage cycle with ss_kind "ssm"
-    colorizer_weights: str | None = None  # stage refine: the trained M
-    refine_warmup: int = 200  # stage refine: linear lr warm-up steps (Adam)
-    refine_warped_luma: bool = False  # stage refine: the refiner also sees I_C's own luma (experimental)
+    ssm_weights: str | None = option(None, "stage cycle with loss.ss_kind=ssm: the trained SSM")
+    colorizer_weights: str | None = option(None, "stage refine and bundle: the trained M")
+    refine_weights: str | None = option(None, "stage bundle: the trained refinement CNN")
+    refine_warmup: int = option(200, "stage refine: linear learning-rate warm-up steps (Adam)")
 
 
 def load_textures(folder: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -118,9 +122,9 @@ def _stack(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
 
 
-def make_batches(cfg: TrainConfig, seed: int):
+def make_batches(cfg: TrainConfig, seed: int, data: str = DEFAULT_DATA):
     """``batches(start)`` for :func:`fit`: an endless iterator, reseeded from ``seed + start``."""
-    textures = load_textures(cfg.data, cfg.max_textures, np.random.default_rng(seed))
+    textures = load_textures(data, cfg.max_textures, np.random.default_rng(seed))
 
     def batches(start: int) -> Iterator[dict[str, torch.Tensor]]:
         rng = np.random.default_rng(seed * 1_000_003 + start)
@@ -149,26 +153,18 @@ def _same_size(items: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Ten
 
 
 class _Trainer:
-    """Common state handling: one module, one RMSProp optimizer."""
+    """Common state handling: one module, one RMSProp optimizer, gradient norm clipped to 5."""
 
     module: torch.nn.Module
 
     def _setup(self, module: torch.nn.Module, lr: float) -> None:
         self.module = module
         self.optimizer = torch.optim.RMSprop(module.parameters(), lr=lr)
+        self.modules = {"module": module}
+        self.optimizers = {"optimizer": self.optimizer}
 
     def _step(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.module.parameters(), 5.0)
-        self.optimizer.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"module": self.module.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.module.load_state_dict(state["module"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        optimizer_step(self.optimizer, loss, clip_norm=5.0)
 
 
 class SSMTrainer(_Trainer):
@@ -238,9 +234,8 @@ class ColorizerTrainer(_Trainer):
 
 
 def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor, ref: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training example of the refinement CNN: ``(guide R_G, input R'_C, target R_C, R'_C's own
-    luma R'^Y_C)`` (the last one for ``warped_luma`` refiners).
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training example of the refinement CNN: ``(guide R_G, input R'_C, target R_C)``.
 
     All three are returned in the frame of M's second call (the batch's frame flipped), where M's
     ``i + k`` search ran: there R'_C's occlusion and border errors lie on the same side of objects
@@ -251,12 +246,11 @@ def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor, ref: torc
         gray: ``(N, 1, H, W)`` I_G; ref: ``(N, 3, H, W)`` R_C YCbCr, both in [0, 1], M's convention.
 
     Returns:
-        ``(N, 1, H, W)``, ``(N, 3, H, W)``, ``(N, 3, H, W)``, ``(N, 1, H, W)``; no gradient (M is
-        frozen).
+        ``(N, 1, H, W)``, ``(N, 3, H, W)``, ``(N, 3, H, W)``; no gradient (M is frozen).
     """
     with torch.no_grad():
         out = colorize_cycle(colorizer, gray, ref)
-    return hflip(ref[:, :1]), hflip(out.second.ycbcr), hflip(ref), hflip(out.second.warped_y)
+    return hflip(ref[:, :1]), hflip(out.second.ycbcr), hflip(ref)
 
 
 class RefineTrainer(_Trainer):
@@ -266,29 +260,28 @@ class RefineTrainer(_Trainer):
 
     def __init__(self, cfg: TrainConfig) -> None:
         if not cfg.colorizer_weights:
-            raise TinctError("stage refine needs --colorizer-weights (the trained M)")
+            raise TinctError("stage refine needs --set colorizer_weights=PATH (the trained M)")
         self.cfg = cfg
         self.colorizer = freeze(load_module(ColorizationCNN(cfg.model), cfg.colorizer_weights, "model."))
-        self.module = RefinementCNN(cfg.model.width, cfg.model.n_blocks, cfg.refine_warped_luma)
+        self._setup(RefinementCNN(cfg.model.width, cfg.model.n_blocks), cfg.lr)
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=cfg.lr)
+        self.optimizers = {"optimizer": self.optimizer}
         self.step = 0
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.module.train()
         self.step += 1
         set_warmup_lr(self.optimizer, self.cfg.lr, self.step, self.cfg.refine_warmup)
-        guide, colorized, target, warped_y = refinement_example(self.colorizer, batch["gray"], batch["ref"])
-        own_luma = warped_y if self.cfg.refine_warped_luma else None
-        loss = refinement_loss(self.module(guide, colorized, own_luma), target)
+        guide, colorized, target = refinement_example(self.colorizer, batch["gray"], batch["ref"])
+        loss = refinement_loss(self.module(guide, colorized), target)
         self._step(loss)
         unrefined = float(refinement_loss(colorized, target))
         return {"l2": loss.item(), "l2_unrefined": unrefined, "ratio": loss.item() / max(unrefined, 1e-12)}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "step": self.step}
+    def extra_state(self) -> dict[str, Any]:
+        return {"step": self.step}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.step = int(state.get("step", 0))
 
 
@@ -315,70 +308,26 @@ def build_trainer(cfg: TrainConfig) -> _Trainer:
 PREFIX = {"ssm": "ssm.", "cycle": "model.", "supervised": "model.", "refine": "refine."}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``tinct train cyclecnn``."""
-    d = TrainConfig()
-    parser.add_argument("--stage", choices=STAGES, default=d.stage)
-    parser.add_argument("--out", required=True, help="run folder (checkpoints, losses.jsonl, config.json)")
-    parser.add_argument("--data", default=d.data, help="training photos (a train split)")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--no-resume", action="store_true")
-    parser.add_argument("--crop", type=int, nargs=2, default=(d.crop_height, d.crop_width),
-                        metavar=("H", "W"))
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--disparities", type=int, default=d.model.disparities)
-    parser.add_argument("--max-disparity", type=float, default=d.max_disparity)
-    parser.add_argument("--width", type=int, default=d.model.width)
-    parser.add_argument("--blocks", type=int, default=d.model.n_blocks)
-    parser.add_argument("--lambda-ss", type=float, default=d.loss.structure)
-    parser.add_argument("--lambda-cc", type=float, default=d.loss.cycle)
-    parser.add_argument("--lambda-smooth", type=float, default=d.loss.smooth)
-    parser.add_argument("--ss-kind", choices=("ssm", "ssim"), default=d.loss.ss_kind)
-    parser.add_argument("--ssm-weights", default=None)
-    parser.add_argument("--colorizer-weights", default=None)
-    parser.add_argument("--refine-weights", default=None, help="stage bundle")
-    parser.add_argument("--refine-warmup", type=int, default=d.refine_warmup,
-                        help="stage refine: linear learning-rate warm-up steps")
-    parser.add_argument("--refine-warped-luma", action="store_true",
-                        help="stage refine (experimental): the refiner sees I_C's own luma; not loadable "
-                             "by the inference paths")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quiet", action="store_true")
-
-
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, FitConfig]:
-    cfg = TrainConfig(stage=args.stage, data=args.data, crop_height=args.crop[0], crop_width=args.crop[1],
-                      batch_size=args.batch_size, max_disparity=args.max_disparity, lr=args.lr,
-                      model=ModelConfig(args.width, args.blocks, args.disparities),
-                      loss=LossConfig(args.lambda_ss, args.lambda_cc, args.lambda_smooth, args.ss_kind),
-                      ssm_weights=args.ssm_weights, colorizer_weights=args.colorizer_weights,
-                      refine_warmup=args.refine_warmup, refine_warped_luma=args.refine_warped_luma)
-    fit_cfg = FitConfig(out_dir=args.out, steps=args.steps, seed=args.seed, resume=not args.no_resume,
-                        progress=not args.quiet, time_budget_s=args.time_budget, checkpoint_every=50)
-    return cfg, fit_cfg
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run one stage; writes ``<out>/weights.safetensors`` (+ card) at the end. Returns 0."""
-    torch.set_num_threads(max(1, args.threads))
-    if args.stage == "bundle":
-        path = bundle_weights(args.colorizer_weights, args.refine_weights,
-                              Path(args.out) / "cyclecnn.safetensors")
+def run(cfg: TrainConfig, run: RunConfig) -> int:
+    """``tinct train cyclecnn``: one stage; writes ``<out>/weights.safetensors`` (+ card) at the end
+    (stage bundle: ``<out>/cyclecnn.safetensors``, the inference format)."""
+    if cfg.stage == "bundle":
+        out = Path(run.out) / "cyclecnn.safetensors"
+        path = bundle_weights(cfg.colorizer_weights, cfg.refine_weights, out)
         print(f"weights: {path}")
         return 0
-    cfg, fit_cfg = config_from_args(args)
+    data = run.data or DEFAULT_DATA
     trainer = build_trainer(cfg)
     t0 = time.perf_counter()
-    history = fit(trainer, make_batches(cfg, fit_cfg.seed), fit_cfg,
-                  resolved_config={"cyclecnn": asdict(cfg)}, desc=f"cyclecnn/{cfg.stage}")
+    history = fit(trainer, make_batches(cfg, run.seed, data),
+                  run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=50),
+                  resolved_config={"cyclecnn": asdict(cfg), "data": data}, desc=f"cyclecnn/{cfg.stage}")
     prefix = PREFIX[cfg.stage]
     tensors = {prefix + k: v for k, v in trainer.module.state_dict().items()}
-    card = {"method": "cyclecnn", "stage": cfg.stage, "config": asdict(cfg), "data": cfg.data,
-            "split": "train", "train_seconds_this_run": round(time.perf_counter() - t0, 1),
-            "metrics": {"protocol": "training-loss log (last record)", **(history[-1] if history else {})}}
-    path = save_weights(Path(args.out) / "weights.safetensors", tensors, card)
+    metrics = {"protocol": "training-loss log (last record)", **(history[-1] if history else {})}
+    card = WeightCard(method="cyclecnn", config={**asdict(cfg), "data": data}, data=data, split="train",
+                      metrics=metrics, extra={"stage": cfg.stage,
+                                              "train_seconds_this_run": round(time.perf_counter() - t0, 1)})
+    path = save_weights(Path(run.out) / "weights.safetensors", tensors, card)
     print(f"weights: {path}")
     return 0

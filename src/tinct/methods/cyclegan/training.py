@@ -1,13 +1,12 @@
 """Training the CycleGAN baseline through :func:`tinct.train.fit` on the same unpaired data as spynco.
 
-``tinct train cyclegan --source cifar10 --out /work/runs/cyclegan``. Each step: G and F are
+``tinct train cyclegan --data cifar10 --out /work/runs/cyclegan``. Each step: G and F are
 updated together with ``adv(D_color(G(x))) + adv(D_gray(F(y))) + lambda (|F(G(x)) - x|_1 +
 |G(F(y)) - y|_1)``, then both discriminators with LSGAN real/fake losses.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,24 +15,24 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from tinct.data.unpaired import UnpairedBatches, load_unpaired
 from tinct.methods.cyclegan.model import CycleGANModelConfig, make_generators
-from tinct.methods.spynco.training import add_data_arguments, autocast_context, data_description, fit_config
+from tinct.methods.spynco.training import UnpairedData, autocast_context, data_description, fit_unpaired
 from tinct.nn.gan import PatchDiscriminator, count_parameters, lsgan_loss
-from tinct.train import fit, seed_everything
-from tinct.weights import save_weights
+from tinct.options import option
+from tinct.train import RunConfig, optimizer_step, seed_everything
+from tinct.weights import WeightCard, save_weights
 
 
 @dataclass
-class CycleGANTrainConfig:
-    """A CycleGAN run's settings besides the data."""
+class CycleGANTrainConfig(UnpairedData):
+    """A CycleGAN run's settings (config.json, the card); --data: cifar10 (default) | photos | DIR."""
 
     model: CycleGANModelConfig = field(default_factory=CycleGANModelConfig)
-    lambda_cycle: float = 10.0
-    disc_width: int = 32
-    disc_n_down: int = 2
-    lr: float = 2e-4
-    bf16: bool = False
+    lambda_cycle: float = option(10.0, "weight of the two cycle losses")
+    disc_width: int = option(32, "channels of the first discriminator layer")
+    disc_n_down: int = option(2, "stride-2 layers of the discriminators")
+    lr: float = option(2e-4, "Adam learning rate")
+    bf16: bool = option(False, "bf16 autocast for the convolutions")
 
 
 class CycleGANTrainer:
@@ -49,6 +48,8 @@ class CycleGANTrainer:
                                       betas=betas)
         self.opt_d = torch.optim.Adam(itertools.chain(self.d_color.parameters(), self.d_gray.parameters()),
                                       lr=cfg.lr, betas=betas)
+        self.modules = {"g": self.g, "f": self.f, "d_color": self.d_color, "d_gray": self.d_gray}
+        self.optimizers = {"g": self.opt_g, "d": self.opt_d}
 
     def generator_losses(self, gray: torch.Tensor,
                          color: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -76,9 +77,7 @@ class CycleGANTrainer:
         terms, fake_color, fake_gray = self.generator_losses(gray, color)
         g_loss = terms["adv_color"] + terms["adv_gray"] + cfg.lambda_cycle * (terms["cycle_gray"]
                                                                                + terms["cycle_color"])
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        optimizer_step(self.opt_g, g_loss)
         for d in (self.d_color, self.d_gray):
             d.requires_grad_(True)
         with autocast_context(cfg.bf16):
@@ -86,48 +85,21 @@ class CycleGANTrainer:
                        + lsgan_loss(self.d_color(fake_color.detach()), False))
             d_gray = lsgan_loss(self.d_gray(gray), True) + lsgan_loss(self.d_gray(fake_gray.detach()), False)
             d_loss = 0.5 * (d_color + d_gray)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        optimizer_step(self.opt_d, d_loss)
         return {"g_total": g_loss.item(), "d": d_loss.item(), **{k: v.item() for k, v in terms.items()}}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"g": self.g.state_dict(), "f": self.f.state_dict(), "d_color": self.d_color.state_dict(),
-                "d_gray": self.d_gray.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("g", "f", "d_color", "d_gray", "opt_g", "opt_d"):
-            getattr(self, name).load_state_dict(state[name])
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``tinct train cyclegan``."""
-    add_data_arguments(parser, out_default="runs/cyclegan")
-    parser.add_argument("--lambda-cycle", type=float, default=10.0)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--res-blocks", type=int, default=2)
-    parser.add_argument("--disc-width", type=int, default=32)
-    parser.add_argument("--disc-down", type=int, default=2)
-
-
-def main(args: argparse.Namespace) -> int:
-    """Train; export G (and F) if ``--export`` is given. Returns 0."""
-    torch.set_num_threads(args.threads)
-    cfg = CycleGANTrainConfig(model=CycleGANModelConfig(width=args.width, n_res_blocks=args.res_blocks),
-                              lambda_cycle=args.lambda_cycle, disc_width=args.disc_width,
-                              disc_n_down=args.disc_down, lr=args.lr, bf16=args.bf16)
-    images = load_unpaired(args.source, args.data_root, seed=args.seed, crop=args.crop, limit=args.limit)
-    seed_everything(args.seed)
-    trainer = CycleGANTrainer(cfg)
-    batches = UnpairedBatches(images, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-    history = fit(trainer, batches, fit_config(args), desc="cyclegan",
-                  resolved_config={"method": "cyclegan", "train": asdict(cfg), "data": data_description(args),
-                                   "split": images.split_description()})
-    if args.export:
-        export_generators(args.export, trainer, data=data_description(args), split=images.split_description(),
+def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
+    """``tinct train cyclegan``: train; export G (and F) if ``unpaired.export`` is set."""
+    seed_everything(run.seed)
+    trainer = CycleGANTrainer(config)
+    images, history = fit_unpaired("cyclegan", trainer, run, config)
+    if config.export:
+        export_generators(config.export, trainer,
+                          data=data_description(config, run.data or "cifar10", run.seed),
+                          split=images.split_description(),
                           extra={"steps": history[-1]["step"] if history else None,
-                                 "time_budget_s": args.time_budget, "threads": args.threads})
+                                 "time_budget_s": run.time_budget_s, "threads": run.threads})
     return 0
 
 
@@ -136,10 +108,9 @@ def export_generators(path: str | Path, trainer: CycleGANTrainer, *, data: dict[
     """Save G (``G.*``) and F (``F.*``) with a card; returns the ``.safetensors`` path."""
     tensors = {**{f"G.{k}": v for k, v in trainer.g.state_dict().items()},
                **{f"F.{k}": v for k, v in trainer.f.state_dict().items()}}
-    card = {"method": "cyclegan", "config": {"model": trainer.config.model.to_dict(),
-                                             "train": asdict(trainer.config)},
-            "data": data, "split": split, "metrics": {}, "training": extra or {},
-            "parameters": {"G": count_parameters(trainer.g), "F": count_parameters(trainer.f),
-                           "D_color": count_parameters(trainer.d_color),
-                           "D_gray": count_parameters(trainer.d_gray)}}
+    params = {"G": count_parameters(trainer.g), "F": count_parameters(trainer.f),
+              "D_color": count_parameters(trainer.d_color), "D_gray": count_parameters(trainer.d_gray)}
+    card = WeightCard(method="cyclegan", config={"model": trainer.config.model.to_dict(),
+                                                 "train": asdict(trainer.config)},
+                      data=data, split=split, extra={"training": extra or {}, "parameters": params})
     return save_weights(path, tensors, card)

@@ -8,7 +8,7 @@ combined with the full-resolution luma, in row strips (bounded memory at any siz
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from tinct.color import compose_luma_chroma
 from tinct.errors import TinctError
 from tinct.filters import joint_bilateral
 from tinct.nn.tiling import strips
-from tinct.weights import load_weights, save_weights
+from tinct.weights import WeightCard, load_weights, save_weights
 
 from . import model as mdl
 from .clustering import select_cluster
@@ -52,11 +52,11 @@ class Bundle:
     top_k: int = 3
     refine: RefineConfig = field(default_factory=RefineConfig)
     clustering_default: bool = True  # whether colorize() picks a cluster net unless told otherwise
-    card: dict[str, Any] = field(default_factory=dict)
+    card: WeightCard = field(default_factory=WeightCard)
 
 
-def save_bundle(path: str | Path, bundle: Bundle, card: dict[str, Any]) -> Path:
-    """Write the bundle as one ``.safetensors`` + JSON card (architecture in ``card["config"]``)."""
+def save_bundle(path: str | Path, bundle: Bundle, card: WeightCard | dict[str, Any]) -> Path:
+    """Write the bundle as one ``.safetensors`` + JSON card (architecture in ``card.config``)."""
     tensors: dict[str, torch.Tensor] = {}
     if bundle.parser is not None:
         tensors.update(parser_tensors(bundle.parser))
@@ -77,19 +77,19 @@ def save_bundle(path: str | Path, bundle: Bundle, card: dict[str, Any]) -> Path:
         "clustering_default": bundle.clustering_default,
         "refine": asdict(bundle.refine),
     }
-    return save_weights(
-        path, tensors, {**card, "method": "deepcolor", "config": {**card.get("config", {}), **config}}
-    )
+    card = card if isinstance(card, WeightCard) else WeightCard.from_dict(card)
+    card = replace(card, method="deepcolor", config={**card.config, **config})
+    return save_weights(path, tensors, card)
 
 
 def load_bundle(path: str | Path) -> Bundle:
     """Read a bundle written by :func:`save_bundle`."""
     tensors, card = load_weights(path)
-    cfg = card.get("config", {})
+    cfg = card.config
     try:
-        fcfg = FeatureConfig(**cfg["features"])
-        pcfg = ParserConfig(**{**cfg["parser"], "widths": tuple(cfg["parser"]["widths"])})
-        mcfg = mdl.MLPConfig(**cfg["mlp"])
+        fcfg = card.section("features", FeatureConfig, path=path)
+        pcfg = card.section("parser", ParserConfig, path=path)
+        mcfg = card.section("mlp", mdl.MLPConfig, path=path)
         parser = parser_from_tensors(tensors, pcfg) if cfg.get("has_parser", True) else None
         nets = [mdl.mlp_from_tensors(tensors, f"net{i}", mcfg) for i in range(int(cfg["n_nets"]))]
         global_net = mdl.mlp_from_tensors(tensors, "global", mcfg) if cfg.get("has_global") else None
@@ -106,7 +106,7 @@ def load_bundle(path: str | Path) -> Bundle:
         features=fcfg,
         parser_config=pcfg,
         top_k=int(cfg.get("top_k", 3)),
-        refine=RefineConfig(**cfg.get("refine", {})),
+        refine=card.section("refine", RefineConfig, path=path),
         clustering_default=bool(cfg.get("clustering_default", True)),
         card=card,
     )

@@ -107,6 +107,8 @@ class ParserTrainable:
         self.total_steps = max(1, total_steps)
         self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.step = 0
+        self.modules = {"model": model}
+        self.optimizers = {"opt": self.opt}
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         x, y = batch
@@ -120,13 +122,11 @@ class ParserTrainable:
         self.step += 1
         return {"ce": loss}
 
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step}
+    def extra_state(self) -> dict:
+        return {"step": self.step}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.step = int(state["step"])
+    def load_extra_state(self, state: dict) -> None:
+        self.step = int(state.get("step", 0))
 
 
 def crop_batches(

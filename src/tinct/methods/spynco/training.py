@@ -1,6 +1,6 @@
 """Training SpyncoGAN (seed 003) through the one loop :func:`tinct.train.fit`.
 
-``tinct train spynco --data-root ../shared/data --source cifar10 --out /work/runs/spynco``.
+``tinct train spynco --data cifar10 --out /work/runs/spynco --time-budget 3600``.
 Each step: G colorizes an unpaired gray batch; the generator loss is
 ``lambda_c * consistency + adversarial (+ lambda_k * contours)`` on the pyramid levels chosen by
 ``--loss-levels`` (``all`` = L^{1,2,3}, ``last`` = L^1); then the per-level discriminators learn
@@ -9,11 +9,10 @@ real colour images (average-pooled to each level) against the detached fakes.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -21,23 +20,37 @@ from tinct.data.unpaired import UnpairedBatches, load_unpaired
 from tinct.methods.spynco import losses as L
 from tinct.methods.spynco.model import LEVELS, SpyncoGenerator, SpyncoModelConfig
 from tinct.nn.gan import PyramidDiscriminator, count_parameters, image_pyramid
-from tinct.train import FitConfig, fit, seed_everything
-from tinct.weights import save_weights
+from tinct.options import option
+from tinct.train import RunConfig, fit, optimizer_step, seed_everything
+from tinct.weights import WeightCard, save_weights
+
+DEFAULT_STEPS = 20000  # a cap: the time budget usually stops a run first
 
 
 @dataclass
-class SpyncoTrainConfig:
-    """Everything a SpyncoGAN run needs besides the data (saved in config.json and the card)."""
+class UnpairedData:
+    """Data settings shared by the unpaired methods (spynco, cyclegan); ``--data`` is the source."""
+
+    data_root: str = option("../shared/data", "the shared data folder (for the named sources)")
+    crop: int = option(32, "training crop in pixels (multiple of 4; 32 = CIFAR-10 whole)")
+    limit: int | None = option(None, "use only the first N training files")
+    batch_size: int = option(32, "images per batch (gray and colour each)")
+    export: str | None = option(None, "write the generator weights (.safetensors + card) here at the end")
+
+
+@dataclass
+class SpyncoTrainConfig(UnpairedData):
+    """Everything a SpyncoGAN run needs (config.json, the card); --data: cifar10 (default) | photos | DIR."""
 
     model: SpyncoModelConfig = field(default_factory=SpyncoModelConfig)
-    loss_levels: str = "all"          # "all" = L^{1,2,3}; "last" = L^1 (full-size output only)
-    contours: bool = False            # add the contours loss
-    lambda_consistency: float = 10.0
-    lambda_contours: float = 1.0
-    disc_width: int = 32
-    disc_n_down: int = 2              # stride-2 layers of the finest discriminator
-    lr: float = 2e-4
-    bf16: bool = False                # bf16 autocast for the convolutions (losses stay float32)
+    loss_levels: Literal["all", "last"] = option("all", "all = L^{1,2,3} (every pyramid output), last = L^1")
+    contours: bool = option(False, "add the contours loss")
+    lambda_consistency: float = option(10.0, "weight of the pseudo-cycle consistency loss")
+    lambda_contours: float = option(1.0, "weight of the contours loss")
+    disc_width: int = option(32, "channels of the first discriminator layer")
+    disc_n_down: int = option(2, "stride-2 layers of the finest discriminator")
+    lr: float = option(2e-4, "Adam learning rate (generator and discriminators)")
+    bf16: bool = option(False, "bf16 autocast for the convolutions (losses stay float32)")
 
 
 def autocast_context(enabled: bool) -> contextlib.AbstractContextManager:
@@ -57,6 +70,8 @@ class SpyncoTrainer:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
         d_params = [p for k in self.levels for p in self.discriminator.discs[k].parameters()]
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=betas)
+        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
+        self.optimizers = {"g": self.opt_g, "d": self.opt_d}
 
     def generator_losses(self, gray: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
         """Generator loss terms for a gray batch ``(B, 1, H, W)``; also returns the pyramid outputs."""
@@ -84,9 +99,7 @@ class SpyncoTrainer:
         g_loss = cfg.lambda_consistency * terms["consistency"] + terms["adversarial"]
         if cfg.contours:
             g_loss = g_loss + cfg.lambda_contours * terms["contours"]
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        optimizer_step(self.opt_g, g_loss)
         # Discriminator step: real colour images (pooled to each level) vs detached fakes.
         self.discriminator.requires_grad_(True)
         real_pyr = image_pyramid(batch["color"], LEVELS)
@@ -96,93 +109,43 @@ class SpyncoTrainer:
             fake_scores = [self.discriminator.discs[k](outputs[k].detach()) if k in self.levels else None
                            for k in range(LEVELS)]
         d_loss = L.discriminator_loss(real_scores, fake_scores, self.levels)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        optimizer_step(self.opt_d, d_loss)
         return {"g_total": g_loss.item(), "d": d_loss.item(), **{k: v.item() for k, v in terms.items()}}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-
-
-def add_data_arguments(parser: argparse.ArgumentParser, *, out_default: str) -> None:
-    """Data and loop flags shared by the unpaired methods (spynco, cyclegan)."""
-    parser.add_argument("--data-root", default="../shared/data", help="the shared data folder")
-    parser.add_argument("--source", default="cifar10", help="cifar10 | photos | an image folder")
-    parser.add_argument("--crop", type=int, default=32,
-                        help="training crop (multiple of 4; 32 = CIFAR whole)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N training files")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20000,
-                        help="step cap (the time budget usually stops first)")
-    parser.add_argument("--time-budget", type=float, default=None, help="wall-clock seconds for this run")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init, split and batches")
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the convolutions")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    parser.add_argument("--out", default=out_default,
-                        help="run folder (checkpoint, losses.jsonl, config.json)")
-    parser.add_argument("--export", default=None, help="write generator weights (.safetensors + card) here")
-    parser.add_argument("--no-resume", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``tinct train spynco``."""
-    add_data_arguments(parser, out_default="runs/spynco")
-    parser.add_argument("--loss-levels", choices=["all", "last"], default="all",
-                        help="all = L^{1,2,3} (every pyramid output), last = L^1 (full-size output only)")
-    parser.add_argument("--contours", action="store_true", help="add the contours loss")
-    parser.add_argument("--lambda-consistency", type=float, default=10.0)
-    parser.add_argument("--lambda-contours", type=float, default=1.0)
-    parser.add_argument("--encoder-width", type=int, default=32)
-    parser.add_argument("--decoder-width", type=int, default=64)
-    parser.add_argument("--res-blocks", type=int, default=2)
-    parser.add_argument("--disc-width", type=int, default=32)
-    parser.add_argument("--disc-down", type=int, default=2)
-
-
-def fit_config(args: argparse.Namespace) -> FitConfig:
-    """The loop settings from the shared flags."""
-    return FitConfig(out_dir=args.out, steps=args.steps, seed=args.seed, checkpoint_every=200, log_every=20,
-                     resume=not args.no_resume, progress=not args.no_progress, time_budget_s=args.time_budget)
-
-
-def data_description(args: argparse.Namespace) -> dict[str, Any]:
+def data_description(data: UnpairedData, source: str, seed: int) -> dict[str, Any]:
     """What the card says about the training data."""
-    return {"source": args.source, "crop": args.crop, "limit": args.limit, "batch_size": args.batch_size,
-            "split": f"disjoint shuffled halves (seed {args.seed}): luma of one half, colour of the other"}
+    return {"source": source, "crop": data.crop, "limit": data.limit, "batch_size": data.batch_size,
+            "split": f"disjoint shuffled halves (seed {seed}): luma of one half, colour of the other"}
 
 
-def main(args: argparse.Namespace) -> int:
-    """Train, then export the generator if ``--export`` is given. Returns 0."""
-    torch.set_num_threads(args.threads)
-    cfg = SpyncoTrainConfig(
-        model=SpyncoModelConfig(encoder_width=args.encoder_width, decoder_width=args.decoder_width,
-                                n_res_blocks=args.res_blocks),
-        loss_levels=args.loss_levels, contours=args.contours, lambda_consistency=args.lambda_consistency,
-        lambda_contours=args.lambda_contours, disc_width=args.disc_width, disc_n_down=args.disc_down,
-        lr=args.lr, bf16=args.bf16)
-    images = load_unpaired(args.source, args.data_root, seed=args.seed, crop=args.crop, limit=args.limit)
-    seed_everything(args.seed)  # fit seeds again; this one makes the initial weights repeatable
-    trainer = SpyncoTrainer(cfg)
-    batches = UnpairedBatches(images, crop=args.crop, batch_size=args.batch_size, seed=args.seed)
-    fc = fit_config(args)
-    history = fit(trainer, batches, fc, desc="spynco",
-                  resolved_config={"method": "spynco", "train": asdict(cfg), "data": data_description(args),
+def fit_unpaired(method: str, trainer: Any, run: RunConfig, data: UnpairedData) -> tuple[Any, list]:
+    """Load the unpaired halves of ``run.data`` (default cifar10) and train ``trainer`` through :func:`fit`
+    (``data``: the method's config, whose data settings are :class:`UnpairedData`'s).
+
+    Returns (the images, the loss history).
+    """
+    source = run.data or "cifar10"
+    images = load_unpaired(source, data.data_root, seed=run.seed, crop=data.crop, limit=data.limit)
+    batches = UnpairedBatches(images, crop=data.crop, batch_size=data.batch_size, seed=run.seed)
+    history = fit(trainer, batches, run.fit_config(default_steps=DEFAULT_STEPS), desc=method,
+                  resolved_config={"method": method, "train": asdict(data),
+                                   "data": data_description(data, source, run.seed),
                                    "split": images.split_description()})
-    if args.export:
+    return images, history
+
+
+def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
+    """``tinct train spynco``: train, then export the generator if ``unpaired.export`` is set."""
+    seed_everything(run.seed)  # fit seeds again; this one makes the initial weights repeatable
+    trainer = SpyncoTrainer(config)
+    images, history = fit_unpaired("spynco", trainer, run, config)
+    if config.export:
         steps_done = history[-1]["step"] if history else None
-        extra = {"steps": steps_done, "time_budget_s": args.time_budget, "threads": args.threads}
-        export_generator(args.export, trainer, data=data_description(args), split=images.split_description(),
-                         extra=extra)
+        extra = {"steps": steps_done, "time_budget_s": run.time_budget_s, "threads": run.threads}
+        export_generator(config.export, trainer,
+                         data=data_description(config, run.data or "cifar10", run.seed),
+                         split=images.split_description(), extra=extra)
     return 0
 
 
@@ -190,8 +153,8 @@ def export_generator(path: str | Path, trainer: SpyncoTrainer, *, data: dict[str
                      extra: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> Path:
     """Save the generator only (``G.*`` tensors) with a card; returns the ``.safetensors`` path."""
     tensors = {f"G.{k}": v for k, v in trainer.generator.state_dict().items()}
-    card = {"method": "spynco", "config": {"model": trainer.config.model.to_dict(),
-                                           "train": asdict(trainer.config)},
-            "data": data, "split": split, "metrics": metrics or {}, "training": extra or {},
-            "parameters": count_parameters(trainer.generator)}
+    card = WeightCard(method="spynco", config={"model": trainer.config.model.to_dict(),
+                                               "train": asdict(trainer.config)},
+                      data=data, split=split, metrics=metrics or {},
+                      extra={"training": extra or {}, "parameters": count_parameters(trainer.generator)})
     return save_weights(path, tensors, card)

@@ -1,4 +1,4 @@
-"""Training (Algorithm 1): feature cache, per-cluster MLPs through :func:`tinct.train.fit`, Algorithm 3.
+"""Training the nets (Algorithm 1): feature cache, per-cluster MLPs through :func:`tinct.train.fit`, Alg. 3.
 
 Every net is an MLP on sampled pixels' feature rows, least squares on (U, V) (eq. 1). The
 features of ``samples_per_image`` random pixels of every training image are computed once and
@@ -20,7 +20,8 @@ from tqdm import tqdm
 from tinct.color import rgb_to_luma, rgb_to_yuv
 from tinct.errors import TinctError
 from tinct.metrics import psnr
-from tinct.train import FitConfig, fit, optimizer_step, set_cosine_lr
+from tinct.options import option
+from tinct.train import FitConfig, RunConfig, fit, optimizer_step, set_cosine_lr
 
 from . import model as mdl
 from .clustering import ClusterParams, adaptive_clustering, min_images
@@ -49,6 +50,8 @@ class MLPTrainable:
         self.cfg = cfg
         self.opt = torch.optim.Adam(mlp.parameters(), lr=cfg.lr)
         self.step = 0
+        self.modules = {"mlp": mlp}
+        self.optimizers = {"opt": self.opt}
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         x, y = batch
@@ -57,13 +60,11 @@ class MLPTrainable:
         self.step += 1
         return {"mse": loss}
 
-    def state_dict(self) -> dict:
-        return {"mlp": self.mlp.state_dict(), "opt": self.opt.state_dict(), "step": self.step}
+    def extra_state(self) -> dict:
+        return {"step": self.step}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.mlp.load_state_dict(state["mlp"])
-        self.opt.load_state_dict(state["opt"])
-        self.step = int(state["step"])
+    def load_extra_state(self, state: dict) -> None:
+        self.step = int(state.get("step", 0))
 
 
 def feature_columns(fcfg: FeatureConfig, n_classes: int) -> np.ndarray:
@@ -213,33 +214,38 @@ def image_psnr(bundle: Bundle, net: mdl.ColorMLP, paths: list[Path], work_pixels
 
 @dataclass
 class DeepColorTrainConfig:
-    """Everything ``tinct train deepcolor`` resolves (saved as ``config.json``)."""
+    """Everything ``tinct train deepcolor`` resolves besides the run flags (saved as ``config.json``);
+    --data: a folder of colour training photos (default photos/train); --steps: per network."""
 
-    data: str
-    out: str
-    seed: int = 0
-    resume: bool = True
-    progress: bool = True
-    samples_per_image: int = 2000
-    work_pixels: int | None = 512 * 512
-    limit: int | None = None
-    style_list: str | None = None
-    style_name: str = "default"
-    clustering: bool = True
-    global_net: bool = True
-    init_from_global: bool = False  # ours, not the paper's: cluster nets start from the all-images net
+    samples_per_image: int = option(2000, "pixels sampled per training image (N_s)")
+    work_pixels: int | None = option(512 * 512, "working resolution cap (pixels)")
+    limit: int | None = option(None, "use only the first N training images")
+    style_list: str | None = option(None, "train only on the images named in this file (a global style, "
+                                    "Sec. IV-C)")
+    style_name: str | None = option(None, "name recorded for the style (default: the list file's stem)")
+    clustering: bool = option(True, "adaptive image clustering, one net per cluster (false: one net, "
+                              "ablation)")
+    global_net: bool = option(True, "also train the one net on all images")
+    init_from_global: bool = option(False, "start every cluster net from the all-images net (ours, not the "
+                                    "paper's)")
     net: NetTrainConfig = field(default_factory=NetTrainConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     clusters: ClusterParams = field(default_factory=ClusterParams)
     refine: RefineConfig = field(default_factory=RefineConfig)
-    parser_in_channels: int = 1
+    parser_weights: str | None = option(None, "scene parser .safetensors (default: the bundled model's)")
+    parser_data: str | None = option(None, "train the scene parser first on this Stanford Background folder")
+    parser_steps: int = option(1500, "scene parser training steps")
+    parser_color: bool = option(False, "train the parser on colour instead of gray (Table I; not usable "
+                                "for colorization)")
+    val: str | None = option(None, "score the result on this folder with the quality protocol (card metrics)")
+    val_limit: int | None = option(None, "score only the first N validation images")
 
 
-def training_paths(cfg: DeepColorTrainConfig) -> list[Path]:
-    """Training images of ``cfg.data``, restricted to the style list (Sec. IV-C) when given."""
+def training_paths(cfg: DeepColorTrainConfig, data: str | Path) -> list[Path]:
+    """Training images of ``data``, restricted to the style list (Sec. IV-C) when given."""
     from tinct.io import list_images
 
-    data = Path(cfg.data)
+    data = Path(data)
     if not data.is_dir():
         raise TinctError(f"training folder not found: {data}")
     paths = list_images(data)
@@ -257,18 +263,22 @@ def training_paths(cfg: DeepColorTrainConfig) -> list[Path]:
     return paths
 
 
-def train_deepcolor(cfg: DeepColorTrainConfig, parser: SceneParser) -> tuple[Bundle, dict]:
-    """Algorithm 1 with Algorithm 3. Returns the bundle and a summary (clusters, PSNRs, timings)."""
-    out = Path(cfg.out)
+def train_deepcolor(cfg: DeepColorTrainConfig, run: RunConfig, data: str | Path,
+                    parser: SceneParser) -> tuple[Bundle, dict]:
+    """Algorithm 1 with Algorithm 3 on the photos of ``data``, in the run folder ``run.out``.
+
+    Returns the bundle and a summary (clusters, PSNRs, timings).
+    """
+    out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = training_paths(cfg)
+    paths = training_paths(cfg, data)
     n_classes = parser.config.num_classes
     cache_path = out / "features.npz"
-    cache = FeatureCache.load(cache_path) if cfg.resume and cache_path.is_file() else None
+    cache = FeatureCache.load(cache_path) if run.resume and cache_path.is_file() else None
     if cache is None or cache.names != [p.name for p in paths] or cache.x.shape[1] != cfg.samples_per_image:
         t0 = time.perf_counter()
         cache = build_cache(
-            paths, parser, cfg.samples_per_image, cfg.work_pixels, cfg.seed, progress=cfg.progress
+            paths, parser, cfg.samples_per_image, cfg.work_pixels, run.seed, progress=run.progress
         )
         cache.save(cache_path)
         print(f"features: {len(paths)} images in {time.perf_counter() - t0:.0f} s -> {cache_path}")
@@ -294,9 +304,9 @@ def train_deepcolor(cfg: DeepColorTrainConfig, parser: SceneParser) -> tuple[Bun
             n_classes,
             cfg.net,
             out / "nets" / "global",
-            seed=cfg.seed,
-            resume=cfg.resume,
-            progress=cfg.progress,
+            seed=run.seed,
+            resume=run.resume,
+            progress=run.progress,
             desc="net global",
         )
         bundle.global_net = net
@@ -314,9 +324,9 @@ def train_deepcolor(cfg: DeepColorTrainConfig, parser: SceneParser) -> tuple[Bun
                 n_classes,
                 cfg.net,
                 out / "nets" / f"cluster{index}",
-                seed=cfg.seed + 1 + index,
-                resume=cfg.resume,
-                progress=cfg.progress,
+                seed=run.seed + 1 + index,
+                resume=run.resume,
+                progress=run.progress,
                 desc=f"net cluster {index}",
                 init=bundle.global_net if cfg.init_from_global else None,
             )
@@ -329,7 +339,7 @@ def train_deepcolor(cfg: DeepColorTrainConfig, parser: SceneParser) -> tuple[Bun
             return image_psnr(bundle, nets[index], [paths[i] for i in members], cfg.work_pixels)
 
         clusters = adaptive_clustering(
-            cache.gists, cache.hists, train_cluster, cluster_psnr, cfg.clusters, mu, seed=cfg.seed
+            cache.gists, cache.hists, train_cluster, cluster_psnr, cfg.clusters, mu, seed=run.seed
         )
         if not clusters:  # fewer than mu images: Algorithm 3 trains nothing, keep the global net only
             print(f"clustering: {len(paths)} images < mu = {mu}; one network only")
