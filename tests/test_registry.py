@@ -31,7 +31,8 @@ def test_every_registered_method_has_info():
     assert any(i.name == "gray" for i in infos)
     for info in infos:
         assert info.summary and info.paper
-        assert info.needs <= info.accepts <= {"reference", "hints"}
+        assert info.needs <= info.accepts <= {"reference", "hints", "caption"}
+        assert info.modality in {"luma", "nir", "lineart"}
 
 
 def test_hints_roundtrip_ignores_gray_and_transparent():
