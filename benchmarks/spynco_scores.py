@@ -40,11 +40,10 @@ from skimage.metrics import structural_similarity
 
 from tinct import metrics
 from tinct.bench.report import write_report
-from tinct.color import rgb_to_lab, rgb_to_luma, rgb_to_ycbcr
+from tinct.color import compose_luma_chroma, rgb_to_lab, rgb_to_luma, rgb_to_uv, rgb_to_ycbcr
 from tinct.io import read_rgb
 from tinct.methods.cyclegan import load_generator as load_cyclegan
 from tinct.methods.spynco import load_generator as load_spynco
-from tinct.methods.spynco import replace_luma
 from tinct.methods.spynco.model import generate_full
 from tinct.weights import bundled_path, git_commit, load_weights, save_weights
 
@@ -145,8 +144,9 @@ def evaluate(dataset: str, gt: np.ndarray, runs: Path) -> list[dict]:
         t0 = time.perf_counter()
         raw = predict(generator, gray)
         seconds = time.perf_counter() - t0
-        steps = card.get("training", {}).get("steps")
-        for luma, pred in (("input (kept)", replace_luma(raw, gray)), ("G's own", raw)):
+        steps = card.extra.get("training", {}).get("steps")
+        kept = np.stack([compose_luma_chroma(g, rgb_to_uv(r)) for g, r in zip(gray, raw, strict=True)])
+        for luma, pred in (("input (kept)", kept), ("G's own", raw)):
             results.append({"row": label, "loss": loss, "luma": luma, "steps": steps, "weights": str(path),
                             "infer_s": seconds, **score(pred, gt)})
         print(f"{dataset}: {label} done", file=sys.stderr)
@@ -192,12 +192,12 @@ def bundle(runs: Path, everything: dict) -> None:
         tensors, card = load_weights(src)
         half = {k: v.half() for k, v in tensors.items() if k.startswith("G.")}
         rows = [r for r in everything["results"][dataset]["rows"] if r["row"] == label]
-        card["metrics"] = {"protocol": "benchmarks/spynco_scores.py (see docs/results/spynco_scores.md); "
+        card.metrics = {"protocol": "benchmarks/spynco_scores.py (see docs/results/spynco_scores.md); "
                                        f"{dataset}, {everything['results'][dataset]['n_images']} images",
                            "command": everything["command"],
                            **{r["luma"]: {k: r[k] for k in SCORE_KEYS} for r in rows}}
-        card["dtype"] = "float16 (widened to float32 at load)"
-        card["source_run"] = str(src)
+        card.extra["dtype"] = "float16 (widened to float32 at load)"
+        card.extra["source_run"] = str(src)
         print(f"bundled {save_weights(bundled_path(method, name), half, card)}", file=sys.stderr)
 
 

@@ -175,3 +175,36 @@ def test_cyclecnn_runs_at_the_disparity_range_of_its_card() -> None:
     method = tinct.load_method("cyclecnn")
     assert method.disparities == method.card.config["model"]["disparities"] == 80
     assert tinct.load_method("cyclecnn", disparities=48).disparities == 48
+
+
+def test_methods_name_shows_options_and_weights(capsys) -> None:
+    from tinct import cli
+
+    assert cli.main(["methods", "levin"]) == 0
+    out = capsys.readouterr().out
+    assert "options (-O KEY=VALUE)" in out and "max_pixels" in out and "2100000" in out and "refine" in out
+    assert "training: not trainable" in out
+    assert cli.main(["methods", "deepcolor"]) == 0
+    out = capsys.readouterr().out
+    assert "weights (--weights NAME" in out and "warm" in out and "tinct train deepcolor --help" in out
+    assert cli.main(["methods", "spynco", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [w["name"] for w in info["weights"]] == ["default", "photos"] and info["keeps_luma"] is True
+    assert {o["name"] for o in info["options"]} == {"weights", "keep_luma"}
+    assert cli.main(["methods", "nope"]) == 1
+    assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_weights_flag_for_every_trainable_method_only(tmp_path, monkeypatch, capsys) -> None:
+    from tinct import cli, io
+
+    monkeypatch.chdir(tmp_path)
+    io.write_image(tmp_path / "in.png", np.full((8, 20), 0.5, np.float32))
+    assert cli.main(["colorize", "in.png", "--method", "gray", "--weights", "x"]) == 2
+    assert "method 'gray' has no trained weights" in capsys.readouterr().err
+    assert cli.main(["colorize", "in.png", "--method", "spynco", "--weights", "photos", "-q"]) == 0
+    assert cli.main(["colorize", "in.png", "--method", "spynco", "--weights", "nope", "-q"]) == 1
+    assert "no spynco weights named 'nope'; bundled: default, photos" in capsys.readouterr().err
+    assert cli.main(["colorize", "in.png", "--method", "spynco", "--weights", "a", "-O", "weights=b"]) == 2
+    assert cli.main(["colorize", "in.png", "--method", "levin"]) == 2
+    assert "needs colour scribbles (hints): pass --hints IMG" in capsys.readouterr().err
