@@ -33,10 +33,11 @@ from tinct.data.dual_lens import (
     simulate_color_camera,
     simulate_mono_camera,
 )
-from tinct.data.stereo import load_middlebury2005, occlusion_mask
+from tinct.data.stereo import occlusion_mask
 from tinct.errors import TinctError
 from tinct.io import list_images, read_rgb
 from tinct.metrics import pearson, ssim_map
+from tinct.testing import load_middlebury2005
 
 ROOT = Path(__file__).resolve().parents[1]
 STEREO_AWARE = {"cyclecnn", "stereocopy"}

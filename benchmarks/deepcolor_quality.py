@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from tinct.bench.quality import METRICS, PROTOCOL, evaluate_quality
-from tinct.bench.report import write_report
 from tinct.registry import load_method
+from tinct.testing import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "eval"

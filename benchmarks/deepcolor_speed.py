@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 import tinct
-from tinct.bench.report import write_report
 from tinct.color import rgb_to_luma
 from tinct.io import read_rgb
 from tinct.methods.deepcolor import pipeline as pl
 from tinct.methods.deepcolor.features import orientation_maps, semantic_map
+from tinct.testing import write_report
 
 PAPER = {256: 6.780, 512: 17.413, 1024: 63.142}  # Table II, seconds
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,12 +39,12 @@ import torch
 from skimage.metrics import structural_similarity
 
 from tinct import metrics
-from tinct.bench.report import write_report
 from tinct.color import compose_luma_chroma, rgb_to_lab, rgb_to_luma, rgb_to_uv, rgb_to_ycbcr
 from tinct.io import read_rgb
 from tinct.methods.cyclegan import load_generator as load_cyclegan
 from tinct.methods.spynco import load_generator as load_spynco
 from tinct.methods.spynco.model import generate_full
+from tinct.testing import write_report
 from tinct.weights import bundled_path, git_commit, load_weights, save_weights
 
 # (row label, slides' "loss function" column, loader, weights file relative to --runs)

@@ -162,7 +162,7 @@ def test_kodak_first_image_gray_floor(shared_data):
 
 
 def test_write_report_writes_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from tinct.bench.report import write_report
+    from tinct.testing import write_report
 
     write_report(tmp_path / "deep" / "speed", {"command": "x", "rows": [1.5]}, "# table\n")
     assert json.loads((tmp_path / "deep" / "speed.json").read_text()) == {"command": "x", "rows": [1.5]}

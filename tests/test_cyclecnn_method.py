@@ -10,13 +10,13 @@ import torch
 import tinct
 from tinct.color import rgb_to_ycbcr
 from tinct.data.dual_lens import layered_stereo_pair
-from tinct.data.stereo import load_stereo_motorcycle
 from tinct.methods.cyclecnn import training
 from tinct.methods.cyclecnn.losses import LossConfig
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet
 from tinct.methods.stereocopy import fill_invalid_disparity
+from tinct.testing import load_stereo_motorcycle
 from tinct.train import load_trainable_state, trainable_state
 from tinct.weights import save_weights
 

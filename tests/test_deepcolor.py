@@ -17,6 +17,7 @@ from tinct.methods.deepcolor import pipeline as pl
 from tinct.methods.deepcolor import scene_parser as sp
 from tinct.methods.deepcolor.gist import DIM, gist
 from tinct.methods.deepcolor.train_nets import MLPTrainable, NetTrainConfig, feature_columns, row_batches
+from tinct.testing import dense_daisy, predict_uv_dense
 from tinct.weights import save_weights
 
 ABLATIONS = [
@@ -56,7 +57,7 @@ def test_daisy_orientation_bins_follow_the_gradient() -> None:
 
 
 def test_dense_daisy_matches_sampled_and_shifts_with_the_image(gray: np.ndarray) -> None:
-    dense = fe.dense_daisy(gray, 5, 1.5)
+    dense = dense_daisy(gray, 5, 1.5)
     ys, xs = np.array([0, 14, 28]), np.array([3, 20, 40])
     sampled = fe.daisy_at(fe.orientation_maps(gray, 1.5), ys, xs, 5)
     np.testing.assert_allclose(dense[:, ys, xs].T, sampled)
@@ -79,7 +80,7 @@ def test_conv_inference_equals_mlp_on_materialized_features(
     with torch.no_grad():
         ref = mlp(torch.from_numpy(rows)).numpy().T.reshape(2, *gray.shape)
     orient = fe.orientation_maps(gray, fcfg.daisy_sigma)
-    out = mo.predict_uv_dense(mlp, gray, orient, semantic, fcfg)
+    out = predict_uv_dense(mlp, gray, orient, semantic, fcfg)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     # the same columns of the all-features cache
     full = fe.features_at(

@@ -14,14 +14,14 @@ from tinct.data.dual_lens import (
     simulate_mono_camera,
     warp,
 )
-from tinct.data.stereo import (
+from tinct.data.stereo import occlusion_mask
+from tinct.errors import TinctError
+from tinct.testing import (
     MIDDLEBURY_2005_SCENES,
     load_middlebury2005,
     load_stereo_motorcycle,
-    occlusion_mask,
     warp_right_to_left,
 )
-from tinct.errors import TinctError
 
 
 def _textures(rng: np.random.Generator, n: int = 3) -> list[np.ndarray]:

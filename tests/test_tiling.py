@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from tinct.nn.resnet import ResNetExtractor
-from tinct.nn.tiling import Strip, map_strips, strips
+from tinct.nn.tiling import Strip, strips
+from tinct.testing import map_strips
 
 
 @pytest.mark.parametrize("height", [1, 2, 7, 31, 32, 33, 100, 780])

@@ -25,9 +25,10 @@ from tinct.color import rgb_to_luma
 from tinct.errors import TinctError
 from tinct.hints import hints_to_image
 from tinct.registry import _REGISTRY, Colorizer, Inputs, register
+from tinct.testing import serve_in_thread
 from tinct.web import server as web_server
 from tinct.web.app import WebApp
-from tinct.web.server import make_server, serve_in_thread
+from tinct.web.server import make_server
 
 MAX_UPLOAD = 200_000
 MAX_PIXELS = 100_000

@@ -24,8 +24,8 @@ import tinct
 from tinct import io as tio
 from tinct.hints import hints_to_image
 from tinct.registry import _REGISTRY, Colorizer, Inputs, register
+from tinct.testing import serve_in_thread
 from tinct.web.app import WebApp
-from tinct.web.server import serve_in_thread
 
 pytestmark = pytest.mark.browser
 

@@ -2,5 +2,6 @@
 
 - :mod:`tinct.bench.quality`: colour images -> luma -> colorize -> PSNR, SSIM, CIEDE2000,
   colourfulness (``tinct bench quality``, ``tinct eval``).
-- :mod:`tinct.bench.report`: how the scripts in ``benchmarks/`` write ``docs/results/``.
+
+The scripts in ``benchmarks/`` write ``docs/results/`` with :func:`tinct.testing.write_report`.
 """

@@ -14,19 +14,14 @@ last strip pays a full halo for a few rows (780 rows at ``rows=288``: 3 strips o
 Rows are axis ``-2`` of every array (``(H, W)``, ``(C, H, W)``, ``(N, C, H, W)``), numpy arrays and
 torch tensors alike.
 
-Typical use, a loop (when the strips are interleaved with other work)::
+Typical use::
 
     for s in strips(h, 256, net.radius):
         s.put(out, net(s.take(x)))          # out[..., s.top:s.bottom, :] = crop of net(x[..., lo:hi, :])
-
-or in one call (a pure function of halo-local rows)::
-
-    out = map_strips(net, x, rows=256, halo=net.radius)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -101,41 +96,3 @@ def strips(height: int, rows: int, halo: int = 0) -> list[Strip]:
     bounds = [round(i * height / n) for i in range(n + 1)]
     return [Strip(top, bottom, max(0, top - halo), min(height, bottom + halo))
             for top, bottom in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def map_strips(fn: Callable[..., Array], *inputs: Array | None, rows: int, halo: int,
-               out: Array | None = None) -> Array:
-    """``fn`` on row strips of ``inputs`` with a halo; the cropped results written into ``out``.
-
-    Equal to ``fn(*inputs)`` when each output row of ``fn`` depends only on the input rows within
-    ``halo`` of it and ``fn`` treats the border of its input as the image border (zero, replicate or
-    reflect padding all do: the halo rows absorb what the strip's own border changes).
-
-    Args:
-        fn: ``(..., h, W)`` inputs -> ``(..., h, W')`` output (the same ``h``: no stride, no resize).
-        inputs: arrays or tensors ``(..., H, W)`` with rows on axis -2 and the same ``H``; a None is
-            passed to ``fn`` as None.
-        rows: at most this many output rows per call of ``fn`` (see :func:`strips`).
-        halo: rows of context on each side, at least ``fn``'s receptive radius.
-        out: ``(..., H, W')`` to write into; by default allocated like ``fn``'s first result (numpy or
-            torch, same dtype and device).
-
-    Returns:
-        ``out``, ``(..., H, W')``.
-    """
-    present = [x for x in inputs if x is not None]
-    if not present:
-        raise ValueError("map_strips needs at least one input")
-    height = int(present[0].shape[-2])
-    if any(int(x.shape[-2]) != height for x in present):
-        raise ValueError(f"inputs differ in height: {[tuple(x.shape) for x in present]}")
-    if height == 0:
-        return out if out is not None else fn(*inputs)
-    for s in strips(height, rows, halo):
-        y = fn(*(None if x is None else s.take(x) for x in inputs))
-        if out is None:
-            shape = (*y.shape[:-2], height, y.shape[-1])
-            out = (torch.empty(shape, dtype=y.dtype, device=y.device) if isinstance(y, torch.Tensor)
-                   else np.empty(shape, dtype=y.dtype))
-        s.put(out, y)
-    return out

@@ -309,11 +309,3 @@ class _Handler(BaseHTTPRequestHandler):
                 request[role] = app.add_upload(fields[role][1], name=name, role=role).id
         request["method"] = fields.get("method", (None, b"gray"))[1].decode("utf-8", "replace").strip()
         return request
-
-
-def serve_in_thread(app: WebApp, host: str = DEFAULT_HOST, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
-    """Start a server on a daemon thread (for tests and notebooks); returns it and its URL.
-    Stop it with ``server.shutdown(); server.server_close()``."""
-    server = make_server(app, host, port)
-    threading.Thread(target=server.serve_forever, name="tinct-web-server", daemon=True).start()
-    return server, server_url(server)

@@ -81,20 +81,6 @@ def orientation_maps(gray: np.ndarray, sigma: float) -> np.ndarray:
     return maps
 
 
-def shift_replicate(maps: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``out[:, y, x] = maps[:, clip(y + dy), clip(x + dx)]`` for ``(C, H, W)`` maps."""
-    h, w = maps.shape[-2:]
-    ys = np.clip(np.arange(h) + dy, 0, h - 1)
-    xs = np.clip(np.arange(w) + dx, 0, w - 1)
-    return maps[:, ys][:, :, xs]
-
-
-def dense_daisy(gray: np.ndarray, radius: int, sigma: float) -> np.ndarray:
-    """The 32-d descriptor at every pixel: ``(32, H, W)`` float32 (location-major)."""
-    maps = orientation_maps(gray, sigma)
-    return np.concatenate([shift_replicate(maps, dy, dx) for dy, dx in ring_offsets(radius)], axis=0)
-
-
 def patch_at(gray: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """7x7 patches (minus 0.5) at pixels ``(ys, xs)``: ``(N, 49)`` float32, replicate borders."""
     h, w = gray.shape

@@ -2,8 +2,8 @@
 
 Training sees an MLP on feature rows: ``n_in -> n_in/2 -> n_in/2 -> n_in/2 -> 2`` with ReLU,
 outputs (U, V) of YUV, least squares (eq. 1). Inference never materialises the ``N x n_in``
-feature matrix (:func:`predict_uv_dense`): the first layer's patch columns become one 7x7
-convolution of the gray image, its DAISY columns a dilated 3x3 convolution (4 taps) of the 8
+feature matrix (:func:`first_layer_maps`, :func:`apply_rest`): the first layer's patch columns
+become one 7x7 convolution of the gray image, its DAISY columns a dilated 3x3 convolution (4 taps) of the 8
 orientation maps, its semantic columns a 1x1 convolution of the class maps; the later layers
 are 1x1 convolutions, computed as matrix products on ``(C, H*W)``.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,23 +107,6 @@ def apply_rest(mlp: ColorMLP, h1: torch.Tensor) -> torch.Tensor:
         x = F.relu(torch.addmm(layer.bias[:, None], layer.weight, x))
     x = torch.addmm(mlp.out.bias[:, None], mlp.out.weight, x)
     return x.reshape(2, h, w)
-
-
-@torch.no_grad()
-def predict_uv_dense(
-    mlp: ColorMLP,
-    gray: np.ndarray,
-    orient: np.ndarray | None,
-    semantic: np.ndarray | None,
-    fcfg: FeatureConfig,
-) -> np.ndarray:
-    """(U, V) at every pixel: ``(2, H, W)`` float32, equal to ``mlp`` on the materialised features."""
-
-    def t(a: np.ndarray | None) -> torch.Tensor | None:
-        return None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-    h1 = first_layer_maps(mlp, t(gray), t(orient), t(semantic), fcfg)
-    return apply_rest(mlp, h1).numpy()
 
 
 def mlp_tensors(mlp: ColorMLP, prefix: str) -> dict[str, torch.Tensor]:
