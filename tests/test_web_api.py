@@ -57,6 +57,10 @@ class _Slow(Colorizer):
     """Waits until the test releases it (to observe the running and queued states)."""
 
     name = "_test_slow"
+    releases = 0
+
+    def release(self) -> None:
+        type(self).releases += 1
 
     def _colorize(self, gray: np.ndarray, inputs: Inputs) -> np.ndarray:
         RELEASE_SLOW.wait(10)
@@ -298,6 +302,11 @@ def test_progress_queue_and_a_crashing_method(base: tuple[str, int], gray_u8: np
     failed = wait(base, broken)
     assert failed["status"] == "error" and "ZeroDivisionError: oops" in failed["error"]
     assert wait(base, colorize(base, image=image, method="gray"))["status"] == "done"  # still serving
+    for _ in range(200):  # idle: every loaded method releases its kept memory
+        if _Slow.releases:
+            break
+        time.sleep(0.01)
+    assert _Slow.releases >= 1
 
 
 def test_foreign_host_and_origin_are_refused(base: tuple[str, int]) -> None:

@@ -281,6 +281,14 @@ class WebApp:
                 job.error = f"internal error in method '{job.method}': {type(exc).__name__}: {exc}"
             finally:
                 job.finished = time.monotonic()
+            if self._queue.empty():
+                self.release()
+
+    def release(self) -> None:
+        """Idle: every loaded method frees what it keeps between calls (levin's solver memory);
+        the methods stay loaded, so the next job does not reload weights."""
+        for method in list(self._methods.values()):
+            method.release()
 
     def _run(self, job: Job) -> None:
         job.status, job.started = "running", time.monotonic()
