@@ -116,7 +116,3 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise TinctError(f"{path}: a config file must be a mapping of settings, got {type(data).__name__}")
     return dict(data)
 
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """The config as nested plain dicts (for ``config.json`` and weight cards)."""
-    return dataclasses.asdict(cfg)

@@ -34,11 +34,3 @@ def occlusion_mask(disp_left: np.ndarray, disp_right: np.ndarray | None = None, 
             consistent = np.abs(disp_left - dr) <= tolerance
         occluded |= ~consistent
     return occluded
-
-
-def check_rectified_pair(method: str, gray: np.ndarray, reference: np.ndarray) -> None:
-    """Dual-lens methods need the partner view at the same size; a clear error otherwise."""
-    if reference.shape[:2] != gray.shape:
-        raise TinctError(f"{method} needs the rectified colour view of the same size: reference is "
-                         f"{reference.shape[1]}x{reference.shape[0]}, "
-                         f"gray is {gray.shape[1]}x{gray.shape[0]}")
