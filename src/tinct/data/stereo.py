@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinct.errors import TinctError
-
 
 def occlusion_mask(disp_left: np.ndarray, disp_right: np.ndarray | None = None, *,
                    tolerance: float = 1.0) -> np.ndarray:
