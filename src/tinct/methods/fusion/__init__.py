@@ -1,0 +1,132 @@
+"""Global-feature fusion CNN (seed 002's CNN family: Deep Koalarization / Iizuka et al.): automatic
+colorization with a classification and a regression head. See ``docs/methods/fusion.md``.
+
+Inference: the luma is reduced to ``work_size`` pixels on its long side, the network predicts ab
+at half that resolution, the two heads are mixed (``mix`` x the classification's annealed mean
+at ``temperature`` + (1 - ``mix``) x the regression), scaled by ``saturation``, turned into YUV
+chroma at the working resolution, upsampled to full size guided by the full-resolution luma
+(a guided filter, in row strips) and composed with the luma, which is kept exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
+from tinct.errors import TinctError
+from tinct.nn.tiling import strips
+from tinct.nn.unet import pad_to_multiple
+from tinct.options import OptionError, option
+from tinct.registry import Colorizer, Inputs, register
+from tinct.weights import load_weights, resolve
+
+from .bins import annealed_mean
+from .model import FusionModelConfig, FusionNet
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    """Options of :class:`FusionColorizer`."""
+
+    weights: str = option("default", "bundled variant or a .safetensors path from `tinct train fusion`")
+    work_size: int = option(320, "long side (pixels) at which chroma is predicted; luma stays full size")
+    temperature: float | None = option(None, "annealed-mean temperature of the classification head "
+                                       "(lower: more saturated); default: the card's, tuned on photos/val")
+    mix: float | None = option(None, "share of the classification head in [0, 1] (the rest: regression); "
+                               "default: the card's")
+    saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
+
+    def __post_init__(self) -> None:
+        if self.work_size < 32:
+            raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
+        if self.temperature is not None and not 0.01 <= self.temperature <= 10:
+            raise OptionError(f"fusion: temperature must be in [0.01, 10], got {self.temperature}")
+        if self.mix is not None and not 0.0 <= self.mix <= 1.0:
+            raise OptionError(f"fusion: mix must be in [0, 1], got {self.mix}")
+        if not 0.0 <= self.saturation <= 4.0:
+            raise OptionError(f"fusion: saturation must be in [0, 4], got {self.saturation}")
+
+
+def load_network(path: str) -> tuple[FusionNet, torch.Tensor, dict]:
+    """The network (float32, eval), the bin centres ``(Q, 2)`` and the card's inference defaults."""
+    tensors, card = load_weights(path)
+    try:
+        model = card.section("model", FusionModelConfig, path=path)
+        net = FusionNet(model)
+        net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")})
+        centers = tensors["bins.centers"].float()
+    except (KeyError, RuntimeError) as exc:
+        raise TinctError(f"{path} is not fusion weights ({str(exc).splitlines()[0]})") from None
+    return net.eval(), centers, dict(card.extra.get("inference", {}))
+
+
+def upsample_guided(uv: np.ndarray, gray: np.ndarray, *, rows: int = 512) -> np.ndarray:
+    """``(h, w, 2)`` chroma -> ``(H, W, 2)`` at ``gray``'s size: bilinear, then a guided filter
+    steered by the full-resolution ``gray`` (radius ~ the upsampling factor), in row strips with a
+    halo of twice the radius (exact, bounded memory)."""
+    big_h, big_w = gray.shape
+    h, w = uv.shape[:2]
+    if (h, w) == (big_h, big_w):
+        return uv.astype(np.float32)
+    radius = max(2, round(1.5 * max(big_h / h, big_w / w)))
+    out = np.empty((big_h, big_w, 2), np.float32)
+    sy = h / big_h
+    for s in strips(big_h, rows, 2 * radius + 2):
+        # bilinear rows lo..hi of the full-size chroma, from the source rows they need
+        y0 = max(0, int(np.floor((s.lo + 0.5) * sy - 0.5)) - 1)
+        y1 = min(h, int(np.ceil((s.hi + 0.5) * sy - 0.5)) + 2)
+        ys = ((np.arange(s.lo, s.hi) + 0.5) * sy - 0.5 - y0).astype(np.float32)
+        xs = ((np.arange(big_w) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
+        map_x, map_y = np.meshgrid(xs, ys)
+        up = cv2.remap(np.ascontiguousarray(uv[y0:y1], np.float32), map_x, map_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+        guide = np.ascontiguousarray(gray[s.lo:s.hi], np.float32)
+        filtered = cv2.ximgproc.guidedFilter(guide, up, radius, 1e-4)
+        out[s.rows] = filtered[s.inner]
+    return out
+
+
+@register(summary="automatic: U-Net on the luma fused with a global image vector; ab-bin classification "
+                  "+ regression heads",
+          paper="survey seed 002 (Deep Koalarization; Iizuka et al. 2016) with Zhang et al. 2016's ab bins",
+          options=FusionOptions,
+          weights={"default": "photos/train + photos/extra_train + Stanford Background train, both heads"},
+          train_config="tinct.methods.fusion.training:FusionTrainConfig",
+          trainer="tinct.methods.fusion.training:run")
+class FusionColorizer(Colorizer):
+    """Automatic colorization by the fusion network; keeps the luma exactly."""
+
+    name = "fusion"
+
+    def __init__(self, options: FusionOptions | None = None, /, **values: object) -> None:
+        super().__init__(options, **values)
+        o = self.options
+        self.path = resolve(self.name, o.weights)
+        self.net, self.centers, defaults = load_network(str(self.path))
+        self.temperature = float(defaults.get("temperature", 0.4)) if o.temperature is None else o.temperature
+        self.mix = o.mix if o.mix is not None else float(defaults.get("mix", 0.5))
+
+    @torch.no_grad()
+    def predict_ab(self, gray: np.ndarray) -> np.ndarray:
+        """Lab ab ``(h, w, 2)`` at the working resolution of ``gray`` ``(h, w)`` (already reduced)."""
+        x = torch.from_numpy(np.ascontiguousarray(gray))[None, None]
+        x, (h, w) = pad_to_multiple(x, self.net.multiple)
+        logits, ab_reg = self.net(x)
+        ab = self.mix * annealed_mean(logits, self.centers, self.temperature) + (1.0 - self.mix) * ab_reg
+        ab = torch.nn.functional.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
+
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        big_h, big_w = image.shape
+        scale = min(1.0, self.options.work_size / max(big_h, big_w))
+        size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))
+        g = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        ab = self.predict_ab(g)
+        lightness = rgb_to_lab(gray_to_rgb(np.clip(g, 0, 1)))[..., :1]
+        uv = rgb_to_uv(lab_to_rgb(np.concatenate([lightness, ab], axis=-1), clip=False)).astype(np.float32)
+        uv *= np.float32(self.options.saturation)  # compose_luma_chroma keeps it within the gamut
+        return compose_luma_chroma(image, upsample_guided(uv, image))

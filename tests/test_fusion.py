@@ -1,0 +1,140 @@
+"""The fusion method's parts: ab bins, soft targets, decoding, the U-Net + fusion trunk, a training
+step that learns, export/load, and the guided upsampling in strips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tinct.color import rgb_to_lab, rgb_to_luma
+from tinct.methods.fusion import FusionColorizer, upsample_guided
+from tinct.methods.fusion.bins import (
+    SoftEncoder,
+    annealed_mean,
+    empirical_prior,
+    gamut_bins,
+    rebalancing_weights,
+    soft_cross_entropy,
+)
+from tinct.methods.fusion.data import random_crop, to_luma_ab
+from tinct.methods.fusion.model import FusionModelConfig, FusionNet
+from tinct.methods.fusion.training import FusionTrainConfig, FusionTrainer, export
+from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
+from tinct.weights import WeightCard
+
+TINY = FusionModelConfig(widths=(8, 16), global_dim=8)
+
+
+@pytest.fixture(scope="module")
+def centers() -> np.ndarray:
+    return gamut_bins()
+
+
+def test_gamut_bins_cover_srgb(centers: np.ndarray) -> None:
+    assert 200 < len(centers) < 330  # Zhang et al. report 313 on their gamut sampling
+    rgb = np.random.default_rng(0).random((2000, 3))
+    ab = rgb_to_lab(rgb)[:, 1:]
+    nearest = np.sqrt(((ab[:, None] - centers[None]) ** 2).sum(-1)).min(1)
+    assert nearest.max() <= 5 * np.sqrt(2) + 1e-4  # every sRGB colour falls inside some bin's cell
+
+
+def test_soft_targets_prefer_the_nearest_bin(centers: np.ndarray) -> None:
+    enc = SoftEncoder(centers)
+    ab = torch.tensor([[12.0, -33.0], [0.0, 0.0], [60.0, 70.0]]).T.reshape(1, 2, 1, 3)
+    idx, w = enc(ab)
+    assert idx.shape == (1, 9, 1, 3)
+    torch.testing.assert_close(w.sum(1), torch.ones(1, 1, 3))
+    best = torch.gather(idx, 1, w.argmax(1, keepdim=True))[0, 0, 0]
+    for k in range(3):
+        d = ((torch.from_numpy(centers) - ab[0, :, 0, k]) ** 2).sum(1)
+        assert int(best[k]) == int(d.argmin())
+
+
+def test_rebalancing_and_cross_entropy(centers: np.ndarray) -> None:
+    rng = np.random.default_rng(1)
+    samples = np.concatenate([rng.normal(0, 3, (900, 2)), rng.normal(40, 3, (100, 2))]).astype(np.float32)
+    prior = empirical_prior(samples, centers)
+    w = rebalancing_weights(prior, 0.5)
+    assert prior.sum() == pytest.approx(1.0, abs=1e-5) and (prior * w).sum() == pytest.approx(1.0, abs=1e-4)
+    rare, common = np.argmin(((centers - 40) ** 2).sum(1)), np.argmin((centers**2).sum(1))
+    assert w[rare] > w[common]
+    enc = SoftEncoder(centers)
+    ab = torch.full((1, 2, 2, 2), 20.0)
+    idx, weights = enc(ab)
+    good = torch.full((1, len(centers), 2, 2), -5.0)
+    good.scatter_(1, idx, 10.0 * weights)  # logits peaked on the targets
+    bad = torch.zeros_like(good)
+    cw = torch.from_numpy(w)
+    assert soft_cross_entropy(good, idx, weights, cw) < soft_cross_entropy(bad, idx, weights, cw)
+
+
+def test_annealed_mean_between_mean_and_mode(centers: np.ndarray) -> None:
+    c = torch.from_numpy(centers)
+    logits = torch.full((1, len(c), 1, 1), -10.0)
+    hi, lo = int(((c - torch.tensor([50.0, 20.0])) ** 2).sum(1).argmin()), int((c**2).sum(1).argmin())
+    logits[0, hi], logits[0, lo] = 2.0, 1.5
+    mode = annealed_mean(logits, c, 0.01)[0, :, 0, 0]
+    torch.testing.assert_close(mode, c[hi], atol=1e-3, rtol=0)
+    mean = annealed_mean(logits, c, 1.0)[0, :, 0, 0]
+    assert 0 < float(mean.norm()) < float(c[hi].norm())  # pulled towards gray by the second bin
+
+
+def test_unet_and_fusion_shapes() -> None:
+    unet = UNet(UNetConfig(1, (8, 16, 32)))
+    feats = unet.encode(torch.rand(2, 1, 48, 40))
+    assert [tuple(f.shape[-2:]) for f in feats] == [(24, 20), (12, 10), (6, 5)]
+    vector = GlobalBranch(32, 12)(feats[-1])
+    assert vector.shape == (2, 12)
+    fused = FusionLayer(32, 12)(feats[-1], vector)
+    assert fused.shape == feats[-1].shape
+    assert unet.decode(feats).shape == (2, 8, 24, 20)
+
+
+def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tmp_path) -> None:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    cfg = FusionTrainConfig(model=FusionModelConfig(**{**TINY.to_dict(), "n_bins": len(centers)}),
+                            warmup=1, lr=3e-3, bf16=False)
+    trainer = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=40)
+    sky = np.zeros((64, 64, 3), np.uint8)
+    sky[:32] = (90, 150, 230)
+    sky[32:] = (60, 140, 40)
+    rgb = np.stack([random_crop(sky, 32, rng) for _ in range(4)])
+    luma, ab = to_luma_ab(torch.from_numpy(rgb).permute(0, 3, 1, 2).contiguous())
+    np.testing.assert_allclose(luma[:, 0].numpy(), rgb_to_luma(rgb), atol=1e-5)
+    batch = {"luma": luma, "ab": ab}
+    first = trainer.training_step(batch)
+    for _ in range(30):
+        last = trainer.training_step(batch)
+    assert last["total"] < 0.6 * first["total"]
+    path = export(tmp_path / "f.safetensors", trainer, np.full(len(centers), 1 / len(centers), np.float32),
+                  WeightCard(method="fusion", config={"model": trainer.net.config.to_dict()},
+                             extra={"inference": {"temperature": 0.5, "mix": 0.7}}))
+    method = FusionColorizer(weights=str(path), work_size=40)
+    assert (method.temperature, method.mix) == (0.5, 0.7)
+    gray = rgb_to_luma(np.repeat(np.repeat(sky / 255.0, 2, 0), 2, 1)).astype(np.float32)  # 128 x 128
+    out = method.colorize(gray)
+    np.testing.assert_allclose(rgb_to_luma(out), gray, atol=2e-5)
+    top, bottom = rgb_to_lab(out[:40].reshape(-1, 3)).mean(0), rgb_to_lab(out[-40:].reshape(-1, 3)).mean(0)
+    assert top[2] < bottom[2]  # the sky came out bluer than the grass
+    assert FusionColorizer(weights=str(path), saturation=0.0).colorize(gray).std(axis=2).max() < 1e-5
+
+
+def test_guided_upsampling_in_strips_equals_one_pass() -> None:
+    rng = np.random.default_rng(3)
+    gray = rng.random((150, 90)).astype(np.float32)
+    uv = (rng.random((30, 18, 2)).astype(np.float32) - 0.5) * 0.4
+    whole = upsample_guided(uv, gray, rows=10_000)
+    strips = upsample_guided(uv, gray, rows=17)
+    np.testing.assert_allclose(strips, whole, atol=1e-5)
+    assert whole.shape == (150, 90, 2)
+    np.testing.assert_array_equal(upsample_guided(uv, gray[:30, :18]), uv)
+
+
+def test_model_multiple_and_odd_sizes() -> None:
+    net = FusionNet(TINY).eval()
+    with torch.no_grad():
+        logits, ab = net(torch.rand(1, 1, 32, 48))
+    assert logits.shape == (1, TINY.n_bins, 16, 24) and ab.shape == (1, 2, 16, 24)
+    assert float(ab.abs().max()) <= 110.0
