@@ -50,8 +50,9 @@ import scipy.sparse.linalg as spla
 from skimage import data, transform
 
 from tinct.color import rgb_to_luma, rgb_to_uv
-from tinct.methods.levin import kernel, multifrontal
+from tinct.methods.levin import kernel
 from tinct.methods.levin.solve import SOLVERS, compact_csr, solve_system
+from tinct.methods.levin.solver import default_solver
 from tinct.methods.levin.strokes import random_strokes
 from tinct.methods.levin.system import build_csr_reference, build_system
 
@@ -206,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                        "pixels": size * size, "scribbled": int(mask.sum()), "solvers": {}}
                 solutions = {}
                 for solver in args.solvers:
-                    multifrontal._PLANS.clear()                 # the first run is cold: new plan,
-                    multifrontal.release_workspace()            # fresh memory
+                    default_solver().release()      # the first run is cold: new plan, fresh memory
                     solutions[solver], cold = fast(gray, mask, uv, solver)
                     runs = [fast(gray, mask, uv, solver)[1] for _ in range(args.repeat)]
                     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

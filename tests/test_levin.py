@@ -10,6 +10,7 @@ from tinct.color import rgb_to_luma, rgb_to_yuv
 from tinct.errors import TinctError
 from tinct.methods.levin import LevinColorizer, levin_chroma
 from tinct.methods.levin.solve import compact_csr, nested_dissection, solve_system
+from tinct.methods.levin.solver import LevinSolver
 from tinct.methods.levin.system import build_csr_reference, build_system, to_csr
 from tinct.registry import Hints, load_method
 
@@ -93,6 +94,20 @@ def test_constant_scribbles_give_constant_chroma(small_rgb: np.ndarray, rng: np.
     refined = levin_chroma(gray, mask, np.broadcast_to(uv, gray.shape + (2,)), refine=True)
     np.testing.assert_allclose(refined, np.broadcast_to(uv, uv_all.shape), atol=1e-9)
     del colors
+
+
+def test_levin_chroma_solves_with_the_given_solver(small_rgb: np.ndarray, rng: np.random.Generator) -> None:
+    """A colorizer can own a solver (and release its memory); the answer is the default solver's."""
+    gray = rgb_to_luma(small_rgb)
+    mask = rng.random(gray.shape) < 0.03
+    uv = _yuv(small_rgb)[..., 1:]
+    with LevinSolver(threads=1) as solver:
+        own = levin_chroma(gray, mask, uv, solver=solver)
+        assert solver.kept_bytes > 0
+        coarse = levin_chroma(gray, mask, uv, max_pixels=1000, solver=solver)     # downsampled path
+    assert solver.kept_bytes == 0
+    np.testing.assert_array_equal(own, levin_chroma(gray, mask, uv))
+    np.testing.assert_array_equal(coarse, levin_chroma(gray, mask, uv, max_pixels=1000))
 
 
 def test_keeps_luma_exactly(small_rgb: np.ndarray, rng: np.random.Generator) -> None:

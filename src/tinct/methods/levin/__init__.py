@@ -2,19 +2,21 @@
 
 Neighbouring pixels with similar luma get similar chroma: U and V minimise
 ``sum_r (U(r) - sum_s w_rs U(s))^2`` with the scribbles as constraints, i.e. the sparse
-system of :mod:`~tinct.methods.levin.system`, solved directly by
-:mod:`~tinct.methods.levin.solve` (a batched multifrontal LU on a nested dissection of the
-grid whose fronts run in a compiled kernel, float32 with GTH pivots: within ~2e-5 of the exact
-solution on real photos, ``refine=True`` refines to ~1e-9; one factorization for U and V).
+system of :mod:`~tinct.methods.levin.system`, solved directly by a
+:class:`~tinct.methods.levin.solver.LevinSolver` (a batched multifrontal LU on a nested
+dissection of the grid whose fronts run in a compiled kernel, float32 with GTH pivots,
+``refine=True`` adds float64 refinement; one factorization for U and V; accuracy and speed: see
+the accuracy/speed table in docs/methods/levin.md). The solver keeps its memory between solves
+until its ``release()``; :func:`levin_chroma` takes one (``solver=``) or uses the default one.
 Colour space YUV as in the paper; the result's luma is the input gray exactly (chroma scaled
 into the RGB cube where needed). No scribbles at all gives the gray image.
 
-Large images: the exact solve needs about 1 GB at 1 MP (2 GB and 1.3 s at 2 MP, 3.5 GB and
-3.1 s at 4 MP), so above ``max_pixels`` (default 2.1 MP: full HD, 1920 x 1080, is solved
-exactly) the chroma is solved on a box-downsampled grid (gray averaged,
-scribbles kept if any pixel of a block is scribbled, their chroma averaged) and upsampled
-bilinearly; the luma stays full resolution. This is a deviation from the paper, only for large
-inputs.
+Large images: the exact solve's time and memory grow a little faster than the pixel count
+(see the accuracy/speed table in docs/methods/levin.md), so above ``max_pixels`` (default
+2.1 MP: full HD, 1920 x 1080, is solved exactly) the chroma is solved on a box-downsampled
+grid (gray averaged, scribbles kept if any pixel of a block is scribbled, their chroma
+averaged) and upsampled bilinearly; the luma stays full resolution. This is a deviation from
+the paper, only for large inputs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
-from tinct.methods.levin.solve import solve_system
+from tinct.methods.levin.solver import LevinSolver, default_solver
 from tinct.methods.levin.system import build_system
 from tinct.registry import Colorizer, Hints, register
 
@@ -45,7 +47,8 @@ def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
 
 
 def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
-                 max_pixels: int = MAX_PIXELS, refine: bool = False) -> np.ndarray:
+                 max_pixels: int = MAX_PIXELS, refine: bool = False,
+                 solver: LevinSolver | None = None) -> np.ndarray:
     """Propagate scribble chroma over the image.
 
     Args:
@@ -53,18 +56,22 @@ def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
         mask: bool ``(H, W)``; scribbled pixels.
         uv: float ``(H, W, 2)`` YUV chroma, used where ``mask``.
         max_pixels: above this, solve on a downsampled grid (see the module docstring).
-        refine: refine the float32 solve (within ~1e-4 of the exact solution) to ~1e-6.
+        refine: refine the float32 solve in float64 (see the accuracy/speed table in
+            docs/methods/levin.md).
+        solver: the :class:`~tinct.methods.levin.solver.LevinSolver` to solve with (it keeps
+            its memory until its ``release()``); ``None``: the module's default solver.
 
     Returns:
         float64 ``(H, W, 2)`` chroma; equals ``uv`` on scribbled pixels when solved at full size.
     """
+    solver = solver if solver is not None else default_solver()
     h, w = gray.shape
     if h * w <= max_pixels:
-        return solve_system(build_system(gray, mask), uv, refine=refine)
+        return solver.solve(build_system(gray, mask, solver.pool), uv, refine=refine)
     k = math.ceil(math.sqrt(h * w / max_pixels))
     hits = _block_mean(mask.astype(np.float64), k)
     mean_uv = _block_mean(np.where(mask[..., None], uv, 0.0), k) / np.maximum(hits, 1e-12)[..., None]
-    small = solve_system(build_system(_block_mean(gray, k), hits > 0), mean_uv, refine=refine)
+    small = solver.solve(build_system(_block_mean(gray, k), hits > 0, solver.pool), mean_uv, refine=refine)
     return np.stack([cv2.resize(small[..., c].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
                      for c in range(2)], axis=-1).astype(np.float64)
 

@@ -2,8 +2,9 @@
 
 The extension is compiled when the package is installed (``pip install -e .``); if it is
 missing (no C compiler at install time) or ``TINCT_LEVIN_KERNEL=torch`` is set, :func:`library`
-returns ``None`` and the solver runs every front with batched torch ops (same results up to
-float32 rounding, ~2x slower at 1 MP; a missing build is reported once as a ``RuntimeWarning``).
+returns ``None`` and the solver runs every front with batched torch ops (GTH pivots per front
+only: slower and less accurate, see the accuracy/speed table in docs/methods/levin.md; a missing
+build is reported once as a ``RuntimeWarning``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ every scatter use a single index array: contributions that must be dropped go th
 
 Boxes of one depth with the same shape and the same image-border pattern (which ring sides
 exist) share one :class:`Template`; the numeric code processes such a *group* as one batch.
-Everything here depends only on the grid size, so a plan is cached and reused across images.
+Everything here depends only on the grid size, so a plan is cached and reused across images
+(by :meth:`LevinSolver.plan <tinct.methods.levin.solver.LevinSolver.plan>`).
 """
 
 from __future__ import annotations

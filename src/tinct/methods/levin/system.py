@@ -18,9 +18,13 @@ solver works on this stencil form directly and :func:`to_csr` turns it into a CS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from tinct.methods.levin.runtime import TaskPool
 
 OFFSETS: tuple[tuple[int, int], ...] = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 """Neighbour directions (dy, dx) of the 3x3 window, in the order of the weight planes."""
@@ -91,15 +95,13 @@ def _weights_masked(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divide(wts, total, out=np.zeros_like(wts), where=total > 0), total
 
 
-def _weights_interior(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _weights_interior(g: np.ndarray, pool: TaskPool) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 2 assuming all 8 neighbours exist (correct away from the border), by row bands in threads."""
-    from tinct.methods.levin.runtime import row_tasks, run
-
     h, w = g.shape
     gp = np.pad(g, 1, mode="edge")
     weights = np.empty((8, h, w))
     total = np.empty((h, w))
-    run(row_tasks(h, lambda lo, hi: _weights_band(gp, lo, hi, weights[:, lo:hi], total[lo:hi])))
+    pool.run(pool.row_tasks(h, lambda lo, hi: _weights_band(gp, lo, hi, weights[:, lo:hi], total[lo:hi])))
     return weights, total
 
 
@@ -125,7 +127,7 @@ def _weights_band(gp: np.ndarray, lo: int, hi: int, dist: np.ndarray, total: np.
     dist /= total
 
 
-def build_system(gray: np.ndarray, scribbled: np.ndarray) -> LevinSystem:
+def build_system(gray: np.ndarray, scribbled: np.ndarray, pool: TaskPool | None = None) -> LevinSystem:
     """Affinity weights of eq. 2 for every pixel, vectorized.
 
     The interior is computed from shifted views of an edge-padded copy; the one-pixel border
@@ -134,6 +136,7 @@ def build_system(gray: np.ndarray, scribbled: np.ndarray) -> LevinSystem:
     Args:
         gray: float ``(H, W)`` luma in [0, 1] (any float dtype; computed in float64).
         scribbled: bool ``(H, W)``; pixels whose chroma is given.
+        pool: the threads for the row bands (a solver's ``pool``; ``None``: the default solver's).
 
     Returns:
         :class:`LevinSystem`.
@@ -144,7 +147,11 @@ def build_system(gray: np.ndarray, scribbled: np.ndarray) -> LevinSystem:
     if h < 3 or w < 3:
         wts, total = _weights_masked(g)
     else:
-        wts, total = _weights_interior(g)
+        if pool is None:
+            from tinct.methods.levin.solver import default_solver  # the solver module imports this one
+
+            pool = default_solver().pool
+        wts, total = _weights_interior(g, pool)
         # border strips: a 2-pixel-thick strip gives its outer pixels' windows exactly
         for (y0, y1), (x0, x1), (ty, tx) in (
             ((0, 2), (0, w), (0, None)), ((h - 2, h), (0, w), (1, None)),
