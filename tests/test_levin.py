@@ -110,6 +110,25 @@ def test_levin_chroma_solves_with_the_given_solver(small_rgb: np.ndarray, rng: n
     np.testing.assert_array_equal(coarse, levin_chroma(gray, mask, uv, max_pixels=1000))
 
 
+def test_task_threads_run_torch_single_threaded() -> None:
+    """The pool's workers run torch ops on one thread each; nobody else's count changes."""
+    import torch
+
+    from tinct.methods.levin import runtime
+
+    if runtime._thread_controls() is None:
+        pytest.skip("torch's OpenMP runtime is not reachable here (the workers keep torch's default)")
+    pool = runtime.TaskPool(2)
+    seen: list[int] = []
+    pool.run([lambda: seen.append(torch.get_num_threads()) for _ in range(4)])
+    pool.shutdown()
+    assert seen == [1, 1, 1, 1]
+    threads = torch.get_num_threads()
+    with runtime.single_threaded():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
+
+
 def test_keeps_luma_exactly(small_rgb: np.ndarray, rng: np.random.Generator) -> None:
     gray = rgb_to_luma(small_rgb)
     out = load_method("levin").colorize(gray, hints=_scribbles(small_rgb, 20, rng))

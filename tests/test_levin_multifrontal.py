@@ -379,23 +379,6 @@ def test_solves_change_no_global_state(monkeypatch: pytest.MonkeyPatch) -> None:
         solver.release()
 
 
-def test_task_threads_run_torch_single_threaded() -> None:
-    """The pool's workers run torch ops on one thread each; nobody else's count changes."""
-    from tinct.methods.levin import runtime
-
-    if runtime._thread_controls() is None:
-        pytest.skip("torch's OpenMP runtime is not reachable here (the workers keep torch's default)")
-    pool = runtime.TaskPool(2)
-    seen: list[int] = []
-    pool.run([lambda: seen.append(torch.get_num_threads()) for _ in range(4)])
-    pool.shutdown()
-    assert seen == [1, 1, 1, 1]
-    threads = torch.get_num_threads()
-    with runtime.single_threaded():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == threads
-
-
 def test_kernel_disabled_block_restores_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
