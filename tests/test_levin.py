@@ -174,12 +174,24 @@ def test_large_image_2000x1500(rng: np.random.Generator) -> None:
 
 
 def test_missing_hints_is_a_clear_error(small_rgb: np.ndarray) -> None:
-    with pytest.raises(TinctError, match="needs colour hints"):
+    with pytest.raises(TinctError, match="needs colour scribbles"):
         LevinColorizer().colorize(rgb_to_luma(small_rgb))
     with pytest.raises(TinctError, match="max_pixels"):
         LevinColorizer(max_pixels=1)
-    with pytest.raises(TinctError, match="refine must be true or false"):
-        LevinColorizer(refine="yes")  # type: ignore[arg-type]
+    with pytest.raises(TinctError, match="refine' must be true or false"):
+        LevinColorizer(refine="maybe")  # type: ignore[arg-type]
+
+
+def test_colorizer_owns_its_solver_and_releases_it(small_rgb: np.ndarray, rng: np.random.Generator) -> None:
+    gray = rgb_to_luma(small_rgb)
+    hints = _scribbles(small_rgb, 20, rng)
+    a, b = LevinColorizer(), LevinColorizer()
+    assert a.solver is not b.solver
+    first = a.colorize(gray, hints=hints)
+    assert a.solver.kept_bytes > 0
+    a.release()
+    assert a.solver.kept_bytes == 0
+    np.testing.assert_array_equal(a.colorize(gray, hints=hints), first)  # usable after release
 
 
 def test_refine_option_moves_the_result_by_less_than_float32_noise(small_rgb: np.ndarray,

@@ -22,15 +22,16 @@ the paper, only for large inputs.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
-from tinct.errors import TinctError
 from tinct.methods.levin.solver import LevinSolver, default_solver
 from tinct.methods.levin.system import build_system
-from tinct.registry import Colorizer, Hints, register
+from tinct.options import OptionError, option
+from tinct.registry import Colorizer, Inputs, register
 
 MAX_PIXELS = 2_100_000
 
@@ -76,33 +77,44 @@ def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
                      for c in range(2)], axis=-1).astype(np.float64)
 
 
-@register(summary="scribble colorization by optimization, fast direct sparse solve (Levin et al. 2004)",
-          paper="Levin, Lischinski & Weiss, Colorization using Optimization, SIGGRAPH 2004")
-class LevinColorizer(Colorizer):
-    """Gray + colour scribbles (:class:`~tinct.registry.Hints`) -> RGB; keeps the luma exactly.
+@dataclass(frozen=True)
+class LevinOptions:
+    """Options of :class:`LevinColorizer`."""
 
-    Args:
-        max_pixels: largest image solved at full resolution (see the module docstring).
-        refine: refine the chroma solve from float32 accuracy (within ~1e-4 of the exact
-            solution, far below one 8-bit level) to ~1e-6 (about +20 % time).
-    """
+    max_pixels: int = option(MAX_PIXELS, "largest image solved at full resolution; larger ones are solved "
+                             "on a downsampled grid (see docs/methods/levin.md)")
+    refine: bool = option(False, "refine the float32 solve in float64 (accuracy table in "
+                                 "docs/methods/levin.md)")
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 64:
+            raise OptionError(f"levin: max_pixels must be at least 64, got {self.max_pixels}")
+
+
+@register(summary="scribble colorization by optimization, fast direct sparse solve (Levin et al. 2004)",
+          paper="Levin, Lischinski & Weiss, Colorization using Optimization, SIGGRAPH 2004",
+          options=LevinOptions)
+class LevinColorizer(Colorizer):
+    """Gray + colour scribbles (:class:`~tinct.hints.Hints`) -> RGB; keeps the luma exactly."""
 
     name = "levin"
     needs = frozenset({"hints"})
 
-    def __init__(self, max_pixels: int = MAX_PIXELS, refine: bool = False) -> None:
-        if max_pixels < 64:
-            raise TinctError(f"levin: max_pixels must be at least 64, got {max_pixels}")
-        if not isinstance(refine, bool):
-            raise TinctError(f"levin: refine must be true or false, got {refine!r}")
-        self.max_pixels = int(max_pixels)
-        self.refine = refine
+    def __init__(self, options: LevinOptions | None = None, /, **values: object) -> None:
+        super().__init__(options, **values)
+        self.solver = LevinSolver()  # its own plan cache, kept memory and threads (none until a solve)
 
-    def _colorize(self, gray: np.ndarray, *, reference: np.ndarray | None, hints: Hints | None) -> np.ndarray:
+    def release(self) -> None:
+        """Free the solver's kept memory, plans and threads (the next solve rebuilds them)."""
+        self.solver.release()
+
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        hints = inputs.hints
         assert hints is not None
         mask = np.asarray(hints.mask, dtype=bool)
         if not mask.any():
-            return compose_luma_chroma(gray, np.zeros(gray.shape + (2,)))
+            return compose_luma_chroma(image, np.zeros(image.shape + (2,)))
         uv = rgb_to_uv(np.asarray(hints.color, dtype=np.float64))
-        return compose_luma_chroma(gray, levin_chroma(gray, mask, uv, max_pixels=self.max_pixels,
-                                                                refine=self.refine))
+        chroma = levin_chroma(image, mask, uv, max_pixels=self.options.max_pixels, refine=self.options.refine,
+                              solver=self.solver)
+        return compose_luma_chroma(image, chroma)
