@@ -6,5 +6,6 @@ registry imports a method's package when that method is first asked for (so
 ``tinct colorize --method reinhard`` never loads torch), and every package for listings.
 """
 
-PACKAGES = ("cyclecnn", "cyclegan", "deepcolor", "gray", "levin", "reinhard", "spynco", "stereocopy", "welsh")
+PACKAGES = ("cyclecnn", "cyclegan", "deepcolor", "fusion", "gray", "levin", "reinhard", "spynco",
+            "stereocopy", "welsh")
 """Every method package, by the name of the method it registers."""
