@@ -16,6 +16,7 @@ import tinct
 from tinct import io, metrics
 from tinct.color import rgb_to_luma
 from tinct.errors import TinctError
+from tinct.registry import MissingInput
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
 """Colour sample photos of ``skimage.data`` that the demo can use."""
@@ -75,10 +76,10 @@ def run_demo(out_dir: str | Path = "out", method: str | None = None, *, photo: s
         :class:`DemoResult` with the paths and PSNR (dB) / SSIM of the result against the original.
     """
     method = method or tinct.DEFAULT_METHOD
-    info = tinct.method_info(method)
-    if info.needs:
-        raise TinctError(f"the demo runs automatic methods only; '{method}' needs "
-                         f"{' and '.join(sorted(info.needs))}")
+    try:
+        tinct.method_info(method).check_inputs(())  # the registry's needs check
+    except MissingInput as exc:
+        raise TinctError(f"the demo runs automatic methods only; {exc}") from None
     original = sample_photo(photo)
     gray = np.round(rgb_to_luma(original) * 255.0).astype(np.float32) / 255.0  # what the 8-bit PNG holds
     result = tinct.load_method(method).colorize(gray)

@@ -226,14 +226,14 @@ class WebApp:
         hints = self.upload(hints_id, "hints") if hints_id else None
         given = {k for k, v in (("reference", reference), ("hints", hints)) if v is not None}
         try:
-            info.check_inputs(given)  # the registry's needs check; sizes are checked by colorize()
+            ignored = info.check_inputs(given)  # the registry's needs check; sizes: colorize()
         except MissingInput as exc:
             raise TinctError(f"{exc}; {_WHAT_TO_DO[exc.kind]}") from None
         if hints is not None:
             hints_from_image(hints.pixels, image.pixels)  # parse now: a wrong size is refused before queueing
         job = Job(id=secrets.token_hex(8), method=method, image=image,
-                  reference=reference if "reference" in info.accepts else None,
-                  hints=hints if "hints" in info.accepts else None)
+                  reference=None if "reference" in ignored else reference,
+                  hints=None if "hints" in ignored else hints)
         with self._lock:
             self._jobs[job.id] = job
             self._forget_old_jobs()
