@@ -190,7 +190,7 @@ def test_methods_name_shows_options_and_weights(capsys) -> None:
     assert cli.main(["methods", "spynco", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [w["name"] for w in info["weights"]] == ["default", "photos"] and info["keeps_luma"] is True
-    assert {o["name"] for o in info["options"]} == {"weights", "keep_luma"}
+    assert {o["name"] for o in info["options"]} == {"weights", "keep_luma", "saturation"}
     assert cli.main(["methods", "nope"]) == 1
     assert "unknown method 'nope'" in capsys.readouterr().err
 
@@ -208,3 +208,20 @@ def test_weights_flag_for_every_trainable_method_only(tmp_path, monkeypatch, cap
     assert cli.main(["colorize", "in.png", "--method", "spynco", "--weights", "a", "-O", "weights=b"]) == 2
     assert cli.main(["colorize", "in.png", "--method", "levin"]) == 2
     assert "needs colour scribbles (hints): pass --hints IMG" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["deepcolor", "spynco"])
+def test_saturation_scales_chroma_within_gamut(name: str) -> None:
+    from skimage import data, transform
+
+    from tinct.color import rgb_to_luma, rgb_to_uv
+
+    g = rgb_to_luma(transform.resize(data.astronaut(), (64, 64), anti_aliasing=True)).astype(np.float32)
+    base = tinct.load_method(name).colorize(g)
+    gray = tinct.load_method(name, saturation=0.0).colorize(g)
+    vivid = tinct.load_method(name, saturation=1.5).colorize(g)
+    assert np.abs(rgb_to_uv(gray)).max() < 1e-5
+    assert np.abs(rgb_to_uv(vivid)).mean() > 1.2 * np.abs(rgb_to_uv(base)).mean()
+    np.testing.assert_allclose(rgb_to_luma(vivid), g, atol=2e-5)
+    with pytest.raises(OptionError, match="saturation must be in"):
+        tinct.load_method(name, saturation=-1)

@@ -33,12 +33,15 @@ class DeepColorOptions:
                                      "images (false); default: as the weights card says")
     strip_rows: int = option(64, "rows per network strip at the working resolution (memory bound, "
                                      "same result)")
+    saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
         if self.work_pixels is not None and self.work_pixels < 64:
             raise OptionError(f"deepcolor: work_pixels must be at least 64, got {self.work_pixels}")
         if self.strip_rows < 1:
             raise OptionError(f"deepcolor: strip_rows must be at least 1, got {self.strip_rows}")
+        if not 0.0 <= self.saturation <= 4.0:
+            raise OptionError(f"deepcolor: saturation must be in [0, 4], got {self.saturation}")
 
 
 @register(
@@ -72,4 +75,6 @@ class DeepColorizer(Colorizer):
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         _, uv = self.predict_chroma(image)
+        if self.options.saturation != 1.0:
+            uv = uv * np.float32(self.options.saturation)
         return compose(image, uv)

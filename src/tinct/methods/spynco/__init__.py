@@ -20,7 +20,7 @@ import torch
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
-from tinct.options import option
+from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 from tinct.weights import WeightCard, load_weights, resolve
 
@@ -48,6 +48,11 @@ class GANOptions:
 
     weights: str = option("default", "bundled variant or a .safetensors path from `tinct train`")
     keep_luma: bool = option(True, "keep the input's luma exactly (false: the generator's raw RGB)")
+    saturation: float = option(1.0, "chroma scale, with keep_luma (kept within the RGB gamut; 0 = gray)")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.saturation <= 4.0:
+            raise OptionError(f"saturation must be in [0, 4], got {self.saturation}")
 
 
 @register(summary="unsupervised GAN (pseudo-cyclic, output spatial pyramids), trained on unpaired data",
@@ -71,4 +76,6 @@ class SpyncoColorizer(Colorizer):
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(image))[None, None]
         rgb = generate_full(self.generator, x)[0].permute(1, 2, 0).numpy()
-        return compose_luma_chroma(image, rgb_to_uv(rgb)) if self.options.keep_luma else rgb
+        if not self.options.keep_luma:
+            return rgb
+        return compose_luma_chroma(image, rgb_to_uv(rgb) * self.options.saturation)
