@@ -250,10 +250,12 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
 
 
 def _finish(out: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    owned = (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.base is None
+             and out.flags.writeable)
     out = np.asarray(out, dtype=np.float32)
     if out.shape != (*shape, 3):
         raise AssertionError(f"method '{name}' returned shape {out.shape} for a {shape} input")
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out if owned else None)  # in place on a fresh result: no second copy
 
 
 def check_gray(gray: Any, *, what: str = "gray input") -> np.ndarray:
