@@ -174,7 +174,7 @@ class Colorizer(ABC):
         """
         image = check_gray(image, what=_MODALITY_WORDS.get(self.modality, "input"))
         inputs = self.prepare_inputs(image.shape, reference=reference, hints=hints, caption=caption)
-        return _finish(self._colorize(image, inputs), image.shape, self.name)
+        return _finish(self._colorize(image, inputs), image.shape, self.name, inputs)
 
     def colorize_frames(self, frames: Iterable[np.ndarray], *, reference: np.ndarray | None = None,
                         hints: Hints | None = None, caption: str | None = None) -> Iterator[np.ndarray]:
@@ -203,7 +203,7 @@ class Colorizer(ABC):
         except StopIteration:
             return
         for out in self._colorize_frames(_chain(first, source), state["inputs"]):
-            yield _finish(out, state["shape"], self.name)
+            yield _finish(out, state["shape"], self.name, state["inputs"])
 
     def prepare_inputs(self, shape: tuple[int, int], *, reference: np.ndarray | None = None,
                        hints: Hints | None = None, caption: str | None = None) -> Inputs:
@@ -249,9 +249,10 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
     yield from rest
 
 
-def _finish(out: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _finish(out: Any, shape: tuple[int, ...], name: str, inputs: Inputs | None = None) -> np.ndarray:
+    given = () if inputs is None else (inputs.reference, None if inputs.hints is None else inputs.hints.color)
     owned = (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.base is None
-             and out.flags.writeable)
+             and out.flags.writeable and not any(out is g for g in given))
     out = np.asarray(out, dtype=np.float32)
     if out.shape != (*shape, 3):
         raise AssertionError(f"method '{name}' returned shape {out.shape} for a {shape} input")
