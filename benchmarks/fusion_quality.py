@@ -12,6 +12,8 @@ docs/img/fusion_sheet.jpg. The sweep computes the network once per image and sco
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -84,20 +86,38 @@ def sweep_markdown(r: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table(weights: str, options: dict, limit: int | None) -> dict:
-    """gray, deepcolor and fusion on every set with the quality protocol, per-image rows kept."""
-    out: dict = {"protocol": PROTOCOL, "sets": {}}
+def baseline_rows(limit: int | None, cache: Path) -> dict:
+    """gray and deepcolor on every set (per-image rows), cached in ``cache`` (they do not change)."""
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    out: dict = {}
     for name, folder in SETS.items():
-        reports = {}
-        for label, method in (("gray", tinct.load_method("gray")),
-                              ("deepcolor", tinct.load_method("deepcolor")),
-                              ("fusion", FusionColorizer(weights=weights, **options))):
-            reports[label] = evaluate_quality(method, folder, limit=limit, progress=False)
-        gray_de = [r.ciede2000 for r in reports["gray"].rows]
-        out["sets"][name] = {label: {**rep.means(), "beats_gray": float(np.mean(
-            [r.ciede2000 < g for r, g in zip(rep.rows, gray_de, strict=True)])),
-            "colourfulness_ratio": float(np.mean([r.colorfulness_pred / max(r.colorfulness_gt, 1e-6)
-                                                  for r in rep.rows]))} for label, rep in reports.items()}
+        out[name] = {label: [dataclasses.asdict(r) for r in evaluate_quality(
+            tinct.load_method(label), folder, limit=limit, progress=False).rows]
+            for label in ("gray", "deepcolor")}
+        print(f"baselines: {name}", file=sys.stderr)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def summarize(rows: list[dict], gray_rows: list[dict]) -> dict:
+    keys = ("psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_gt", "seconds")
+    return {**{k: float(np.mean([r[k] for r in rows])) for k in keys},
+            "beats_gray": float(np.mean([r["ciede2000"] < g["ciede2000"] for r, g in zip(rows, gray_rows,
+                                                                                        strict=True)])),
+            "colourfulness_ratio": float(np.mean([r["colorfulness_pred"] / max(r["colorfulness_gt"], 1e-6)
+                                                  for r in rows]))}
+
+
+def table(weights: str, options: dict, limit: int | None, cache: Path) -> dict:
+    """gray, deepcolor and fusion on every set with the quality protocol."""
+    base = baseline_rows(limit, cache)
+    out: dict = {"protocol": PROTOCOL, "sets": {}}
+    fusion = FusionColorizer(weights=weights, **options)
+    for name, folder in SETS.items():
+        rows = {**base[name], "fusion": [dataclasses.asdict(r) for r in evaluate_quality(
+            fusion, folder, limit=limit, progress=False).rows]}
+        out["sets"][name] = {label: summarize(r, rows["gray"]) for label, r in rows.items()}
         print(name, out["sets"][name]["fusion"], file=sys.stderr)
     return out
 
@@ -135,6 +155,19 @@ def contact_sheet(weights: str, options: dict, out: Path, n: int = 12) -> None:
     io.write_image(out, np.concatenate(rows, axis=0), quality=88)
 
 
+def bundle(weights: str, options: dict, table_result: dict, command: str) -> Path:
+    """Copy the run's weights into the package with the tuned inference defaults and the scores."""
+    from tinct.weights import bundled_path, load_weights, save_weights
+
+    tensors, card = load_weights(weights)
+    card.extra["inference"] = {**card.extra.get("inference", {}), **options,
+                               "tuned_on": "photos/val (benchmarks/fusion_quality.py --sweep)"}
+    card.extra["source_run"] = str(weights)
+    card.metrics = {**card.metrics, "protocol": PROTOCOL, "command": command,
+                    **{name: rows["fusion"] for name, rows in table_result["sets"].items()}}
+    return save_weights(bundled_path("fusion"), tensors, card)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="default")
@@ -143,17 +176,27 @@ def main() -> int:
     ap.add_argument("--temperature", type=float)
     ap.add_argument("--limit", type=int)
     ap.add_argument("--out", default="docs/results/fusion")
+    ap.add_argument("--baselines-only", action="store_true",
+                    help="compute (and cache) the gray and deepcolor rows")
+    ap.add_argument("--cache", default="/tmp/fusion_baselines.json", help="cache of the gray/deepcolor rows")
+    ap.add_argument("--bundle", action="store_true", help="write the weights, tuned defaults and scores into "
+                    "tinct/methods/fusion/weights/default.*")
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
     if args.sweep:
         r = sweep(args.weights, args.limit)
         write_report(args.out + "_sweep", {"command": command, **r}, sweep_markdown(r, command))
         return 0
+    if args.baselines_only:
+        baseline_rows(args.limit, Path(args.cache))
+        return 0
     options = {k: v for k, v in (("mix", args.mix), ("temperature", args.temperature)) if v is not None}
-    r = table(args.weights, options, args.limit)
+    r = table(args.weights, options, args.limit, Path(args.cache))
     write_report(args.out + "_quality", {"command": command, "options": options, **r},
                  table_markdown(r, command))
     contact_sheet(args.weights, options, Path("docs/img/fusion_sheet.jpg"))
+    if args.bundle:
+        print(f"bundled {bundle(args.weights, options, r, command)}", file=sys.stderr)
     return 0
 
 
