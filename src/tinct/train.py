@@ -42,6 +42,19 @@ class Trainable(Protocol):
     def training_step(self, batch: Any) -> dict[str, float]: ...
 
 
+class StepCounter:
+    """Mixin for trainables whose schedule counts steps: ``step`` is saved and restored with the
+    checkpoint (``extra_state`` / ``load_extra_state``)."""
+
+    step: int = 0
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"step": self.step}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.step = int(state.get("step", 0))
+
+
 def trainable_state(trainable: Trainable) -> dict[str, Any]:
     """Everything a resume needs: every module's and optimizer's state, plus ``extra_state()``."""
     extra = getattr(trainable, "extra_state", None)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.options import option
-from tinct.train import RunConfig, fit, optimizer_step, set_warmup_lr
+from tinct.train import RunConfig, StepCounter, fit, optimizer_step, set_warmup_lr
 from tinct.weights import WeightCard, load_weights, save_weights
 
 STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
@@ -253,7 +253,7 @@ def refinement_example(colorizer: ColorizationCNN, gray: torch.Tensor, ref: torc
     return hflip(ref[:, :1]), hflip(out.second.ycbcr), hflip(ref)
 
 
-class RefineTrainer(_Trainer):
+class RefineTrainer(StepCounter, _Trainer):
     """Stage ``refine``: L2 from refine(R_G, R'_C) to R_C; M frozen. Adam with a linear warm-up of
     ``refine_warmup`` steps: from the zero residual head, full-size first steps of an adaptive optimizer
     overshoot the small residual to learn (logged l2 2.5x the identity's)."""
@@ -277,12 +277,6 @@ class RefineTrainer(_Trainer):
         self._step(loss)
         unrefined = float(refinement_loss(colorized, target))
         return {"l2": loss.item(), "l2_unrefined": unrefined, "ratio": loss.item() / max(unrefined, 1e-12)}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"step": self.step}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.step = int(state.get("step", 0))
 
 
 def load_module(module: torch.nn.Module, path: str | Path, prefix: str) -> torch.nn.Module:

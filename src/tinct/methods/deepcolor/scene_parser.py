@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct.color import rgb_to_luma
-from tinct.train import optimizer_step, set_cosine_lr
+from tinct.train import StepCounter, optimizer_step, set_cosine_lr
 
 CLASSES = ("sky", "tree", "road", "grass", "water", "building", "mountain", "foreground")
 IGNORE = 255
@@ -86,7 +86,7 @@ def to_input(rgb: np.ndarray, in_channels: int) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
 
 
-class ParserTrainable:
+class ParserTrainable(StepCounter):
     """:class:`tinct.train.Trainable` for the parser: cross-entropy (ignore 255), AdamW, cosine LR."""
 
     def __init__(
@@ -121,12 +121,6 @@ class ParserTrainable:
         loss = optimizer_step(self.opt, F.cross_entropy(self.model(x), y, ignore_index=IGNORE))
         self.step += 1
         return {"ce": loss}
-
-    def extra_state(self) -> dict:
-        return {"step": self.step}
-
-    def load_extra_state(self, state: dict) -> None:
-        self.step = int(state.get("step", 0))
 
 
 def crop_batches(

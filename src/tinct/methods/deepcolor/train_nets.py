@@ -21,7 +21,7 @@ from tinct.color import rgb_to_luma, rgb_to_yuv
 from tinct.errors import TinctError
 from tinct.metrics import psnr
 from tinct.options import option
-from tinct.train import FitConfig, RunConfig, fit, optimizer_step, set_cosine_lr
+from tinct.train import FitConfig, RunConfig, StepCounter, fit, optimizer_step, set_cosine_lr
 
 from . import model as mdl
 from .clustering import ClusterParams, adaptive_clustering, min_images
@@ -42,7 +42,7 @@ class NetTrainConfig:
     time_budget_s: float | None = None
 
 
-class MLPTrainable:
+class MLPTrainable(StepCounter):
     """:class:`tinct.train.Trainable`: Adam on the mean squared (U, V) error, cosine learning rate."""
 
     def __init__(self, mlp: mdl.ColorMLP, cfg: NetTrainConfig) -> None:
@@ -59,12 +59,6 @@ class MLPTrainable:
         loss = optimizer_step(self.opt, torch.mean((self.mlp(x) - y) ** 2))  # eq. 1, least squares
         self.step += 1
         return {"mse": loss}
-
-    def extra_state(self) -> dict:
-        return {"step": self.step}
-
-    def load_extra_state(self, state: dict) -> None:
-        self.step = int(state.get("step", 0))
 
 
 def feature_columns(fcfg: FeatureConfig, n_classes: int) -> np.ndarray:

@@ -13,14 +13,21 @@ import contextlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from tinct.options import option
-from tinct.train import RunConfig, fit, optimizer_step, seed_everything, set_cosine_lr, set_warmup_lr
+from tinct.train import (
+    RunConfig,
+    StepCounter,
+    fit,
+    optimizer_step,
+    seed_everything,
+    set_cosine_lr,
+    set_warmup_lr,
+)
 from tinct.weights import WeightCard, save_weights
 
 from .bins import SoftEncoder, empirical_prior, gamut_bins, rebalancing_weights, soft_cross_entropy
@@ -51,7 +58,7 @@ class FusionTrainConfig:
     limit: int | None = option(None, "use only the first N photos (smoke runs)")
 
 
-class FusionTrainer:
+class FusionTrainer(StepCounter):
     """The network, AdamW, the bins and their weights (a :class:`tinct.train.Trainable`)."""
 
     def __init__(self, cfg: FusionTrainConfig, centers: np.ndarray, class_weights: np.ndarray,
@@ -89,12 +96,6 @@ class FusionTrainer:
         terms = self.losses(batch)
         optimizer_step(self.opt, terms["total"], clip_norm=5.0)
         return {k: float(v.detach()) for k, v in terms.items()}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"step": self.step}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.step = int(state.get("step", 0))
 
 
 def export(path: str | Path, trainer: FusionTrainer, prior: np.ndarray, card: WeightCard) -> Path:
