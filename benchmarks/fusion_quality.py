@@ -1,12 +1,13 @@
-"""Fusion: tune the inference mix/temperature on photos/val, then the quality table beside gray and
-deepcolor on Kodak24, McMaster18 and photos/val (issue 21's bar), and a contact sheet.
+"""Fusion: tune the decoding on photos/val, then the quality table beside gray and deepcolor on
+Kodak24, McMaster18 and photos/val (issue 21's bar), and a contact sheet.
 
-    python benchmarks/fusion_quality.py --weights RUN/fusion.safetensors --sweep     # photos/val only
-    python benchmarks/fusion_quality.py --weights RUN/fusion.safetensors --mix 0.5 --temperature 0.4
+    python benchmarks/fusion_quality.py --weights RUN/fusion.safetensors --sweep --limit 50
+    python benchmarks/fusion_quality.py --weights RUN/fusion.safetensors --decoding sweep --bundle
 
 Writes docs/results/fusion_sweep.{md,json}, docs/results/fusion_quality.{md,json} and
 docs/img/fusion_sheet.jpg. The sweep computes the network once per image and scores every
-(mix, temperature) on the quality protocol's metrics (ΔE00, PSNR, colourfulness).
+decoding (:class:`tinct.methods.fusion.Decoding`: regression or classification head, prior
+correction, temperature, gain) on the quality protocol's metrics (ΔE00, PSNR, colourfulness).
 """
 
 from __future__ import annotations
@@ -26,27 +27,39 @@ import tinct
 from tinct import io, metrics
 from tinct.bench.quality import PROTOCOL, evaluate_quality
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_luma, rgb_to_uv
-from tinct.methods.fusion import FusionColorizer, upsample_guided
-from tinct.methods.fusion.bins import annealed_mean
+from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided
 from tinct.nn.unet import pad_to_multiple
 from tinct.testing import write_report
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {"kodak24": DATA / "eval/kodak24", "mcmaster18": DATA / "eval/mcmaster18",
         "photos_val": DATA / "photos/val"}
-MIXES = (0.0, 0.25, 0.5, 0.65, 0.8, 1.0)
-TEMPS = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+CORRECTIONS = (0.0, 0.5, 0.75, 0.9, 1.0)
+TEMPS = (0.25, 0.38, 0.5)
+GAINS = (1.0, 1.5, 2.0, 2.5)
+MIN_COLOUR = 0.55  # the pick: lowest ΔE00 among decodings at >= this colourfulness ratio (bar: 0.5)
+
+
+def decodings() -> list[Decoding]:
+    """The sweep's grid: the regression head alone at each gain, the classification head at each
+    (prior correction, temperature, gain)."""
+    reg = [Decoding(mix=0.0, gain=g) for g in GAINS]
+    return reg + [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g)
+                  for a in CORRECTIONS for t in TEMPS for g in GAINS]
 
 
 def sweep(weights: str, limit: int | None) -> dict:
-    """Every (mix, temperature) on photos/val: mean ΔE00, PSNR, colourfulness ratio, % images < gray."""
+    """Every decoding on photos/val: mean ΔE00 and PSNR against gray, colourfulness ratio, % of
+    images better than gray; the network runs once per image."""
     method = FusionColorizer(weights=weights)
     paths = io.list_images(SETS["photos_val"])[:limit]
-    scores: dict[tuple[float, float], list[tuple[float, float, float, float]]] = {}
+    grid = decodings()
+    scores: dict[Decoding, list[tuple[float, float, float, float]]] = {d: [] for d in grid}
     for path in paths:
         gt = io.read_rgb(path)
         gray = rgb_to_luma(gt).astype(np.float32)
         gray_de = metrics.mean_ciede2000(gray_to_rgb(gray), gt)
+        gray_psnr = metrics.psnr(gray_to_rgb(gray), gt)
         scale = min(1.0, method.options.work_size / max(gray.shape))
         size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
         g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
@@ -54,34 +67,38 @@ def sweep(weights: str, limit: int | None) -> dict:
             xp, (h, w) = pad_to_multiple(torch.from_numpy(g)[None, None], method.net.multiple)
             logits, ab_reg = method.net(xp)
         light = rgb_to_lab(gray_to_rgb(g))[..., :1]
-        for temp in TEMPS:
-            ab_cls = annealed_mean(logits, method.centers, temp)
-            for mix in MIXES:
-                ab = mix * ab_cls + (1 - mix) * ab_reg
-                ab = F.interpolate(ab, size=xp.shape[-2:], mode="bilinear", align_corners=False)
-                ab = ab[0, :, :h, :w].permute(1, 2, 0).numpy()
-                uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
-                pred = compose_luma_chroma(gray, upsample_guided(uv, gray))
-                de = metrics.mean_ciede2000(pred, gt)
-                scores.setdefault((mix, temp), []).append(
-                    (de - gray_de, metrics.psnr(pred, gt) - metrics.psnr(gray_to_rgb(gray), gt),
-                     metrics.colorfulness(pred) / max(metrics.colorfulness(gt), 1e-6), float(de < gray_de)))
+        for d in grid:
+            ab = d.ab(logits, ab_reg, method.bins["centers"], method.bins["weights"])
+            ab = F.interpolate(ab, size=xp.shape[-2:], mode="bilinear", align_corners=False)
+            ab = ab[0, :, :h, :w].permute(1, 2, 0).numpy()
+            uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
+            pred = compose_luma_chroma(gray, upsample_guided(uv, gray))
+            de = metrics.mean_ciede2000(pred, gt)
+            scores[d].append((de - gray_de, metrics.psnr(pred, gt) - gray_psnr,
+                              metrics.colorfulness(pred) / max(metrics.colorfulness(gt), 1e-6),
+                              float(de < gray_de)))
         print(f"sweep: {path.name}", file=sys.stderr)
-    rows = [{"mix": m, "temperature": t, "d_ciede2000": float(np.mean([s[0] for s in v])),
+    rows = [{**dataclasses.asdict(d), "d_ciede2000": float(np.mean([s[0] for s in v])),
              "d_psnr": float(np.mean([s[1] for s in v])),
              "colourfulness_ratio": float(np.mean([s[2] for s in v])),
-             "beats_gray": float(np.mean([s[3] for s in v]))} for (m, t), v in sorted(scores.items())]
-    return {"images": len(paths), "rows": rows}
+             "beats_gray": float(np.mean([s[3] for s in v]))} for d, v in scores.items()]
+    vivid = [r for r in rows if r["colourfulness_ratio"] >= MIN_COLOUR] or rows
+    pick = min(vivid, key=lambda r: r["d_ciede2000"])
+    return {"images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
+            "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain")}}
 
 
 def sweep_markdown(r: dict, command: str) -> str:
-    lines = ["# fusion: inference mix x temperature on photos/val", "", f"`{command}`", "",
+    lines = ["# fusion: decoding sweep on photos/val", "", f"`{command}`", "",
              f"{r['images']} images of photos/val; differences against the gray floor (ΔE00: lower is "
-             "better).",
-             "", "| mix (cls share) | T | ΔE00 − gray | PSNR − gray (dB) | colourfulness / original | "
-             "images better than gray |", "|---|---|---|---|---|---|"]
+             f"better). The pick (lowest ΔE00 at colourfulness ≥ {r['min_colourfulness']:.2f} of the "
+             f"originals'): `{r['pick']}`.", "",
+             "| cls share | prior correction α | T | gain | ΔE00 − gray | PSNR − gray (dB) | "
+             "colourfulness / original | images better than gray |", "|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
-        lines.append(f"| {x['mix']:.2f} | {x['temperature']:.2f} | {x['d_ciede2000']:+.2f} | "
+        cls = x["mix"] > 0
+        lines.append(f"| {x['mix']:.2f} | {x['prior_correction'] if cls else '–'} | "
+                     f"{x['temperature'] if cls else '–'} | {x['gain']:.1f} | {x['d_ciede2000']:+.2f} | "
                      f"{x['d_psnr']:+.2f} | {x['colourfulness_ratio']:.2f} | {100 * x['beats_gray']:.0f} % |")
     return "\n".join(lines) + "\n"
 
@@ -109,11 +126,11 @@ def summarize(rows: list[dict], gray_rows: list[dict]) -> dict:
                                                   for r in rows]))}
 
 
-def table(weights: str, options: dict, limit: int | None, cache: Path) -> dict:
+def table(weights: str, limit: int | None, cache: Path) -> dict:
     """gray, deepcolor and fusion on every set with the quality protocol."""
     base = baseline_rows(limit, cache)
     out: dict = {"protocol": PROTOCOL, "sets": {}}
-    fusion = FusionColorizer(weights=weights, **options)
+    fusion = FusionColorizer(weights=weights)
     for name, folder in SETS.items():
         rows = {**base[name], "fusion": [dataclasses.asdict(r) for r in evaluate_quality(
             fusion, folder, limit=limit, progress=False).rows]}
@@ -137,13 +154,13 @@ def table_markdown(r: dict, command: str) -> str:
     return "\n".join(lines) + "\n\n" + PROTOCOL + "\n"
 
 
-def contact_sheet(weights: str, options: dict, out: Path, n: int = 12) -> None:
+def contact_sheet(weights: str, out: Path, n: int = 12) -> None:
     """gray | deepcolor | fusion | original for ``n`` photos of the eval/val sets, 192 px high rows."""
     import cv2
 
     picks = [*io.list_images(SETS["kodak24"])[::4][:5], *io.list_images(SETS["mcmaster18"])[::6][:3],
              *io.list_images(SETS["photos_val"])[::25][:4]][:n]
-    deep, fus = tinct.load_method("deepcolor"), FusionColorizer(weights=weights, **options)
+    deep, fus = tinct.load_method("deepcolor"), FusionColorizer(weights=weights)
     rows = []
     for path in picks:
         gt = io.read_rgb(path)
@@ -155,14 +172,23 @@ def contact_sheet(weights: str, options: dict, out: Path, n: int = 12) -> None:
     io.write_image(out, np.concatenate(rows, axis=0), quality=88)
 
 
-def bundle(weights: str, options: dict, table_result: dict, command: str) -> Path:
-    """Copy the run's weights into the package with the tuned inference defaults and the scores."""
+def with_decoding(weights: str, decoding: dict, out: Path) -> Path:
+    """A copy of ``weights`` whose card's inference defaults are ``decoding`` (tuned on photos/val)."""
+    from tinct.weights import load_weights, resolve, save_weights
+
+    src = resolve("fusion", weights)
+    tensors, card = load_weights(src)
+    card.extra["inference"] = {**dataclasses.asdict(Decoding(**decoding)),
+                               "tuned_on": "photos/val (benchmarks/fusion_quality.py --sweep)"}
+    card.extra.setdefault("source_run", str(src))
+    return save_weights(out, tensors, card)
+
+
+def bundle(weights: Path, table_result: dict, command: str) -> Path:
+    """Copy ``weights`` (with their decoding) into the package with the scores on the card."""
     from tinct.weights import bundled_path, load_weights, save_weights
 
     tensors, card = load_weights(weights)
-    card.extra["inference"] = {**card.extra.get("inference", {}), **options,
-                               "tuned_on": "photos/val (benchmarks/fusion_quality.py --sweep)"}
-    card.extra["source_run"] = str(weights)
     card.metrics = {**card.metrics, "protocol": PROTOCOL, "command": command,
                     **{name: rows["fusion"] for name, rows in table_result["sets"].items()}}
     return save_weights(bundled_path("fusion"), tensors, card)
@@ -172,8 +198,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="default")
     ap.add_argument("--sweep", action="store_true", help="only the photos/val sweep")
-    ap.add_argument("--mix", type=float)
-    ap.add_argument("--temperature", type=float)
+    ap.add_argument("--decoding", default="card",
+                    help="'card' (the weights' own), 'sweep' (the pick of OUT_sweep.json) or JSON such as "
+                    '\'{"temperature": 0.3, "prior_correction": 0.9, "mix": 1, "gain": 2}\'')
     ap.add_argument("--limit", type=int)
     ap.add_argument("--out", default="docs/results/fusion")
     ap.add_argument("--baselines-only", action="store_true",
@@ -190,13 +217,20 @@ def main() -> int:
     if args.baselines_only:
         baseline_rows(args.limit, Path(args.cache))
         return 0
-    options = {k: v for k, v in (("mix", args.mix), ("temperature", args.temperature)) if v is not None}
-    r = table(args.weights, options, args.limit, Path(args.cache))
-    write_report(args.out + "_quality", {"command": command, "options": options, **r},
+    if args.decoding == "card":
+        from tinct.weights import resolve
+
+        weights = resolve("fusion", args.weights)
+    else:
+        decoding = (json.loads(Path(args.out + "_sweep.json").read_text())["pick"]
+                    if args.decoding == "sweep" else json.loads(args.decoding))
+        weights = with_decoding(args.weights, decoding, Path("/tmp/fusion_decoded.safetensors"))
+    r = table(str(weights), args.limit, Path(args.cache))
+    write_report(args.out + "_quality", {"command": command, "weights": str(weights), **r},
                  table_markdown(r, command))
-    contact_sheet(args.weights, options, Path("docs/img/fusion_sheet.jpg"))
+    contact_sheet(str(weights), Path("docs/img/fusion_sheet.jpg"))
     if args.bundle:
-        print(f"bundled {bundle(args.weights, options, r, command)}", file=sys.stderr)
+        print(f"bundled {bundle(weights, r, command)}", file=sys.stderr)
     return 0
 
 

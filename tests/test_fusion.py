@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tinct.color import rgb_to_lab, rgb_to_luma
-from tinct.methods.fusion import FusionColorizer, upsample_guided
+from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided
 from tinct.methods.fusion.bins import (
     SoftEncoder,
     annealed_mean,
@@ -21,6 +21,7 @@ from tinct.methods.fusion.data import random_crop, to_luma_ab
 from tinct.methods.fusion.model import FusionModelConfig, FusionNet
 from tinct.methods.fusion.training import FusionTrainConfig, FusionTrainer, export
 from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
+from tinct.options import OptionError
 from tinct.weights import WeightCard
 
 TINY = FusionModelConfig(widths=(8, 16), global_dim=8)
@@ -80,6 +81,25 @@ def test_annealed_mean_between_mean_and_mode(centers: np.ndarray) -> None:
     assert 0 < float(mean.norm()) < float(c[hi].norm())  # pulled towards gray by the second bin
 
 
+def test_prior_correction_undoes_the_rebalancing(centers: np.ndarray) -> None:
+    c = torch.from_numpy(centers)
+    rng = np.random.default_rng(3)
+    p = torch.from_numpy(rng.dirichlet(np.full(len(c), 0.3))).float()
+    w = torch.from_numpy(rng.uniform(0.2, 5.0, len(c))).float()
+    logits = torch.log(p * w).view(1, -1, 1, 1)  # what a network trained with pixel weights w learns
+    data_mean = (p[:, None] * c).sum(0)
+    corrected = annealed_mean(logits, c, 1.0, class_weights=w, correction=1.0)[0, :, 0, 0]
+    torch.testing.assert_close(corrected, data_mean, atol=1e-3, rtol=1e-4)
+    biased = annealed_mean(logits, c, 1.0)[0, :, 0, 0]
+    assert float((biased - data_mean).norm()) > 1.0
+    half = annealed_mean(logits, c, 1.0, class_weights=w, correction=0.5)[0, :, 0, 0]
+    assert float((half - data_mean).norm()) < float((biased - data_mean).norm())
+    reg = torch.full((1, 2, 1, 1), 7.0)
+    assert Decoding(mix=0.0, gain=2.0).ab(logits, reg, c, w).flatten().tolist() == [14.0, 14.0]
+    with pytest.raises(OptionError, match="prior_correction"):
+        FusionColorizer(prior_correction=1.5)
+
+
 def test_unet_and_fusion_shapes() -> None:
     unet = UNet(UNetConfig(1, (8, 16, 32)))
     feats = unet.encode(torch.rand(2, 1, 48, 40))
@@ -112,7 +132,8 @@ def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tm
                   WeightCard(method="fusion", config={"model": trainer.net.config.to_dict()},
                              extra={"inference": {"temperature": 0.5, "mix": 0.7}}))
     method = FusionColorizer(weights=str(path), work_size=40)
-    assert (method.temperature, method.mix) == (0.5, 0.7)
+    assert method.decoding == Decoding(temperature=0.5, prior_correction=0.0, mix=0.7, gain=1.0)
+    assert FusionColorizer(weights=str(path), mix=0.2).decoding.mix == 0.2  # options override the card
     gray = rgb_to_luma(np.repeat(np.repeat(sky / 255.0, 2, 0), 2, 1)).astype(np.float32)  # 128 x 128
     out = method.colorize(gray)
     np.testing.assert_allclose(rgb_to_luma(out), gray, atol=2e-5)

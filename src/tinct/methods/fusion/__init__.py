@@ -2,15 +2,17 @@
 colorization with a classification and a regression head. See ``docs/methods/fusion.md``.
 
 Inference: the luma is reduced to ``work_size`` pixels on its long side, the network predicts ab
-at half that resolution, the two heads are mixed (``mix`` x the classification's annealed mean
-at ``temperature`` + (1 - ``mix``) x the regression), scaled by ``saturation``, turned into YUV
-chroma at the working resolution, upsampled to full size guided by the full-resolution luma
-(a guided filter, in row strips) and composed with the luma, which is kept exactly.
+at half that resolution, the classification head is decoded (:class:`Decoding`: the share
+``prior_correction`` of the class rebalancing undone, the annealed mean at ``temperature``, times
+the card's ``gain``) and mixed with the regression head (``mix`` = the classification's share),
+scaled by ``saturation``, turned into YUV chroma at the working resolution, upsampled to full
+size guided by the full-resolution luma (a guided filter, in row strips) and composed with the
+luma, which is kept exactly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -36,6 +38,9 @@ class FusionOptions:
     work_size: int = option(320, "long side (pixels) at which chroma is predicted; luma stays full size")
     temperature: float | None = option(None, "annealed-mean temperature of the classification head "
                                        "(lower: more saturated); default: the card's, tuned on photos/val")
+    prior_correction: float | None = option(None, "share in [0, 1] of the class rebalancing undone before "
+                                            "decoding (0: vivid, rare colours favoured; 1: the data's "
+                                            "posterior); default: the card's")
     mix: float | None = option(None, "share of the classification head in [0, 1] (the rest: regression); "
                                "default: the card's")
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
@@ -45,23 +50,54 @@ class FusionOptions:
             raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
         if self.temperature is not None and not 0.01 <= self.temperature <= 10:
             raise OptionError(f"fusion: temperature must be in [0.01, 10], got {self.temperature}")
+        if self.prior_correction is not None and not 0.0 <= self.prior_correction <= 1.0:
+            raise OptionError(f"fusion: prior_correction must be in [0, 1], got {self.prior_correction}")
         if self.mix is not None and not 0.0 <= self.mix <= 1.0:
             raise OptionError(f"fusion: mix must be in [0, 1], got {self.mix}")
         if not 0.0 <= self.saturation <= 4.0:
             raise OptionError(f"fusion: saturation must be in [0, 4], got {self.saturation}")
 
 
-def load_network(path: str) -> tuple[FusionNet, torch.Tensor, dict]:
-    """The network (float32, eval), the bin centres ``(Q, 2)`` and the card's inference defaults."""
+@dataclass(frozen=True)
+class Decoding:
+    """How bin logits and the regression become ab (see :func:`Decoding.ab`); the card's
+    ``extra.inference`` holds the values tuned on photos/val, options override them."""
+
+    temperature: float = 0.38
+    prior_correction: float = 0.0
+    mix: float = 1.0
+    gain: float = 1.0
+
+    @classmethod
+    def from_card(cls, inference: dict, options: FusionOptions) -> Decoding:
+        """The card's values (missing keys: the class defaults), then the non-``None`` options."""
+        fields = {k: float(v) for k, v in inference.items() if k in cls.__dataclass_fields__}
+        over = {k: getattr(options, k) for k in ("temperature", "prior_correction", "mix")
+                if getattr(options, k) is not None}
+        return replace(cls(**fields), **over)
+
+    def ab(self, logits: torch.Tensor, ab_reg: torch.Tensor, centers: torch.Tensor,
+           class_weights: torch.Tensor) -> torch.Tensor:
+        """``(N, 2, h, w)`` ab from logits ``(N, Q, h, w)`` and the regression ``(N, 2, h, w)``."""
+        if self.mix <= 0.0:
+            return self.gain * ab_reg
+        ab_cls = annealed_mean(logits, centers, self.temperature, class_weights=class_weights,
+                               correction=self.prior_correction)
+        return self.gain * (self.mix * ab_cls + (1.0 - self.mix) * ab_reg)
+
+
+def load_network(path: str) -> tuple[FusionNet, dict[str, torch.Tensor], dict]:
+    """The network (float32, eval), its bins (``centers`` ``(Q, 2)``, ``weights`` ``(Q,)``: the
+    class rebalancing it was trained with) and the card's inference defaults."""
     tensors, card = load_weights(path)
     try:
         model = card.section("model", FusionModelConfig, path=path)
         net = FusionNet(model)
         net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")})
-        centers = tensors["bins.centers"].float()
+        bins = {"centers": tensors["bins.centers"].float(), "weights": tensors["bins.weights"].float()}
     except (KeyError, RuntimeError) as exc:
         raise TinctError(f"{path} is not fusion weights ({str(exc).splitlines()[0]})") from None
-    return net.eval(), centers, dict(card.extra.get("inference", {}))
+    return net.eval(), bins, dict(card.extra.get("inference", {}))
 
 
 def upsample_guided(uv: np.ndarray, gray: np.ndarray, *, rows: int = 512) -> np.ndarray:
@@ -106,9 +142,8 @@ class FusionColorizer(Colorizer):
         super().__init__(options, **values)
         o = self.options
         self.path = resolve(self.name, o.weights)
-        self.net, self.centers, defaults = load_network(str(self.path))
-        self.temperature = float(defaults.get("temperature", 0.4)) if o.temperature is None else o.temperature
-        self.mix = o.mix if o.mix is not None else float(defaults.get("mix", 0.5))
+        self.net, self.bins, inference = load_network(str(self.path))
+        self.decoding = Decoding.from_card(inference, o)
 
     @torch.no_grad()
     def predict_ab(self, gray: np.ndarray) -> np.ndarray:
@@ -116,7 +151,7 @@ class FusionColorizer(Colorizer):
         x = torch.from_numpy(np.ascontiguousarray(gray))[None, None]
         x, (h, w) = pad_to_multiple(x, self.net.multiple)
         logits, ab_reg = self.net(x)
-        ab = self.mix * annealed_mean(logits, self.centers, self.temperature) + (1.0 - self.mix) * ab_reg
+        ab = self.decoding.ab(logits, ab_reg, self.bins["centers"], self.bins["weights"])
         ab = torch.nn.functional.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
 

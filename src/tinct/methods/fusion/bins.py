@@ -94,10 +94,19 @@ def soft_cross_entropy(logits: torch.Tensor, idx: torch.Tensor, weights: torch.T
     return (pixel_w * ce).sum() / pixel_w.sum()
 
 
-def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: float) -> torch.Tensor:
+def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: float, *,
+                  class_weights: torch.Tensor | None = None, correction: float = 0.0) -> torch.Tensor:
     """ab ``(N, 2, h, w)`` from bin logits ``(N, Q, h, w)``: ``softmax(logits / T)`` averaged over
-    the bin centres ``(Q, 2)`` (``log p / T`` = ``logits / T`` up to a per-pixel constant)."""
-    p = torch.softmax(logits.float() / max(temperature, 1e-3), dim=1)
+    the bin centres ``(Q, 2)`` (``log p / T`` = ``logits / T`` up to a per-pixel constant).
+
+    ``correction`` = α in [0, 1] undoes that share of the class rebalancing first: a network trained
+    with pixels weighted by ``w(q)`` learns ``p̂(q) ∝ w(q) p(q | x)``, so ``logits - α log w``
+    (``class_weights`` ``(Q,)``) moves from the rebalanced, vivid distribution (α = 0) back to the
+    data's posterior (α = 1)."""
+    logits = logits.float()
+    if correction and class_weights is not None:
+        logits = logits - correction * torch.log(class_weights.float()).view(1, -1, 1, 1)
+    p = torch.softmax(logits / max(temperature, 1e-3), dim=1)
     return torch.einsum("nqhw,qc->nchw", p, centers)
 
 
