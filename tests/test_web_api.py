@@ -95,12 +95,12 @@ def base() -> Iterator[tuple[str, int]]:
 
 
 def request(base: tuple[str, int], method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+            headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
     conn = http.client.HTTPConnection(*base, timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
+        return resp.status, resp.headers, resp.read()  # case-insensitive header names
     finally:
         conn.close()
 
@@ -330,7 +330,7 @@ def test_main_prints_the_url_and_stops_on_ctrl_c(monkeypatch: pytest.MonkeyPatch
     def interrupt(self: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(web_server._Server, "serve_forever", interrupt)
+    monkeypatch.setattr(web_server.ServerHandle, "serve_forever", interrupt)
     parser = argparse.ArgumentParser()
     web_server.add_arguments(parser)
     assert web_server.main(parser.parse_args(["--port", "0"])) == 0

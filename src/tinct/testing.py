@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from http.server import ThreadingHTTPServer
-
     import torch
 
     from tinct.methods.deepcolor.features import FeatureConfig
     from tinct.methods.deepcolor.model import ColorMLP
     from tinct.nn.tiling import Array
     from tinct.web.app import WebApp
+    from tinct.web.server import ServerHandle
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -243,11 +242,13 @@ def predict_uv_dense(
 # web server
 
 
-def serve_in_thread(app: WebApp, host: str | None = None, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def serve_in_thread(app: WebApp, host: str | None = None, port: int = 0,
+                    **options: Any) -> tuple[ServerHandle, str]:
     """Start a server on a daemon thread; returns it and its URL (``host`` defaults to the server's
-    :data:`~tinct.web.server.DEFAULT_HOST`). Stop it with ``server.shutdown(); server.server_close()``."""
-    from tinct.web.server import DEFAULT_HOST, make_server, server_url
+    :data:`~tinct.web.server.DEFAULT_HOST`; ``options``: :func:`~tinct.web.server.make_server`'s).
+    Stop it with ``server.shutdown(); server.server_close()``."""
+    from tinct.web.server import DEFAULT_HOST, make_server
 
-    server = make_server(app, DEFAULT_HOST if host is None else host, port)
+    server = make_server(app, DEFAULT_HOST if host is None else host, port, **options)
     threading.Thread(target=server.serve_forever, name="tinct-web-server", daemon=True).start()
-    return server, server_url(server)
+    return server, server.url

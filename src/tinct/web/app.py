@@ -3,8 +3,13 @@
 :class:`WebApp` keeps uploaded images (decoded in memory by :func:`tinct.io.decode`, no
 temporary file) in a small in-memory store under random ids, runs colorization jobs one at a
 time on a worker thread (the machine's cores are better spent on one image than shared by two)
-and keeps each result as PNG bytes (:func:`tinct.io.encode`). :mod:`tinct.web.server` maps HTTP
+and keeps each result as PNG bytes (:func:`tinct.io.encode`). :mod:`tinct.web.routes` maps HTTP
 requests onto these methods.
+
+Bounds: the job queue holds at most ``max_queue`` jobs (:class:`QueueFull` beyond, answered 503),
+a job whose memory estimate (:mod:`tinct.web.budget`) is over ``job_memory_bytes`` is refused
+before it is queued, and the upload store keeps at most ``max_items`` uploads and
+``max_store_bytes`` of decoded pixels (oldest dropped first).
 
 Every user mistake raises :class:`tinct.errors.TinctError` with a one-line message; the server
 turns it into a JSON ``{"error": ...}`` answer, so the page can show it and nothing crashes.
@@ -12,13 +17,15 @@ turns it into a JSON ``{"error": ...}`` answer, so the page can show it and noth
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import queue
 import secrets
 import threading
 import time
 import traceback
+import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +36,17 @@ from tinct import io as tio
 from tinct.color import gray_to_rgb, rgb_to_luma
 from tinct.errors import TinctError
 from tinct.hints import hints_from_image
+from tinct.options import build_options
 from tinct.registry import Colorizer, MissingInput
+from tinct.web import catalog
+from tinct.web.budget import DEFAULT_JOB_MEMORY_GB, GB, check_budget, max_pixels_within
+from tinct.web.records import Job, Upload
 
 ROLES = ("image", "reference", "hints")
 DEFAULT_MAX_UPLOAD_MB = 25.0
 DEFAULT_MAX_PIXELS = 16_000_000
+DEFAULT_MAX_QUEUE = 16
+DEFAULT_MAX_STORE_MB = 2048.0
 # Canvas strokes are anti-aliased: edge pixels are partly transparent. Only pixels at least this
 # opaque count as scribbles, so a stroke's soft rim does not smear its colour into the hints.
 HINT_ALPHA_THRESHOLD = 0.5
@@ -47,69 +60,12 @@ class NotFound(TinctError):
     """An upload or job id that is unknown or was dropped (the server answers 404)."""
 
 
-@dataclass
-class Upload:
-    """One decoded upload.
+class QueueFull(TinctError):
+    """The job queue is full (the server answers 503 with ``Retry-After: retry_after``)."""
 
-    Attributes:
-        pixels: ``image`` role: float32 ``(H, W)`` luma in [0, 1]; ``reference``: ``(H, W, 3)``
-            RGB in [0, 1]; ``hints``: ``(H, W, 4)`` RGBA in [0, 1].
-        is_color: whether the decoded file had colour (a colour photo uploaded as input).
-    """
-
-    id: str
-    role: str
-    name: str
-    pixels: np.ndarray
-    is_color: bool
-    note: str = ""
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "name": self.name, "width": self.width,
-                "height": self.height, "is_color": self.is_color, "note": self.note}
-
-
-@dataclass
-class Job:
-    """One colorization request and its progress (``fraction`` in [0, 1])."""
-
-    id: str
-    method: str
-    image: Upload
-    reference: Upload | None
-    hints: Upload | None
-    status: str = "queued"  # queued -> running -> done | error
-    fraction: float = 0.0
-    message: str = "waiting for the worker"
-    indeterminate: bool = False  # inside the method's own call, which reports no progress
-    error: str | None = None
-    result_png: bytes | None = field(default=None, repr=False)
-    created: float = field(default_factory=time.monotonic)
-    started: float | None = None
-    finished: float | None = None
-
-    def describe(self, queue_position: int = 0) -> dict[str, Any]:
-        now = time.monotonic()
-        elapsed = (self.finished or now) - (self.started or now)
-        out: dict[str, Any] = {
-            "id": self.id, "method": self.method, "status": self.status,
-            "fraction": round(self.fraction, 3), "indeterminate": self.indeterminate,
-            "message": self.message, "error": self.error,
-            "elapsed_s": round(elapsed, 2), "width": self.image.width, "height": self.image.height,
-        }
-        if self.status == "queued" and queue_position:
-            out["message"] = f"queued: {queue_position} job(s) ahead"
-        if self.status == "done":
-            out["result_url"] = f"/api/jobs/{self.id}/result.png"
-        return out
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WebApp:
@@ -119,13 +75,22 @@ class WebApp:
         max_upload_bytes: largest request body accepted (the server enforces it before reading).
         max_pixels: largest image (width x height) :func:`tinct.io.read_image` may decode.
         max_items: how many uploads and how many finished jobs are kept (oldest dropped first).
+        max_queue: how many jobs may wait or run at once; more are refused with :class:`QueueFull`.
+        job_memory_bytes: the per-job memory budget (:func:`tinct.web.budget.check_budget`).
+        max_store_bytes: decoded pixels kept for all uploads together (oldest dropped first).
     """
 
     def __init__(self, *, max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 2**20),
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_items: int = 16) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_items: int = 16,
+                 max_queue: int = DEFAULT_MAX_QUEUE, job_memory_bytes: int = int(DEFAULT_JOB_MEMORY_GB * GB),
+                 max_store_bytes: int = int(DEFAULT_MAX_STORE_MB * 2**20)) -> None:
         self.max_upload_bytes = int(max_upload_bytes)
         self.max_pixels = int(max_pixels)
         self.max_items = int(max_items)
+        self.max_queue = int(max_queue)
+        self.job_memory_bytes = int(job_memory_bytes)
+        self.max_store_bytes = int(max_store_bytes)
+        self._seconds_per_job = 2.0  # running mean of finished jobs, for Retry-After
         self._lock = threading.Lock()
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -136,13 +101,44 @@ class WebApp:
 
     # ----------------------------------------------------------------------------- methods
     def config(self) -> dict[str, Any]:
-        """Methods with what each needs/accepts, the default method and the upload limits."""
+        """Methods (what each needs/accepts, its group and plain description, whether it has a
+        strength control, the largest photo its memory estimate allows), the groups, the gallery,
+        the default method and the limits."""
         methods = [{
             "name": m.name, "summary": m.summary, "paper": m.paper, "needs": sorted(m.needs),
             "accepts": sorted(m.accepts), "bundled_weights": m.bundled_weights,
+            "modality": m.modality, "group": catalog.group_of(m), "plain": catalog.plain_description(m),
+            "saturation": "saturation" in {spec.name for spec in m.option_specs()},
+            "max_pixels": min(self.max_pixels, max_pixels_within(m.name, self.job_memory_bytes)),
         } for m in tinct.list_methods()]
-        return {"methods": methods, "default": tinct.DEFAULT_METHOD,
-                "max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels}
+        groups = [{"key": k, "title": t, "text": x} for k, t, x in catalog.GROUPS]
+        examples = [{"name": e.name, "title": e.title, "group": e.group, "has_reference": bool(e.reference),
+                     "thumbnail_url": f"/api/examples/{e.name}/thumb.png"} for e in catalog.EXAMPLES]
+        return {"methods": methods, "default": tinct.DEFAULT_METHOD, "groups": groups, "examples": examples,
+                "max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels,
+                "job_memory_bytes": self.job_memory_bytes, "max_queue": self.max_queue}
+
+    # ----------------------------------------------------------------------------- the gallery
+    def add_example(self, name: str) -> dict[str, Any]:
+        """Upload a gallery example: ``{"image": upload, "reference": upload | None, "palette_url"}``
+        (``palette_url``: the original colour photo, for the page's eyedropper)."""
+        try:
+            entry = catalog.example(name)
+        except KeyError:
+            raise NotFound(f"no example called '{name}'") from None
+        image = self.add_upload(catalog.example_bytes(entry.image), name=entry.image, role="image")
+        reference = (self.add_upload(catalog.example_bytes(entry.reference), name=entry.reference,
+                                     role="reference") if entry.reference else None)
+        return {"image": image.describe(), "reference": reference.describe() if reference else None,
+                "palette_url": f"/api/examples/{name}/colour.png"}
+
+    def example_png(self, name: str, kind: str) -> bytes:
+        """``thumb`` (160 px) or ``colour`` (the original colour photo) of a gallery example, as PNG."""
+        try:
+            entry = catalog.example(name)
+        except KeyError:
+            raise NotFound(f"no example called '{name}'") from None
+        return self._encode_png(catalog.thumbnail(entry.image, 160 if kind == "thumb" else 4096))
 
     # ----------------------------------------------------------------------------- uploads
     def add_upload(self, data: bytes, *, name: str = "upload", role: str = "image") -> Upload:
@@ -181,7 +177,8 @@ class WebApp:
                         pixels=pixels, is_color=is_color, note=note)
         with self._lock:
             self._uploads[upload.id] = upload
-            while len(self._uploads) > self.max_items:
+            while len(self._uploads) > 1 and (len(self._uploads) > self.max_items or sum(
+                    u.nbytes for u in self._uploads.values()) > self.max_store_bytes):
                 self._uploads.popitem(last=False)
         return upload
 
@@ -218,9 +215,19 @@ class WebApp:
 
     # ----------------------------------------------------------------------------- jobs
     def submit(self, *, image_id: str, method: str, reference_id: str | None = None,
-               hints_id: str | None = None) -> Job:
-        """Queue a colorization; returns the :class:`Job` at once (poll :meth:`job`)."""
+               hints_id: str | None = None, saturation: float | None = None) -> Job:
+        """Queue a colorization; returns the :class:`Job` at once (poll :meth:`job`).
+
+        Refused with a one-line :class:`TinctError` before queueing: an unknown method or upload,
+        a missing input, scribbles of another size, a ``saturation`` (strength, in [0, 4]) for a
+        method without that option, a memory estimate over the budget; :class:`QueueFull` when
+        ``max_queue`` jobs are already waiting or running.
+        """
         info = tinct.method_info(method)  # unknown method -> clear TinctError now, not later
+        if saturation is not None:
+            if "saturation" not in {spec.name for spec in info.option_specs()}:
+                raise TinctError(f"method '{method}' has no strength (saturation) control")
+            build_options(info.options, {"saturation": saturation}, owner=method)  # range check now
         image = self.upload(image_id, "image")
         reference = self.upload(reference_id, "reference") if reference_id else None
         hints = self.upload(hints_id, "hints") if hints_id else None
@@ -231,10 +238,16 @@ class WebApp:
             raise TinctError(f"{exc}; {_WHAT_TO_DO[exc.kind]}") from None
         if hints is not None:
             hints_from_image(hints.pixels, image.pixels)  # parse now: a wrong size is refused before queueing
+        check_budget(method, image.width, image.height, self.job_memory_bytes)
         job = Job(id=secrets.token_hex(8), method=method, image=image,
                   reference=None if "reference" in ignored else reference,
-                  hints=None if "hints" in ignored else hints)
+                  hints=None if "hints" in ignored else hints, saturation=saturation)
         with self._lock:
+            active = sum(1 for j in self._jobs.values() if j.status in ("queued", "running"))
+            if active >= self.max_queue:
+                wait = max(1, round(self._seconds_per_job * (active - self.max_queue + 1)))
+                raise QueueFull(f"the server is busy ({active} jobs waiting or running); "
+                                f"try again in {wait} s", retry_after=wait)
             self._jobs[job.id] = job
             self._forget_old_jobs()
         self._queue.put(job)
@@ -266,6 +279,29 @@ class WebApp:
             raise TinctError(f"job '{job_id}' has no result yet (status: {job.status})")
         return job.result_png
 
+    def results_zip(self, job_ids: list[str]) -> bytes:
+        """A zip (stored, PNGs do not compress) of finished jobs' results, named
+        ``<photo>-<method>.png`` (``-2``, ``-3``... when two would share a name)."""
+        if not job_ids:
+            raise TinctError("no jobs given; add ?jobs=<id>,<id>...")
+        buffer, used = io.BytesIO(), set()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for job_id in job_ids:
+                png, stem = self.result_png(job_id), self.download_name(job_id)[:-4]
+                name, k = f"{stem}.png", 1
+                while name in used:
+                    k += 1
+                    name = f"{stem}-{k}.png"
+                used.add(name)
+                archive.writestr(name, png)
+        return buffer.getvalue()
+
+    def download_name(self, job_id: str) -> str:
+        """``<photo stem>-<method>.png`` (only letters, digits, ``-`` and ``_`` of the stem)."""
+        job = self.job(job_id)
+        stem = "".join(c for c in job.image.name.rsplit(".", 1)[0] if c.isalnum() or c in "-_")
+        return f"{stem or 'image'}-{job.method}.png"
+
     def _work(self) -> None:
         while True:
             job = self._queue.get()
@@ -281,6 +317,8 @@ class WebApp:
                 job.error = f"internal error in method '{job.method}': {type(exc).__name__}: {exc}"
             finally:
                 job.finished = time.monotonic()
+                took = job.finished - (job.started or job.finished)
+                self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * took
             if self._queue.empty():
                 self.release()
 
@@ -303,12 +341,16 @@ class WebApp:
         job.fraction, job.message = 0.15, f"colorizing {job.image.width}x{job.image.height} with {job.method}"
         reference = job.reference.pixels if job.reference is not None else None
         job.indeterminate = True
+        defaults = colorizer.options
+        if job.saturation is not None:  # read at colorize time; the cached instance keeps its weights
+            colorizer.options = dataclasses.replace(defaults, saturation=float(job.saturation))
         try:
             rgb = colorizer.colorize(job.image.pixels, reference=reference, hints=hints)
         except MissingInput as exc:
             raise TinctError(f"{exc} but none were drawn or given; {_WHAT_TO_DO[exc.kind]}") from None
         finally:
             job.indeterminate = False
+            colorizer.options = defaults
         job.fraction, job.message = 0.9, "encoding the PNG"
         job.result_png = self._encode_png(rgb)
         job.status, job.fraction, job.message = "done", 1.0, "done"

@@ -1,52 +1,43 @@
-"""``tinct serve``: the web app over Python's standard-library HTTP server (no extra dependency).
+"""``tinct serve``: the web app on uvicorn (an ASGI server), routes in :mod:`tinct.web.routes` (Starlette).
 
-The CLI calls :func:`add_arguments` and :func:`main`. Routes (JSON unless noted)::
+The CLI calls :func:`add_arguments` and :func:`main`; tests and scripts call :func:`make_server`
+(a bound :class:`ServerHandle`) and run it on a thread. Hardening against many or bad clients:
 
-    GET  /                          the page (static/index.html, app.js, app.css)
-    GET  /api/methods               {"methods": [{name, summary, paper, needs, accepts}], "default", limits}
-    POST /api/upload?role=R&name=N  raw file body -> {"id", "width", "height", "is_color", "note"}
-                                    R = image (kept as luma) | reference | hints (RGBA, same size)
-    GET  /api/uploads/<id>/preview.png   PNG: the gray input / the reference / the scribbles
-    POST /api/colorize              JSON {"image": id, "method", "reference": id?, "hints": id?}
-                                    or multipart/form-data with files image, reference?, hints?
-                                    and a field method -> {"job": id}
-    GET  /api/jobs/<id>             {"status": queued|running|done|error, "fraction", "message", "error"}
-    GET  /api/jobs/<id>/result.png  PNG result (``?download=1`` adds a file name)
-
-A user's mistake answers 4xx with ``{"error": "<one line>"}``; the server keeps running.
+- the listening socket's backlog is :data:`BACKLOG` (the standard library server's was 5, so a
+  burst of 50 clients got connection resets);
+- a connection that does not finish its request headers within ``read_timeout`` seconds is
+  closed (:class:`_TimedH11Protocol`), and a body that stalls that long between two chunks is
+  answered 408 and dropped (:mod:`tinct.web.routes`): stalled clients hold a socket, never a thread;
+- the job queue is bounded (503 + Retry-After), each job's memory is estimated and refused over
+  the budget before it starts, decodes run on at most two threads (:class:`tinct.web.app.WebApp`);
+- a client that disconnects is dropped without a traceback (uvicorn's and our own handling).
 """
 
 from __future__ import annotations
 
 import argparse
-import email.parser
-import email.policy
 import ipaddress
-import json
+import logging
 import signal
 import socket
 import sys
 import threading
-import traceback
 import webbrowser
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tinct.errors import TinctError
-from tinct.web.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, NotFound, WebApp
+from tinct.web.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD_MB, WebApp
+from tinct.web.budget import DEFAULT_JOB_MEMORY_GB, GB
+from tinct.web.routes import create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
-          "/index.html": ("index.html", "text/html; charset=utf-8"),
-          "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
-          "/static/app.css": ("app.css", "text/css; charset=utf-8")}
-# A body this many times over the limit is still read and dropped, so that the browser sees our
-# 413 message instead of a reset connection; anything bigger is cut off.
-_DRAIN_FACTOR = 4
+DEFAULT_READ_TIMEOUT = 5.0
+BACKLOG = 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,33 +50,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"largest upload in MB (default {DEFAULT_MAX_UPLOAD_MB:g})")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help=f"largest image in pixels, width x height (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--job-memory-gb", type=float, default=DEFAULT_JOB_MEMORY_GB,
+                        help="refuse a job whose estimated peak memory is over this "
+                             f"(default {DEFAULT_JOB_MEMORY_GB:g})")
+    parser.add_argument("--max-queue", type=int, default=DEFAULT_MAX_QUEUE,
+                        help="jobs waiting or running at once; more are answered 503 "
+                             f"(default {DEFAULT_MAX_QUEUE})")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT,
+                        help="seconds a client may stall while sending its request before it is dropped "
+                             f"(default {DEFAULT_READ_TIMEOUT:g})")
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
     parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the server until Ctrl+C; returns the exit status."""
-    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
-        raise TinctError("--max-upload-mb and --max-pixels must be positive")
+    """Run the server until Ctrl+C (or SIGTERM); returns the exit status."""
+    for name in ("max_upload_mb", "max_pixels", "job_memory_gb", "max_queue", "read_timeout"):
+        if getattr(args, name) <= 0:
+            raise TinctError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if not 0 <= args.port <= 65535:
         raise TinctError(f"--port must be in 0..65535, got {args.port}")
-    app = WebApp(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels)
-    server = make_server(app, args.host, args.port, log_requests=args.log_requests)
-    url = server_url(server)
+    app = WebApp(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
+                 max_queue=args.max_queue, job_memory_bytes=int(args.job_memory_gb * GB))
+    server = make_server(app, args.host, args.port, log_requests=args.log_requests,
+                         read_timeout=args.read_timeout)
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host}: anyone who can reach this address can use the app",
               file=sys.stderr)
-    print(f"tinct serve: {url} (Ctrl+C to stop)", flush=True)
+    print(f"tinct serve: {server.url} (Ctrl+C to stop)", flush=True)
     if args.open:
-        webbrowser.open(url)
+        webbrowser.open(server.url)
     on_main_thread = threading.current_thread() is threading.main_thread()
-    if on_main_thread:  # `kill` stops it as cleanly as Ctrl+C (the temporary folder is removed)
+    if on_main_thread:  # `kill` stops it as cleanly as Ctrl+C
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("stopping", file=sys.stderr)
+        pass
     finally:
+        print("stopping", file=sys.stderr)
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
         server.server_close()
@@ -97,36 +100,92 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    app: WebApp
-    log_requests: bool
-    loopback_only: bool
+class _TimedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, plus: a connection that has not sent complete request headers
+    ``header_timeout`` seconds after it opened (or after its previous response) is closed."""
+
+    header_timeout = DEFAULT_READ_TIMEOUT
+    _header_timer: Any = None
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_overdue)
+
+    def _headers_overdue(self) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+class ServerHandle:
+    """A bound server: ``serve_forever()`` (blocks), ``shutdown()`` (from another thread, waits),
+    ``server_close()``; ``url`` and ``server_address`` tell where it listens."""
+
+    def __init__(self, sock: socket.socket, config: uvicorn.Config) -> None:
+        self.socket, self.config = sock, config
+        self.server_address = sock.getsockname()
+        self._uvicorn = uvicorn.Server(config)
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` (the real port when 0 was asked)."""
+        host, port = self.server_address[:2]
+        host = "127.0.0.1" if host == "0.0.0.0" else host
+        return f"http://[{host}]:{port}/" if ":" in str(host) else f"http://{host}:{port}/"
+
+    def serve_forever(self) -> None:
+        try:
+            self._uvicorn.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self._uvicorn.should_exit = True
+        self._stopped.wait(timeout)
+
+    def server_close(self) -> None:
+        self.socket.close()
 
 
-def make_server(app: WebApp, host: str = DEFAULT_HOST, port: int = 0, *,
-                log_requests: bool = False) -> ThreadingHTTPServer:
-    """A bound (not yet serving) HTTP server for ``app``; call ``serve_forever()`` on it."""
-    cls = _Server6 if ":" in host else _Server
+def make_server(app: WebApp, host: str = DEFAULT_HOST, port: int = 0, *, log_requests: bool = False,
+                read_timeout: float = DEFAULT_READ_TIMEOUT) -> ServerHandle:
+    """A bound (not yet serving) server for ``app``; call ``serve_forever()`` on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        server = cls((host, port), _Handler)
+        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as exc:
         raise TinctError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
                          "choose another --port (0 picks a free one)") from None
-    server.app, server.log_requests = app, log_requests
-    server.loopback_only = _is_loopback(host)
-    return server
+    if log_requests:
+        access = logging.getLogger("uvicorn.access")
+        access.setLevel(logging.INFO)
+        if not access.handlers:
+            access.addHandler(logging.StreamHandler(sys.stderr))
+    protocol = type("TimedH11Protocol", (_TimedH11Protocol,), {"header_timeout": read_timeout})
+    asgi = create_app(app, read_timeout=read_timeout, loopback_only=_is_loopback(host))
+    config = uvicorn.Config(asgi, http=protocol, lifespan="off", log_config=None, access_log=log_requests,
+                            backlog=BACKLOG, timeout_keep_alive=5, timeout_graceful_shutdown=3,
+                            server_header=False)
+    return ServerHandle(sock, config)
 
 
-def server_url(server: ThreadingHTTPServer) -> str:
-    """``http://host:port/`` of a bound server (the real port when 0 was asked)."""
-    host, port = server.server_address[:2]
-    host = "127.0.0.1" if host == "0.0.0.0" else host
-    return f"http://[{host}]:{port}/" if ":" in str(host) else f"http://{host}:{port}/"
+def server_url(server: ServerHandle) -> str:
+    """``http://host:port/`` of a bound server (kept for callers of the earlier API)."""
+    return server.url
 
 
 def _is_loopback(host: str) -> bool:
@@ -136,176 +195,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """``multipart/form-data`` -> {field: (file name or None, bytes)} (standard library only)."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    if not message.is_multipart():
-        raise TinctError("the form is not valid multipart/form-data")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
-    return fields
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "tinct-serve"
-    protocol_version = "HTTP/1.1"
-
-    # ------------------------------------------------------------------------- plumbing
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        if self.server.log_requests:
-            super().log_message(format, *args)
-
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": message})
-
-    def _host_ok(self) -> bool:
-        """On a loopback address, answer only requests addressed to localhost (DNS rebinding) and,
-        for writes, sent from our own page or a non-browser client (no foreign Origin)."""
-        if not self.server.loopback_only:
-            return True
-        allowed = {"localhost", "127.0.0.1", "::1"}
-        host = urlsplit("//" + (self.headers.get("Host") or "")).hostname or ""
-        if host not in allowed:
-            return False
-        origin = self.headers.get("Origin")
-        return origin is None or (urlsplit(origin).hostname or "") in allowed
-
-    def _body(self) -> bytes | None:
-        """The request body, or ``None`` after answering 411/413 (size checked before reading)."""
-        length_text = self.headers.get("Content-Length")
-        if length_text is None or not length_text.isdigit():
-            self.close_connection = True
-            self._error(HTTPStatus.LENGTH_REQUIRED, "the request has no Content-Length")
-            return None
-        length, limit = int(length_text), self.server.app.max_upload_bytes
-        if length > limit:
-            if length <= _DRAIN_FACTOR * limit:
-                remaining = length
-                while remaining > 0:
-                    chunk = self.rfile.read(min(remaining, 1 << 20))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
-            self.close_connection = True
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"the upload is {length / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB "
-                        "(tinct serve --max-upload-mb)")
-            return None
-        return self.rfile.read(length)
-
-    def _dispatch(self, routes: Any) -> None:
-        url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if not self._host_ok():
-            self.close_connection = True  # a POST body is left unread
-            self._error(HTTPStatus.FORBIDDEN, "request refused: not addressed to this computer's app")
-            return
-        try:
-            routes(url.path, query)
-        except NotFound as exc:
-            self._error(HTTPStatus.NOT_FOUND, str(exc))
-        except TinctError as exc:
-            self._error(HTTPStatus.BAD_REQUEST, str(exc))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        except Exception as exc:  # a bug: say so, keep serving
-            traceback.print_exc()
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}: {exc}")
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self._dispatch(self._get)
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._dispatch(self._get)
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._dispatch(self._post)
-
-    # ------------------------------------------------------------------------- routes
-    def _get(self, path: str, query: dict[str, str]) -> None:
-        app = self.server.app
-        parts = path.strip("/").split("/")
-        if path in STATIC:
-            name, content_type = STATIC[path]
-            body = resources.files("tinct.web").joinpath("static", name).read_bytes()
-            self._send(HTTPStatus.OK, body, content_type)
-        elif path == "/favicon.ico":
-            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
-        elif path == "/api/methods":
-            self._json(HTTPStatus.OK, app.config())
-        elif len(parts) == 4 and parts[:2] == ["api", "uploads"] and parts[3] == "preview.png":
-            self._send(HTTPStatus.OK, app.preview_png(parts[2]), "image/png")
-        elif len(parts) == 3 and parts[:2] == ["api", "jobs"]:
-            self._json(HTTPStatus.OK, app.job_status(parts[2]))
-        elif len(parts) == 4 and parts[:2] == ["api", "jobs"] and parts[3] == "result.png":
-            job = app.job(parts[2])
-            png = app.result_png(job.id)
-            headers = {}
-            if query.get("download"):
-                stem = "".join(c for c in job.image.name.rsplit(".", 1)[0] if c.isalnum() or c in "-_")
-                headers["Content-Disposition"] = f'attachment; filename="{stem or "image"}-{job.method}.png"'
-            self._send(HTTPStatus.OK, png, "image/png", headers)
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
-
-    def _post(self, path: str, query: dict[str, str]) -> None:
-        if path not in ("/api/upload", "/api/colorize"):
-            self.close_connection = True
-            self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: POST {path}")
-            return
-        body = self._body()
-        if body is None:
-            return
-        app = self.server.app
-        if path == "/api/upload":
-            upload = app.add_upload(body, name=query.get("name", "upload"), role=query.get("role", "image"))
-            self._json(HTTPStatus.OK, upload.describe())
-            return
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            request = self._colorize_form(parse_multipart(content_type, body))
-        else:
-            try:
-                request = json.loads(body or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise TinctError("the colorize request is not valid JSON") from None
-            if not isinstance(request, dict):
-                raise TinctError("the colorize request must be a JSON object")
-        if not request.get("image"):
-            raise TinctError("no image given; upload a photo first")
-        job = app.submit(image_id=str(request["image"]), method=str(request.get("method") or "gray"),
-                         reference_id=request.get("reference") or None, hints_id=request.get("hints") or None)
-        self._json(HTTPStatus.OK, {"job": job.id, "status_url": f"/api/jobs/{job.id}"})
-
-    def _colorize_form(self, fields: dict[str, tuple[str | None, bytes]]) -> dict[str, Any]:
-        """Multipart colorize (scripts, ``curl -F``): files are uploaded first, then referred to."""
-        app, request = self.server.app, {}
-        for role in ("image", "reference", "hints"):
-            if role in fields and fields[role][1]:
-                name = fields[role][0] or role
-                request[role] = app.add_upload(fields[role][1], name=name, role=role).id
-        request["method"] = fields.get("method", (None, b"gray"))[1].decode("utf-8", "replace").strip()
-        return request
