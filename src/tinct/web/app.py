@@ -74,14 +74,16 @@ class WebApp:
     Args:
         max_upload_bytes: largest request body accepted (the server enforces it before reading).
         max_pixels: largest image (width x height) :func:`tinct.io.read_image` may decode.
-        max_items: how many uploads and how many finished jobs are kept (oldest dropped first).
+        max_items: how many uploads and how many finished jobs are kept (oldest dropped first;
+            enough for many users at once: an upload must outlive its user's next request).
         max_queue: how many jobs may wait or run at once; more are refused with :class:`QueueFull`.
         job_memory_bytes: the per-job memory budget (:func:`tinct.web.budget.check_budget`).
-        max_store_bytes: decoded pixels kept for all uploads together (oldest dropped first).
+        max_store_bytes: decoded pixels kept for all uploads together, and result PNG bytes for
+            all finished jobs together (oldest dropped first).
     """
 
     def __init__(self, *, max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 2**20),
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_items: int = 16,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_items: int = 256,
                  max_queue: int = DEFAULT_MAX_QUEUE, job_memory_bytes: int = int(DEFAULT_JOB_MEMORY_GB * GB),
                  max_store_bytes: int = int(DEFAULT_MAX_STORE_MB * 2**20)) -> None:
         self.max_upload_bytes = int(max_upload_bytes)
@@ -255,7 +257,12 @@ class WebApp:
 
     def _forget_old_jobs(self) -> None:
         finished = [k for k, j in self._jobs.items() if j.status in ("done", "error")]
-        for key in finished[: max(0, len(finished) - self.max_items)]:
+        kept_bytes = sum(len(self._jobs[k].result_png or b"") for k in finished)
+        for key in finished[:-1]:  # the newest result always stays
+            if len(finished) <= self.max_items and kept_bytes <= self.max_store_bytes:
+                break
+            kept_bytes -= len(self._jobs[key].result_png or b"")
+            finished.remove(key)
             del self._jobs[key]
 
     def job(self, job_id: str) -> Job:
