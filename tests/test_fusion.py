@@ -3,6 +3,8 @@ step that learns, export/load, and the guided upsampling in strips."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -159,3 +161,32 @@ def test_model_multiple_and_odd_sizes() -> None:
         logits, ab = net(torch.rand(1, 1, 32, 48))
     assert logits.shape == (1, TINY.n_bins, 16, 24) and ab.shape == (1, 2, 16, 24)
     assert float(ab.abs().max()) <= 110.0
+
+
+def test_scene_histogram_feeds_the_global_branch(centers: np.ndarray, tmp_path) -> None:
+    from tinct.methods.fusion.scene import SceneHistogram
+
+    scene = SceneHistogram()
+    sky = torch.ones(1, 1, 96, 128)
+    sky[..., 48:, :] = 0.2  # bright top, dark bottom
+    hist = scene(torch.cat([sky, sky.flip(-2)]))
+    assert hist.shape == (2, scene.classes)
+    torch.testing.assert_close(hist.sum(1), torch.ones(2))
+    assert float((hist[0] - hist[1]).abs().sum()) > 1e-3  # the histogram depends on the picture
+    cfg = FusionModelConfig(**{**TINY.to_dict(), "scene_classes": scene.classes})
+    net = FusionNet(cfg).eval()
+    with torch.no_grad():
+        a, _ = net(sky, hist[:1])
+        b, _ = net(sky, hist[1:])
+    assert not torch.allclose(a, b)  # the histogram reaches the output through the fusion
+    with pytest.raises(ValueError, match="extra features"):
+        net(sky)
+    # trained and applied end to end: the trainer and the colorizer run the parser themselves
+    cfg = FusionTrainConfig(model=replace(cfg, n_bins=len(centers)), warmup=1, bf16=False)
+    trainer = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=2)
+    ab = torch.zeros(2, 2, 32, 32)
+    assert np.isfinite(trainer.training_step({"luma": torch.rand(2, 1, 32, 32), "ab": ab})["total"])
+    path = export(tmp_path / "s.safetensors", trainer, np.full(len(centers), 1 / len(centers), np.float32),
+                  WeightCard(method="fusion", config={"model": trainer.net.config.to_dict()}))
+    out = FusionColorizer(weights=str(path)).colorize(np.random.default_rng(0).random((40, 56), np.float32))
+    assert out.shape == (40, 56, 3)

@@ -28,6 +28,7 @@ from tinct.weights import load_weights, resolve
 
 from .bins import annealed_mean
 from .model import FusionModelConfig, FusionNet
+from .scene import SceneHistogram
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,15 @@ class FusionColorizer(Colorizer):
         self.path = resolve(self.name, o.weights)
         self.net, self.bins, inference = load_network(str(self.path))
         self.decoding = Decoding.from_card(inference, o)
+        self.scene = SceneHistogram() if self.net.config.scene_classes else None
 
     @torch.no_grad()
     def predict_ab(self, gray: np.ndarray) -> np.ndarray:
         """Lab ab ``(h, w, 2)`` at the working resolution of ``gray`` ``(h, w)`` (already reduced)."""
         x = torch.from_numpy(np.ascontiguousarray(gray))[None, None]
         x, (h, w) = pad_to_multiple(x, self.net.multiple)
-        logits, ab_reg = self.net(x)
+        scene = self.scene(x[..., :h, :w]) if self.scene is not None else None
+        logits, ab_reg = self.net(x, scene)
         ab = self.decoding.ab(logits, ab_reg, self.bins["centers"], self.bins["weights"])
         ab = torch.nn.functional.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()

@@ -33,6 +33,7 @@ from tinct.weights import WeightCard, save_weights
 from .bins import SoftEncoder, empirical_prior, gamut_bins, rebalancing_weights, soft_cross_entropy
 from .data import CropBatches, load_photos, sample_ab
 from .model import FusionModelConfig, FusionNet, count_parameters
+from .scene import SceneHistogram
 
 DEFAULT_DATA = "../shared/data/photos/train,../shared/data/photos/extra_train"
 DEFAULT_STANFORD = "../shared/data/segmentation/stanford_background"
@@ -68,6 +69,7 @@ class FusionTrainer(StepCounter):
         self.centers = torch.from_numpy(centers)
         self.class_weights = torch.from_numpy(class_weights)
         self.encoder = SoftEncoder(centers)
+        self.scene = SceneHistogram() if cfg.model.scene_classes else None
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.modules = {"net": self.net}
         self.optimizers = {"opt": self.opt}
@@ -76,8 +78,9 @@ class FusionTrainer(StepCounter):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else contextlib.nullcontext()
+        scene = self.scene(batch["luma"]) if self.scene is not None else None
         with ctx:
-            logits, ab_reg = self.net(batch["luma"])
+            logits, ab_reg = self.net(batch["luma"], scene)
         logits, ab_reg = logits.float(), ab_reg.float()
         ab = F.avg_pool2d(batch["ab"], 2)  # the heads' half resolution
         idx, weights = self.encoder(ab)
