@@ -121,9 +121,10 @@ def test_glob_and_directory_inputs(work):
         gray_png(work / "scans" / f"s{i}.png", seed=i)
     gray_png(work / "other.png")
     assert cli.main(["colorize", "scans/*.png", "--out-dir", "a"]) == 0
-    assert sorted(p.name for p in (work / "a").iterdir()) == ["s0_gray.png", "s1_gray.png"]
+    names = sorted(p.name for p in (work / "a").iterdir())
+    assert names == ["s0_gray.png", "s1_gray.png", "tinct-manifest.jsonl"]
     assert cli.main(["colorize", "scans", "--out-dir", "b"]) == 0
-    assert len(list((work / "b").iterdir())) == 2
+    assert len(list((work / "b").glob("*.png"))) == 2
 
 
 def test_output_with_two_inputs_is_usage_error(work, capsys):
@@ -185,19 +186,21 @@ def test_never_replaces_an_input(work, capsys):
 
 def test_existing_output_needs_overwrite(work, capsys):
     gray_png(work / "x.png")
+    gray_png(work / "tinct-out" / "y_gray.png")  # not written by tinct: not in the manifest
+    gray_png(work / "y.png")
     assert cli.main(["colorize", "x.png"]) == 0
-    assert cli.main(["colorize", "x.png"]) == 1
+    assert cli.main(["colorize", "x.png"]) == 0  # done before: skipped
+    assert cli.main(["colorize", "y.png"]) == 1
     assert "pass --overwrite" in capsys.readouterr().err
-    assert cli.main(["colorize", "x.png", "--overwrite"]) == 0
+    assert cli.main(["colorize", "y.png", "--overwrite"]) == 0
 
 
-def test_same_stem_twice_is_reported(work, capsys):
+def test_same_stem_twice_gets_two_names(work, capsys):
     (work / "d").mkdir()
     gray_png(work / "x.png")
     gray_png(work / "d" / "x.png", seed=1)
-    assert cli.main(["colorize", "x.png", "d/x.png"]) == 1
-    assert "already the output of" in capsys.readouterr().err
-    assert (work / "tinct-out" / "x_gray.png").exists()
+    assert cli.main(["colorize", "x.png", "d/x.png"]) == 0
+    assert (work / "tinct-out" / "x_gray.png").exists() and (work / "tinct-out" / "x_gray-2.png").exists()
 
 
 def test_method_loaded_once_with_options_and_hints(work, monkeypatch):
@@ -261,7 +264,7 @@ def test_interrupt_and_tinct_error_exit_codes(monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "cmd_methods", interrupt)
     assert cli.main(["methods"]) == 130
-    assert cli.main(["colorize", "x.png", "--method", "no-such-method"]) == 1
+    assert cli.main(["colorize", "x.png", "--method", "no-such-method"]) == 2
     assert "unknown method 'no-such-method'" in capsys.readouterr().err
 
 

@@ -50,10 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
              "  tinct colorize 'scans/*.tif' --out-dir coloured --bit-depth 16\n"
              "  tinct colorize photo.png --method levin --hints scribbles.png\n"
              "  tinct colorize left.png --method stereocopy --reference right.png -O num_disparities=64\n"
-             "  tinct colorize old.jpg --weights warm   # a bundled weight variant (or a .safetensors)\n\n"
+             "  tinct colorize old.jpg --weights warm   # a bundled weight variant (or a .safetensors)\n"
+             "  tinct colorize archive/ -r --out-dir coloured    # again: skips what is done\n"
+             "  tinct colorize archive/ -r --out-dir coloured --backend ray --address auto\n\n"
              "'tinct methods NAME' lists a method's options (-O) and weight variants (--weights).\n"
-             f"Outputs are named <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}). An\n"
-             "existing output is replaced only with --overwrite; an input file is never replaced.")
+             f"Outputs are <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}), mirroring a\n"
+             "folder's tree; x.jpg and x.tif in one folder give x_jpg_<method>.png and x_tif_<method>.png.\n"
+             "OUT/tinct-manifest.jsonl records every input; a re-run skips what is done (same input,\n"
+             "method, options and weights) and --force redoes all. Ctrl-C keeps what is done. An output\n"
+             "that the manifest does not list is replaced only with --overwrite; an input never is.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", metavar="OUT", help="output file (only with a single input)")
@@ -69,7 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "('tinct methods NAME' lists them) or a .safetensors file from 'tinct train'")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bit depth (default: the input's)")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse inputs larger than N pixels")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files that "
+                   "this folder's manifest does not list")
+    p.add_argument("-r", "--recursive", action="store_true", help="also colour the images in subfolders "
+                   "(the tree is mirrored in the output folder)")
+    p.add_argument("--force", action="store_true", help="redo every input, also those the "
+                   "manifest lists as done")
+    p.add_argument("--backend", choices=("local", "ray"), default="local", help="where to compute: this "
+                   "process (default) or a Ray cluster (pip install 'tinct[ray]'; docs/scale.md)")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (host:port or 'auto'; default: "
+                   "start a private local Ray)")
+    p.add_argument("--workers", type=int, metavar="N", help="Ray workers, one model each "
+                   "(default: one per CPU)")
 
     p = _sub(subs, "methods", "list the colorization methods, or one method's inputs, options and weights",
              "  tinct methods\n  tinct methods levin\n  tinct methods --json")

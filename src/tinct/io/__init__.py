@@ -11,14 +11,15 @@ the same in memory (bytes in, bytes out, no temporary file), through the same co
 
 Modules: :mod:`tinct.io.read` (decoding files and bytes, modes, limits, the record of files
 read), :mod:`tinct.io.write` (encoding to bytes, atomic writes, input protection),
-:mod:`tinct.io.paths` (``list_images``, ``expand_inputs``, ``is_color``). Everything public is
-re-exported here; import from ``tinct.io``. Tests that patch a dependency patch it where it is
-used (e.g. ``tinct.io.write.os.replace``): this package re-exports no third-party module.
+:mod:`tinct.io.paths` (``list_images``, ``expand_inputs``, ``is_color``,
+``frame_count``). Everything public is re-exported here; import from ``tinct.io``. Tests that
+patch a dependency patch it where it is used (e.g. ``tinct.io.write.os.replace``): this package
+re-exports no third-party module.
 """
 
 from __future__ import annotations
 
-from tinct.io.paths import IMAGE_EXTENSIONS, expand_inputs, is_color, list_images
+from tinct.io.paths import IMAGE_EXTENSIONS, expand_inputs, frame_count, is_color, list_images
 from tinct.io.read import DEFAULT_MAX_PIXELS, ImageData, decode, read_gray, read_image, read_rgb
 from tinct.io.write import encode, write_image
 
@@ -29,6 +30,7 @@ __all__ = [
     "decode",
     "encode",
     "expand_inputs",
+    "frame_count",
     "is_color",
     "list_images",
     "read_gray",

@@ -1,13 +1,15 @@
-"""Finding image files (folders, globs) and telling colour images from gray ones."""
+"""Finding image files (folders, globs), telling colour images from gray ones, counting frames."""
 
 from __future__ import annotations
 
 import glob
+import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from tinct.errors import TinctError
 
@@ -81,3 +83,16 @@ def expand_inputs(patterns: Iterable[str]) -> list[Path]:
             seen.add(key)
             unique.append(path)
     return unique
+
+
+def frame_count(data: bytes) -> int:
+    """Frames (pages) in an encoded image: > 1 for an animated GIF/WebP/PNG or a multi-page TIFF.
+
+    :func:`~tinct.io.read_image` and :func:`~tinct.io.decode` read the first frame only; callers
+    use this to say so. Bytes Pillow cannot open count as 1 (decoding reports the real problem).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return int(getattr(image, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - not an image: decoding gives the one-line error
+        return 1
