@@ -190,3 +190,23 @@ def test_scene_histogram_feeds_the_global_branch(centers: np.ndarray, tmp_path) 
                   WeightCard(method="fusion", config={"model": trainer.net.config.to_dict()}))
     out = FusionColorizer(weights=str(path)).colorize(np.random.default_rng(0).random((40, 56), np.float32))
     assert out.shape == (40, 56, 3)
+
+
+def test_warm_start_loads_the_network_and_refuses_another_architecture(centers: np.ndarray, tmp_path) -> None:
+    from tinct.errors import TinctError
+    from tinct.methods.fusion.training import warm_start
+
+    model = FusionModelConfig(**{**TINY.to_dict(), "n_bins": len(centers)})
+    cfg = FusionTrainConfig(model=model, bf16=False)
+    src = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=5)
+    src.step = 7
+    path = export(tmp_path / "w.safetensors", src, np.full(len(centers), 1 / len(centers), np.float32),
+                  WeightCard(method="fusion", config={"model": model.to_dict()}, extra={"steps": 7}))
+    dst = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=5)
+    assert warm_start(dst, str(path)) == 7
+    for a, b in zip(src.net.state_dict().values(), dst.net.state_dict().values(), strict=True):
+        torch.testing.assert_close(a.half().float(), b.float())
+    other = FusionTrainer(replace(cfg, model=replace(model, global_dim=4)), centers,
+                          np.ones(len(centers), np.float32), total_steps=5)
+    with pytest.raises(TinctError, match="architecture"):
+        warm_start(other, str(path))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tinct.errors import TinctError
 from tinct.options import option
 from tinct.train import (
     RunConfig,
@@ -28,7 +29,7 @@ from tinct.train import (
     set_cosine_lr,
     set_warmup_lr,
 )
-from tinct.weights import WeightCard, save_weights
+from tinct.weights import WeightCard, load_weights, resolve, save_weights
 
 from .bins import SoftEncoder, empirical_prior, gamut_bins, rebalancing_weights, soft_cross_entropy
 from .data import CropBatches, load_photos, sample_ab
@@ -57,6 +58,9 @@ class FusionTrainConfig:
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none... 1: uniform)")
     bf16: bool = option(True, "bf16 autocast for the network (losses in float32)")
     limit: int | None = option(None, "use only the first N photos (smoke runs)")
+    init: str | None = option(None, "start the network from these fusion weights (a bundled variant or a "
+                              ".safetensors path; same architecture), then a fresh warm-up and schedule; "
+                              "a checkpoint in --out still wins when resuming")
 
 
 class FusionTrainer(StepCounter):
@@ -111,6 +115,18 @@ def export(path: str | Path, trainer: FusionTrainer, prior: np.ndarray, card: We
     return save_weights(path, tensors, card)
 
 
+def warm_start(trainer: FusionTrainer, init: str) -> int:
+    """Load the network weights of ``init`` into ``trainer``; returns the steps they were trained
+    for (their card's cumulative count). Refuses a different architecture in one line."""
+    tensors, card = load_weights(resolve("fusion", init))
+    theirs = card.section("model", FusionModelConfig)
+    if theirs != trainer.net.config:
+        raise TinctError(f"--init {init}: its architecture {theirs.to_dict()} differs from this run's "
+                         f"{trainer.net.config.to_dict()}")
+    trainer.net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")})
+    return int(card.extra.get("total_steps", card.extra.get("steps", 0)))
+
+
 def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
     """``tinct train fusion``: read the photos, the prior, train, export ``OUT/fusion.safetensors``."""
     seed_everything(run.seed)
@@ -123,6 +139,7 @@ def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
     cfg = replace(cfg, model=model)
     steps = run.steps or DEFAULT_STEPS
     trainer = FusionTrainer(cfg, centers, class_weights, steps)
+    steps_before = warm_start(trainer, cfg.init) if cfg.init else 0
     t0 = time.perf_counter()
     batches = CropBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
@@ -133,7 +150,8 @@ def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
         data={"folders": folders, "stanford": cfg.stanford, "photos": len(photos)}, split="train",
         metrics={"protocol": "training loss (last logged record); held-out: docs/results/fusion_quality.md",
                  **(history[-1] if history else {})},
-        extra={"steps": trainer.step, "train_seconds_this_run": round(time.perf_counter() - t0, 1),
+        extra={"steps": trainer.step, "init": cfg.init, "total_steps": steps_before + trainer.step,
+               "train_seconds_this_run": round(time.perf_counter() - t0, 1),
                "threads": torch.get_num_threads(), "parameters": count_parameters(trainer.net)})
     path = export(Path(run.out) / "fusion.safetensors", trainer, prior, card)
     print(f"weights: {path}")
