@@ -174,9 +174,14 @@ def test_page_and_scripts_are_served_and_work_offline(base: tuple[str, int]) -> 
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     for element in (b'id="photo"', b'id="method"', b'id="scribbles"', b'id="brush-color"', b'id="undo"',
                     b'id="clear"', b'id="reference"', b'id="compare-slider"', b'id="download"',
-                    b'id="progress"', b'role="alert"'):
+                    b'id="progress"', b'role="alert"', b'id="gallery"', b'id="groups"', b'id="strength"',
+                    b'id="palette"', b'id="eyedropper"', b'id="zoom-in"', b'id="compare-on"',
+                    b'id="batch-zip"', b'type="module"'):
         assert element in page
-    for path, kind in (("/static/app.js", "text/javascript"), ("/static/app.css", "text/css")):
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    modules = ("app", "api", "methods", "results", "scribble")
+    scripts = [("/static/app.css", "text/css")] + [(f"/static/{m}.js", "text/javascript") for m in modules]
+    for path, kind in scripts:
         status, headers, body = request(base, "GET", path)
         assert status == 200 and headers["Content-Type"].startswith(kind)
         assert b"http://" not in body and b"https://" not in body  # no CDN: everything is local

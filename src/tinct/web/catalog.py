@@ -89,7 +89,7 @@ EXAMPLES: tuple[Example, ...] = (
     Example("coffee", "Coffee cup", "photo", "coffee.png"),
     Example("rocket", "Rocket launch", "photo", "rocket.jpg"),
     Example("chelsea", "Cat (scribble it)", "scribbles", "chelsea.png"),
-    Example("camera", "Cameraman + grass", "reference", "camera.png", reference="grass.png"),
+    Example("camera", "Cameraman + a colour photo", "reference", "camera.png", reference="astronaut.png"),
     Example("motorcycle", "Motorcycle, two cameras", "dual", "motorcycle_left.png",
             reference="motorcycle_right.png"),
 )
