@@ -10,6 +10,7 @@
 //   reference a method of the "reference" group gets a green reference photo.
 //   gallery   an example from the gallery, the strength slider at 0 (a gray result), two methods
 //             side by side, then three photos at once and their zip.
+//   tour      the cat example scribbled with <method> (levin), zoomed in: the screenshot in docs/web.md.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -53,6 +54,7 @@ try {
   const shot = async (name) => page.screenshot({ path: join(artifactDir, `${name}.png`), fullPage: true });
   if (scenario === "scribble") await scribbleScenario(page, shot);
   else if (scenario === "reference") await referenceScenario(page, shot);
+  else if (scenario === "tour") await tourScenario(page, shot);
   else await galleryScenario(page, shot);
 } catch (err) {
   failed = true;
@@ -248,4 +250,25 @@ async function galleryScenario(page, shot) {
   report.zip = join(artifactDir, "results.zip");
   await zip.saveAs(report.zip);
   await shot("web_batch");
+}
+
+async function tourScenario(page, shot) {
+  // Each stroke takes its colour from the example's colour original with the eyedropper.
+  await page.click("#gallery .example[data-example='chelsea']");
+  await page.waitForFunction(() => document.getElementById("photo-note").textContent.startsWith("chelsea.png"));
+  await page.waitForSelector("#pick-preview:not([hidden])");
+  await page.selectOption("#method", method);
+  await page.$eval("#brush-size", (el) => { el.value = "10"; el.dispatchEvent(new Event("input")); });
+  const strokes = [[0.25, 0.42, 0.62], [0.58, 0.75, 0.62], [0.42, 0.6, 0.15], [0.45, 0.55, 0.9],
+    [0.02, 0.1, 0.1], [0.9, 0.98, 0.1], [0.02, 0.08, 0.8], [0.92, 0.98, 0.75], [0.34, 0.37, 0.43],
+    [0.63, 0.66, 0.43], [0.47, 0.52, 0.68], [0.15, 0.25, 0.3], [0.75, 0.85, 0.3]];
+  const pick = await page.locator("#pick-preview").boundingBox();
+  for (const [x0, x1, y] of strokes) {
+    await page.click("#eyedropper");
+    await page.click("#pick-preview", { position: { x: ((x0 + x1) / 2) * pick.width, y: y * pick.height } });
+    await line(page, { x0, x1, y });
+  }
+  await colorizeAndWait(page);
+  await page.click("#zoom-in");
+  await shot("web_tour");
 }
