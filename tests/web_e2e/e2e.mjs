@@ -91,7 +91,9 @@ async function chooseMethod(page, group, name) {
 }
 
 async function line(page, s, color) {
-  // Screen points from the canvas's box, which includes the zoom and pan.
+  // Screen points from the canvas's box, which includes the zoom and pan (the page may have
+  // scrolled to an eyedropper photo below: bring the photo back into the window first).
+  await page.locator("#viewport").scrollIntoViewIfNeeded();
   const box = await page.locator("#scribbles").boundingBox();
   const view = await page.locator("#viewport").boundingBox();
   const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
@@ -268,6 +270,7 @@ async function tourScenario(page, shot) {
     await page.click("#pick-preview", { position: { x: ((x0 + x1) / 2) * pick.width, y: y * pick.height } });
     await line(page, { x0, x1, y });
   }
+  report.stroke_count = await page.textContent("#stroke-count");
   await colorizeAndWait(page);
   await page.click("#zoom-in");
   await shot("web_tour");
