@@ -17,6 +17,7 @@ import pytest
 from tinct import io
 from tinct.batch.manifest import MANIFEST_NAME
 
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray loads: bind 127.0.0.1 only
 ray = pytest.importorskip("ray", reason="the Ray backend is optional: pip install 'tinct[ray]'")
 
 SLOW_CLI = Path(__file__).parent / "fixtures" / "slow_cli.py"
@@ -26,9 +27,11 @@ COUNT = 12
 @pytest.fixture(scope="module")
 def head() -> str:
     """A Ray head on 127.0.0.1 with 2 CPUs, owned by this test process; its GCS address."""
-    ray.init(_node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        yield ray.get_runtime_context().gcs_address
+        address = ray.get_runtime_context().gcs_address
+        assert address.startswith("127.0.0.1:")
+        yield address
     finally:
         ray.shutdown()
 

@@ -10,6 +10,7 @@ actor is left, the chunks not done stay undone (the next run resumes them).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -32,8 +33,6 @@ class _RayWorker:
         return [self.worker.run(name, data) for name, data in items]
 
     def pid(self) -> int:
-        import os
-
         return os.getpid()
 
 
@@ -46,15 +45,27 @@ def import_ray() -> Any:
     return ray
 
 
+LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to 0 before Ray is imported, Ray's processes bind and advertise 127.0.0.1 only (a
+single-machine cluster); Ray otherwise replaces 127.0.0.1 by the machine's reachable address."""
+
+
 def connect(address: str | None) -> Any:
-    """Join the cluster at ``address`` (``auto``: the one ``ray start`` runs here), or start a
-    private local one on 127.0.0.1 when None."""
+    """Join the cluster at ``address`` (``auto``: the one ``ray start`` runs on this machine), or
+    start a private single-machine one on 127.0.0.1 when None."""
+    if address is None:
+        os.environ.setdefault(LOCAL_ONLY, "0")
     ray = import_ray()
     if not ray.is_initialized():
         if address is None:
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise TinctError(f"cannot join the Ray cluster at {address} ({' '.join(str(exc).split())}); "
+                                 "is it running, and does this shell have its token (RAY_AUTH_MODE=token, "
+                                 "see docs/scale.md)?") from None
     return ray
 
 

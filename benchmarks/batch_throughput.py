@@ -1,0 +1,172 @@
+"""Batch throughput of ``tinct colorize`` (local vs Ray with 2 workers) and the cold start of one file.
+
+Inputs: ``--count`` Kodak-size (768x512, landscape or portrait) gray JPEGs made from
+``../shared/data/photos/val`` and then ``photos/train`` (BSDS500, resized; kept in /tmp between
+runs). Every run is the real command line in a fresh process:
+
+- cold start: ``tinct colorize one.jpg -o out.png --overwrite -q`` (wall, process start to exit),
+  ``--repeats`` times; the first run also reads the files from disk;
+- local: ``tinct colorize DIR --out-dir OUT -q`` (the method loaded once, I/O threads);
+- ray: a head started with ``ray start --head --node-ip-address 127.0.0.1 --num-cpus 2``, then
+  ``tinct colorize DIR --out-dir OUT --backend ray --address ... --workers 2 -q``; its outputs
+  are compared byte for byte with the local run's.
+
+Images/min are given for the whole command (start-up included) and for the steady state (first
+to last output written, from the output files' mtimes). Writes docs/results/batch_throughput.*.
+
+    .venv/bin/python benchmarks/batch_throughput.py --count 200 --method deepcolor
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "photos"
+WORK = Path("/tmp/tinct_batch_bench")
+TINCT = str(ROOT / ".venv" / "bin" / "tinct")
+# Ray on 127.0.0.1 only (one machine), token authentication on the head and the client
+ENV = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="token")
+
+
+def prepare(count: int) -> Path:
+    """``count`` gray 768x512 JPEGs (q90) in WORK/in_<count>, made once."""
+    folder = WORK / f"in_{count}"
+    if folder.is_dir() and len(list(folder.glob("*.jpg"))) == count:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    sources = sorted((DATA / "val").glob("*.jpg")) + sorted((DATA / "train").glob("*_*.jpg"))
+    sources = [p for p in sources if not p.name.startswith("t91_")][:count]
+    if len(sources) < count:
+        raise SystemExit(f"only {len(sources)} photos under {DATA}")
+    for path in sources:
+        image = Image.open(path).convert("L")
+        size = (768, 512) if image.width >= image.height else (512, 768)
+        image.resize(size, Image.Resampling.LANCZOS).save(folder / path.name, quality=90)
+    return folder
+
+
+def timed(command: list[str]) -> float:
+    """Wall seconds of ``command``; fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return seconds
+
+
+def steady_rate(out: Path) -> float:
+    """Images/min between the first and the last output written."""
+    stamps = sorted(p.stat().st_mtime for p in out.rglob("*.png"))
+    return 60 * (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+
+
+def cold_start(folder: Path, method: str, repeats: int) -> list[float]:
+    one = sorted(folder.glob("*.jpg"))[0]
+    out = WORK / "cold.png"
+    return [timed([TINCT, "colorize", str(one), "-o", str(out), "--overwrite", "-q", "--method", method])
+            for _ in range(repeats)]
+
+
+def run_batch(folder: Path, out: Path, method: str, extra: list[str]) -> dict[str, float]:
+    shutil.rmtree(out, ignore_errors=True)
+    seconds = timed([TINCT, "colorize", str(folder), "--out-dir", str(out), "-q", "--method", method, *extra])
+    count = len(list(out.rglob("*.png")))
+    return {"seconds": seconds, "images": count, "images_per_min": 60 * count / seconds,
+            "steady_images_per_min": steady_rate(out)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def with_ray_head(action):  # noqa: ANN001, ANN201 - a callable of the address
+    """Start a private Ray head on 127.0.0.1 (2 CPUs), run ``action(address)``, stop that head."""
+    port = free_port()
+    ray = str(ROOT / ".venv" / "bin" / "ray")
+    head = subprocess.Popen([ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
+                             "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
+                             "--disable-usage-stats"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=ENV)
+    try:
+        time.sleep(8)
+        return action(f"127.0.0.1:{port}")
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+def same_outputs(a: Path, b: Path) -> bool:
+    names = sorted(p.relative_to(a) for p in a.rglob("*.png"))
+    return names == sorted(p.relative_to(b) for p in b.rglob("*.png")) and all(
+        (a / n).read_bytes() == (b / n).read_bytes() for n in names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--method", default="deepcolor")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "results" / "batch_throughput"))
+    args = parser.parse_args()
+    folder = prepare(args.count)
+    cold = cold_start(folder, args.method, args.repeats)
+    local = run_batch(folder, WORK / "out_local", args.method, [])
+    result = {"command": " ".join(["benchmarks/batch_throughput.py", *sys.argv[1:]]), "method": args.method,
+              "count": args.count, "machine": f"{platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} CPUs", "cold_start_s": cold, "local": local}
+    if not args.no_ray:
+        ray_flags = ["--backend", "ray", "--workers", "2", "--address"]
+        result["ray"] = with_ray_head(lambda address: run_batch(folder, WORK / "out_ray", args.method,
+                                                                [*ray_flags, address]))
+        result["ray"]["identical_to_local"] = same_outputs(WORK / "out_local", WORK / "out_ray")
+        ray = result["ray"]
+        result["ray_overhead"] = {"wall": ray["seconds"] / local["seconds"],
+                                  "steady": local["steady_images_per_min"] / ray["steady_images_per_min"]}
+    from tinct.testing import write_report
+
+    write_report(args.out, result, markdown(result))
+
+
+def markdown(r: dict) -> str:
+    rows = [("local (1 process, I/O threads)", r["local"])]
+    rows += [("Ray, 2 workers", r["ray"])] if "ray" in r else []
+    lines = [f"# Batch throughput: `tinct colorize` on {r['count']} Kodak-size photos ({r['method']})", "",
+             f"Command: `{r['command']}`; machine: {r['machine']}. Inputs: gray 768x512 JPEGs made from "
+             "photos/val + photos/train (BSDS500, resized).", "",
+             f"Cold start of `tinct colorize photo.jpg -o out.png` (wall, process start to exit): "
+             f"median {statistics.median(r['cold_start_s']):.2f} s (runs: "
+             f"{', '.join(f'{s:.2f}' for s in r['cold_start_s'])} s).", "",
+             "| backend | wall (s) | images/min (wall) | images/min (steady) |", "|---|---|---|---|"]
+    lines += [f"| {name} | {v['seconds']:.1f} | {v['images_per_min']:.1f} | "
+              f"{v['steady_images_per_min']:.1f} |" for name, v in rows]
+    if "ray" in r:
+        o = r["ray_overhead"]
+        lines += ["", f"Ray overhead (Ray time / local time): {o['wall']:.2f}x wall (start-up included), "
+                      f"{o['steady']:.2f}x steady state. Outputs identical to the local run: "
+                      f"{'yes' if r['ray']['identical_to_local'] else 'NO'}."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
