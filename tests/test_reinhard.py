@@ -66,3 +66,17 @@ def test_compose_keeps_luma_and_gamut(rng: np.random.Generator) -> None:
 def test_missing_reference_is_a_clear_error(small_rgb: np.ndarray) -> None:
     with pytest.raises(TinctError, match="needs a colour reference"):
         ReinhardColorizer().colorize(rgb_to_luma(small_rgb))
+
+
+def test_strips_equal_the_whole_image_transfer(rng: np.random.Generator) -> None:
+    """The colorizer works in row strips (statistics first); the result is the whole-image transfer."""
+    from tinct.methods.reinhard import STRIP_ROWS
+    from tinct.methods.reinhard.colorspace import rgb_to_lalphabeta as to_lab
+
+    h = 2 * STRIP_ROWS + 37
+    gray = rng.random((h, 20)).astype(np.float32)
+    ref = rng.random((STRIP_ROWS + 5, 30, 3)).astype(np.float32)
+    source = to_lab(np.repeat(gray[..., None], 3, axis=2))
+    moved = lalphabeta_to_rgb(transfer_statistics(source, to_lab(ref)))
+    whole = compose_luma_chroma(gray, rgb_to_yuv(moved)[..., 1:])
+    np.testing.assert_allclose(ReinhardColorizer().colorize(gray, reference=ref), whole, atol=1e-6)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from tinct.nn.resnet import ResNetExtractor
-from tinct.nn.tiling import Strip, strips
+from tinct.nn.tiling import Strip, strip_moments, strips
 from tinct.testing import map_strips
 
 
@@ -110,3 +110,23 @@ def test_map_strips_numpy_several_inputs_and_none() -> None:
         map_strips(fn, a, None, b[:-1], rows=5, halo=1)
     with pytest.raises(ValueError, match="at least one input"):
         map_strips(fn, None, rows=5, halo=1)
+
+
+@pytest.mark.parametrize("rows", [1, 4, 13, 100])
+def test_strip_moments_equal_whole_image_statistics(rows: int) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal([5.0, -2.0], [1e-4, 3.0], (50, 17, 2))  # a large mean and a tiny spread: no cancellation
+    mean, std = strip_moments(lambda s: x[s.rows], 50, rows)
+    np.testing.assert_allclose(mean, x.reshape(-1, 2).mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(std, x.reshape(-1, 2).std(axis=0), rtol=1e-9)
+    with pytest.raises(ValueError, match="empty"):
+        strip_moments(lambda s: x[s.rows], 0, rows)
+
+
+def test_tiling_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tinct.nn.tiling; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -22,13 +22,18 @@ Typical use::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:  # torch only for type hints: numpy-only methods use strips without loading torch
+    import torch
+
+    Array = TypeVar("Array", np.ndarray, torch.Tensor)
+else:
+    Array = TypeVar("Array")
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Strip:
             raise ValueError(f"expected {self.hi - self.lo} rows (the extended strip), got {tuple(y.shape)}")
         return y[..., self.top - self.lo:self.bottom - self.lo, :]
 
-    def put(self, out: Array, y: np.ndarray | torch.Tensor) -> None:
+    def put(self, out: Array, y: Array) -> None:
         """``out[..., top:bottom, :] = crop(y)``; ``out`` ``(..., H, W')``, ``y`` ``(..., hi - lo, W')``."""
         out[..., self.top:self.bottom, :] = self.crop(y)
 
@@ -96,3 +101,35 @@ def strips(height: int, rows: int, halo: int = 0) -> list[Strip]:
     bounds = [round(i * height / n) for i in range(n + 1)]
     return [Strip(top, bottom, max(0, top - halo), min(height, bottom + halo))
             for top, bottom in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def strip_moments(values: Callable[[Strip], np.ndarray], height: int,
+                  rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and (biased) standard deviation over a whole image, computed strip by strip.
+
+    The first pass of a two-pass strip scheme (statistics, then the strips that use them): each
+    strip's ``values(strip)`` ``(..., C)`` (for rows ``strip.top:strip.bottom``) is reduced to its
+    count, mean and sum of squared deviations, and the strips are merged by Chan et al.'s parallel
+    update (float64), so no full-size array is made and there is no cancellation of ``E[x^2] - E[x]^2``.
+
+    Returns:
+        float64 ``(C,)`` mean and ``(C,)`` standard deviation (equal to ``np.mean`` / ``np.std`` of the
+        whole image's values up to float rounding).
+    """
+    n, mean, m2 = 0, None, None
+    for s in strips(height, rows):
+        v = np.asarray(values(s), dtype=np.float64)
+        v = v.reshape(-1, v.shape[-1])
+        k, mu = v.shape[0], v.mean(axis=0)
+        sq = ((v - mu) ** 2).sum(axis=0)
+        if mean is None:
+            n, mean, m2 = k, mu, sq
+            continue
+        delta = mu - mean
+        total = n + k
+        mean = mean + delta * (k / total)
+        m2 = m2 + sq + delta ** 2 * (n * k / total)
+        n = total
+    if mean is None:
+        raise ValueError("strip_moments of an empty image")
+    return mean, np.sqrt(m2 / n)
