@@ -93,3 +93,23 @@ def test_errors(small_rgb: np.ndarray) -> None:
         WelshColorizer(swatches=[((0, 0, 100, 100), (0, 0, 5, 5))]).colorize(gray, reference=small_rgb)
     with pytest.raises(TinctError, match="samples"):
         WelshColorizer(samples=0)
+
+
+@pytest.mark.parametrize("rows", [7, 40])
+def test_global_mode_in_strips_equals_the_whole_image_transfer(rows: int, monkeypatch) -> None:
+    """Global mode runs in row strips (statistics, then the samples' features, then the target);
+    the result is the whole-image transfer of the paper's pieces."""
+    import tinct.methods.welsh as welsh
+    from tinct.color import rgb_to_lab
+    from tinct.methods.welsh.transfer import transfer_global
+
+    rgb = data.astronaut()[::4, ::3].astype(np.float32) / 255
+    gray = rgb_to_luma(data.coffee()[::4, ::4].astype(np.float32) / 255).astype(np.float32)
+    lum = welsh._gray_luminance(gray)
+    ref_lab = rgb_to_lab(rgb.astype(np.float64))
+    ab = transfer_global(lum, ref_lab[..., 0] / 100, ref_lab[..., 1:], samples=200,
+                         rng=np.random.default_rng(0))
+    whole = welsh._compose(gray, lum, ab)
+    monkeypatch.setattr(welsh, "STRIP_ROWS", rows)
+    out = WelshColorizer().colorize(gray, reference=rgb)
+    assert np.abs(out - whole).max() < 1e-5

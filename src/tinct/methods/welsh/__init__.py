@@ -22,10 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.errors import TinctError
-from tinct.methods.welsh.transfer import transfer_global, transfer_texture
+from tinct.methods.welsh.transfer import (
+    WINDOW,
+    features,
+    jittered_samples,
+    remap_affine,
+    transfer_global,
+    transfer_texture,
+)
+from tinct.nn.tiling import strip_moments, strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 
@@ -34,6 +43,8 @@ Box = tuple[int, int, int, int]
 
 SWATCH_SAMPLES = 50
 TEXTURE_SOURCES = 4000
+STRIP_ROWS = 256
+"""Rows per strip of the global mode (bounded memory at any size)."""
 
 
 def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
@@ -44,6 +55,17 @@ def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
         raise TinctError(f"welsh: {what} swatch {(y0, x0, y1, x1)} is empty or outside the "
                          f"{shape[1]}x{shape[0]} image")
     return y0, x0, y1, x1
+
+
+def _gray_luminance(gray: np.ndarray) -> np.ndarray:
+    """CIE L / 100 (float64, the shape of ``gray``) of the gray RGB image ``(g, g, g)``."""
+    return rgb_to_lab(gray_to_rgb(np.clip(gray, 0.0, 1.0)).astype(np.float64))[..., 0] / 100.0
+
+
+def _compose(gray: np.ndarray, lum: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """RGB ``(H, W, 3)`` float32 keeping ``gray``'s luma, with the chroma of Lab ``(100 lum, ab)``."""
+    rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
+    return compose_luma_chroma(gray, rgb_to_uv(np.asarray(rgb, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -80,15 +102,48 @@ class WelshColorizer(Colorizer):
         assert reference is not None
         o = self.options
         rng = np.random.default_rng(o.seed)
-        lum = rgb_to_lab(gray_to_rgb(np.clip(image, 0.0, 1.0)).astype(np.float64))[..., 0] / 100.0
-        ref_lab = rgb_to_lab(np.asarray(reference, dtype=np.float64))
-        ref_lum, ref_ab = ref_lab[..., 0] / 100.0, ref_lab[..., 1:]
         if not o.swatches:
-            ab = transfer_global(lum, ref_lum, ref_ab, samples=o.samples, rng=rng, weight_lum=o.weight_lum)
-        else:
-            ab = self._swatch_transfer(lum, ref_lum, ref_ab, rng)
-        rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
-        return compose_luma_chroma(image, rgb_to_uv(np.asarray(rgb, dtype=np.float64)))
+            return self._global_transfer(image, reference, rng)
+        lum = _gray_luminance(image)
+        ref_lab = rgb_to_lab(np.asarray(reference, dtype=np.float64))
+        ab = self._swatch_transfer(lum, ref_lab[..., 0] / 100.0, ref_lab[..., 1:], rng)
+        return _compose(image, lum, ab)
+
+    def _global_transfer(self, image: np.ndarray, reference: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+        """:func:`~.transfer.transfer_global` (then the composition) in row strips, so that no full-size
+        float64 array exists at any size of either image: the luminance statistics of both images
+        first, then the reference's features at the samples only (strips with the 5x5 window's halo),
+        then the target strip by strip (the same result, to float rounding)."""
+        o = self.options
+        h, w = image.shape
+        half = WINDOW // 2
+
+        def target(rows: slice) -> np.ndarray:
+            return _gray_luminance(image[rows])
+
+        def ref(rows: slice) -> np.ndarray:
+            return rgb_to_lab(np.asarray(reference[rows], dtype=np.float64))[..., 0] / 100.0
+
+        stats = [strip_moments(lambda s, f=f: f(s.rows)[..., None], n, STRIP_ROWS)
+                 for f, n in ((ref, reference.shape[0]), (target, h))]
+        scale, shift = remap_affine(*((float(m[0]), float(sd[0])) for m, sd in stats))
+        ys, xs = jittered_samples(*reference.shape[:2], o.samples, rng)
+        sample_features = np.empty((len(ys), 2))
+        for s in strips(reference.shape[0], STRIP_ROWS, half):
+            at = (ys >= s.top) & (ys < s.bottom)
+            if at.any():
+                f = features(ref(s.extended) * scale + shift, o.weight_lum)
+                sample_features[at] = s.crop(np.moveaxis(f, -1, 0))[:, ys[at] - s.top, xs[at]].T
+        sample_ab = rgb_to_lab(np.asarray(reference[ys, xs], dtype=np.float64))[..., 1:]
+        tree = cKDTree(sample_features)
+        out = np.empty((h, w, 3), np.float32)
+        for s in strips(h, STRIP_ROWS, half):
+            lum = target(s.extended)
+            f = s.crop(np.moveaxis(features(lum, o.weight_lum), -1, 0))
+            _, nearest = tree.query(np.moveaxis(f, 0, -1).reshape(-1, 2), workers=-1)
+            out[s.rows] = _compose(image[s.rows], s.crop(lum), sample_ab[nearest].reshape(-1, w, 2))
+        return out
 
     def _swatch_transfer(self, lum: np.ndarray, ref_lum: np.ndarray, ref_ab: np.ndarray,
                          rng: np.random.Generator) -> np.ndarray:

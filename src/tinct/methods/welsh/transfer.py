@@ -27,9 +27,17 @@ def remap_luminance(lum_ref: np.ndarray, lum_target: np.ndarray) -> np.ndarray:
         float64, same shape as ``lum_ref``.
     """
     ref = np.asarray(lum_ref, dtype=np.float64)
-    s_ref, s_tgt = ref.std(), float(np.std(lum_target))
+    target = (float(np.mean(lum_target)), float(np.std(lum_target)))
+    scale, shift = remap_affine((ref.mean(), ref.std()), target)
+    return ref * scale + shift
+
+
+def remap_affine(ref_stats: tuple[float, float], target_stats: tuple[float, float]) -> tuple[float, float]:
+    """``(scale, shift)`` of :func:`remap_luminance` (``remapped = ref * scale + shift``) from the
+    ``(mean, std)`` of the reference and target luminance."""
+    (m_ref, s_ref), (m_tgt, s_tgt) = ref_stats, target_stats
     scale = s_tgt / s_ref if s_ref > 1e-6 else 1.0
-    return (ref - ref.mean()) * scale + float(np.mean(lum_target))
+    return scale, m_tgt - m_ref * scale
 
 
 def local_std(lum: np.ndarray, size: int = WINDOW) -> np.ndarray:
