@@ -169,3 +169,5 @@ def test_browser_gallery_strength_comparison_and_batch(server_url: str) -> None:
     assert report["batch_rows"] == ["done"] * 3
     with zipfile.ZipFile(report["zip"]) as archive:
         assert archive.namelist() == ["photo1-fusion.png", "photo2-fusion.png", "photo3-fusion.png"]
+    if "spynco" in {m.name for m in tinct.list_methods()}:  # 6 MP is over spynco's share of 6 GB
+        assert "too large for spynco" in report["size_warning"] and report["colorize_disabled"], report

@@ -10,7 +10,7 @@ A real ``tinct serve`` process (small limits so the bounds are reached) gets:
    meanwhile may be at most 1 s slower than without them, and the stalled ones are dropped
    (408 or closed) after the read timeout.
 3. The server's peak memory (VmHWM) is reported (``test-artifacts/web_load.json``) and bounded;
-   its stderr must hold no traceback.
+   its stderr must hold no traceback, and its TMPDIR must stay empty.
 """
 
 from __future__ import annotations
@@ -52,19 +52,21 @@ HINTS = np.zeros((48, 64, 4), np.uint8)
 HINTS[20:26, 10:30] = (220, 30, 30, 255)
 HINTS = _png(HINTS)
 TOO_LARGE = bytes(int(1.5 * MAX_UPLOAD_MB * 2**20))
+Served = tuple[subprocess.Popen, tuple[str, int], Path]  # the process, its address, its TMPDIR
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[subprocess.Popen, tuple[str, int]]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     code = "import sys; from tinct.cli import main; sys.exit(main(sys.argv[1:]))"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    tmp = tmp_path_factory.mktemp("server_tmp")  # the server's TMPDIR: must stay empty
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp)}
     proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", "0", "--max-queue", "8",
                              "--read-timeout", str(READ_TIMEOUT), "--max-upload-mb", str(MAX_UPLOAD_MB)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     line = proc.stdout.readline()
     assert line.startswith("tinct serve: http://127.0.0.1:"), line + proc.stderr.read()
     port = int(line.split(":")[3].split("/")[0])
-    yield proc, ("127.0.0.1", port)
+    yield proc, ("127.0.0.1", port), tmp
     if proc.poll() is None:
         proc.terminate()
         proc.wait(15)
@@ -156,8 +158,8 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def test_load_mixed_clients_stalled_clients_and_peak_memory(server: tuple[subprocess.Popen, tuple]) -> None:
-    proc, base = server
+def test_load_mixed_clients_stalled_clients_and_peak_memory(server: Served) -> None:
+    proc, base, tmp = server
     Client(base, Counter()).run(1)  # warm: load fusion once, outside the timed rounds
     tally: Counter = Counter()
     started = time.monotonic()
@@ -211,3 +213,4 @@ def test_load_mixed_clients_stalled_clients_and_peak_memory(server: tuple[subpro
     proc.terminate()
     _, stderr = proc.communicate(timeout=15)
     assert "Traceback" not in stderr and "Exception" not in stderr, stderr[-3000:]
+    assert list(tmp.iterdir()) == []  # no temporary file left behind (nor made: uploads stay in memory)

@@ -27,10 +27,22 @@ function missingInputs() {
   return missing;
 }
 
+// The server refuses a job over its memory budget; the page says so before anything is sent.
+function tooLarge(m) {
+  if (!m || !state.image || state.image.width * state.image.height <= m.max_pixels) return null;
+  const scale = Math.sqrt(m.max_pixels / (state.image.width * state.image.height));
+  const size = `${Math.floor(state.image.width * scale)}×${Math.floor(state.image.height * scale)}`;
+  return m.max_pixels < 10000 ? `${m.name} cannot run within this server's memory budget`
+    : `this photo is too large for ${m.name} within the server's memory budget: shrink it to ${size} or less, or choose another method`;
+}
+
 function update() {
   const m = currentMethod();
   const missing = missingInputs();
-  $("colorize").disabled = state.busy || missing.length > 0;
+  const warning = tooLarge(m) || tooLarge(secondMethod());
+  $("size-warning").textContent = warning || "";
+  $("size-warning").hidden = !warning;
+  $("colorize").disabled = state.busy || missing.length > 0 || Boolean(warning);
   $("colorize").title = missing.length ? `needs ${missing.join(", ")}` : "";
   $("colorize").textContent = secondMethod() ? "Colorize with both" : "Colorize";
   const n = scribbles.strokes.length;
