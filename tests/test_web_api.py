@@ -187,6 +187,7 @@ def test_page_and_scripts_are_served_and_work_offline(base: tuple[str, int]) -> 
         assert b"http://" not in body and b"https://" not in body  # no CDN: everything is local
     assert request(base, "GET", "/static/../app.py")[0] == 404
     assert request(base, "GET", "/nope")[0] == 404
+    assert error_of(base, "GET", "/api/upload") == (404, "no such endpoint: GET /api/upload")
 
 
 def test_colour_upload_keeps_its_luma_and_gray_round_trips(base: tuple[str, int], rng: np.random.Generator,
