@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from tinct.batch.plan import Job
-from tinct.batch.work import Decoded, Result, Worker, WorkSpec, error_line
+from tinct.batch.work import Decoded, Result, Worker, WorkSpec, decode_input, error_line
 from tinct.errors import TinctError
 
 Commit = Callable[[Job, Result], None]
@@ -36,10 +36,8 @@ def run_local(spec: WorkSpec, jobs: list[Job], commit: Commit, *, io_threads: in
               prefetch: int = 2) -> None:
     """Colorize ``jobs`` with one :class:`Worker`; ``commit(job, result)`` is called once per job (from
     an I/O thread or this one). On KeyboardInterrupt, results already computed are committed first."""
-    worker = Worker(spec)
-
     def load(job: Job) -> Decoded:
-        return worker.decode(str(job.input), read_input(job.input))
+        return decode_input(str(job.input), read_input(job.input), spec.max_pixels)
 
     def finish(job: Job, item: Decoded, rgb: object) -> None:
         import time
@@ -52,10 +50,11 @@ def run_local(spec: WorkSpec, jobs: list[Job], commit: Commit, *, io_threads: in
         commit(job, result)
 
     with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="tinct-io") as pool:
-        decodes: deque[Future[Decoded]] = deque()
+        decodes: deque[Future[Decoded]] = deque(pool.submit(load, job) for job in jobs[:prefetch + 1])
         writes: set[Future[None]] = set()
-        queued = 0
+        queued = len(decodes)
         try:
+            worker = Worker(spec)  # the first inputs decode meanwhile
             for job in jobs:
                 while queued < len(jobs) and len(decodes) <= prefetch:
                     decodes.append(pool.submit(load, jobs[queued]))

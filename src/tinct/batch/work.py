@@ -69,31 +69,19 @@ class Worker:
         from tinct import io
 
         self.spec = spec
-        self.read_kw = {} if spec.max_pixels is None else {"max_pixels": spec.max_pixels}
+        read_kw = {} if spec.max_pixels is None else {"max_pixels": spec.max_pixels}
         self.colorizer = tinct.load_method(spec.method, **spec.options)
         self.reference = None if spec.reference is None else \
-            io.decode(spec.reference[1], name=spec.reference[0], **self.read_kw).rgb
+            io.decode(spec.reference[1], name=spec.reference[0], **read_kw).rgb
         self.hints_rgba = None
         if spec.hints is not None:
-            data = io.decode(spec.hints[1], name=spec.hints[0], **self.read_kw)
+            data = io.decode(spec.hints[1], name=spec.hints[0], **read_kw)
             self.hints_rgba = data.rgb if data.alpha is None else \
                 np.concatenate([data.rgb, data.alpha[..., None]], axis=2)
 
     def decode(self, name: str, data: bytes) -> Decoded:
-        """Decode an input's bytes to its luma; notes for a colour or multi-frame file."""
-        from tinct import io
-        from tinct.color import rgb_to_luma
-
-        started = time.perf_counter()
-        image = io.decode(data, name=name, **self.read_kw)
-        notes = []
-        frames = io.frame_count(data)
-        if frames > 1:
-            notes.append(f"warning: {name} has {frames} frames; only the first is colorized")
-        if io.is_color(image.rgb):
-            notes.append(f"note: {name} is already colour; using its luma")
-        gray = image.rgb[..., 0] if image.is_gray_source else rgb_to_luma(image.rgb).astype(np.float32)
-        return Decoded(name, gray, image.alpha, image.bit_depth, notes, started)
+        """:func:`decode_input` with this worker's size limit."""
+        return decode_input(name, data, self.spec.max_pixels)
 
     def compute(self, item: Decoded) -> np.ndarray:
         """Colorize a decoded input: float32 ``(H, W, 3)`` RGB in [0, 1]."""
@@ -131,6 +119,24 @@ class Worker:
             return Result(name, payload, None, notes, time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - one line per failed file, the others go on
             return Result(name, None, error_line(name, exc), notes, time.perf_counter() - started)
+
+
+def decode_input(name: str, data: bytes, max_pixels: int | None = None) -> Decoded:
+    """Decode an input's bytes to its luma (needs no method: runs while the method loads); notes for
+    a colour or a multi-frame file."""
+    from tinct import io
+    from tinct.color import rgb_to_luma
+
+    started = time.perf_counter()
+    image = io.decode(data, name=name, **({} if max_pixels is None else {"max_pixels": max_pixels}))
+    notes = []
+    frames = io.frame_count(data)
+    if frames > 1:
+        notes.append(f"warning: {name} has {frames} frames; only the first is colorized")
+    if io.is_color(image.rgb):
+        notes.append(f"note: {name} is already colour; using its luma")
+    gray = image.rgb[..., 0] if image.is_gray_source else rgb_to_luma(image.rgb).astype(np.float32)
+    return Decoded(name, gray, image.alpha, image.bit_depth, notes, started)
 
 
 def error_line(name: str, exc: BaseException) -> str:

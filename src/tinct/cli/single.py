@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tinct.batch.local import read_input
-from tinct.batch.work import Worker, WorkSpec
+from tinct.batch.work import Worker, WorkSpec, decode_input
 from tinct.errors import TinctError
 
 
@@ -20,8 +21,10 @@ def colorize_one(path: Path, out: Path, spec: WorkSpec, *, overwrite: bool, quie
         raise TinctError(f"refusing to replace the input image {out}; choose another output name")
     if out.exists() and not overwrite:
         raise TinctError(f"output {out} exists; pass --overwrite to replace it")
-    worker = Worker(spec)
-    item = worker.decode(str(path), read_input(path))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # decode while the method loads
+        decoding = pool.submit(lambda: decode_input(str(path), read_input(path), spec.max_pixels))
+        worker = Worker(spec)
+        item = decoding.result()
     for note in item.notes:
         if not quiet or note.startswith("warning:"):
             print(note, file=sys.stderr)
