@@ -165,6 +165,23 @@ def test_stereocopy_on_motorcycle_beats_gray() -> None:
     assert np.abs(rgb_to_ycbcr(out2)[..., 1:] - rgb_to_ycbcr(right)[..., 1:]).mean() < 0.6 * err_gray
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_stereocopy_strips_equal_one_strip(side: str, monkeypatch) -> None:
+    """After the disparity search stereocopy runs in row strips with the guided filter's halo: the
+    same output as one strip over the whole image (to float rounding)."""
+    import tinct.methods.stereocopy as stereocopy
+
+    p = load_stereo_motorcycle()
+    sl = (slice(100, 260), slice(150, 450))
+    gray = rgb_to_ycbcr(p.left[sl])[..., 0].astype(np.float32)
+    ref = p.right[sl].astype(np.float32)
+    method = tinct.load_method("stereocopy", num_disparities=160, reference_side=side)
+    monkeypatch.setattr(stereocopy, "STRIP_ROWS", 10**6)
+    whole = method.colorize(gray, reference=ref)
+    monkeypatch.setattr(stereocopy, "STRIP_ROWS", 13)
+    np.testing.assert_allclose(method.colorize(gray, reference=ref), whole, atol=1e-5)
+
+
 def test_bundled_weights_beat_the_gray_floor(rng: np.random.Generator) -> None:
     from tinct.weights import bundled_path, load_weights
 

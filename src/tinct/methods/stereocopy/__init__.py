@@ -19,6 +19,7 @@ import numpy as np
 
 from tinct.color import cbcr_to_uv, compose_luma_chroma, rgb_to_ycbcr
 from tinct.errors import TinctError
+from tinct.nn.tiling import strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 
@@ -44,7 +45,19 @@ def sgbm_disparity(gray_left: np.ndarray, gray_right: np.ndarray, num_disparitie
                    block_size: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Left-view disparity by StereoSGBM. Inputs float (H, W) in [0, 1]. Returns (disp float32 pixels,
     valid bool)."""
-    width = gray_left.shape[1]
+    return sgbm_disparity_u8(_to_u8(gray_left), _to_u8(gray_right), num_disparities, block_size)
+
+
+def _to_u8(gray: np.ndarray) -> np.ndarray:
+    """float ``(H, W)`` in [0, 1] -> uint8, rounded."""
+    return np.clip(gray * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def sgbm_disparity_u8(a: np.ndarray, b: np.ndarray, num_disparities: int = 96,
+                      block_size: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sgbm_disparity` of uint8 ``(H, W)`` views (OpenCV's 3-way SGBM keeps a few rows of costs,
+    so its memory is ~10 bytes per pixel besides its input and output)."""
+    width = a.shape[1]
     if width <= 16:
         raise TinctError(f"stereo matching needs an image wider than 16 pixels, got {width}")
     num = min(max(16, int(np.ceil(num_disparities / 16)) * 16), (width - 1) // 16 * 16)
@@ -52,11 +65,13 @@ def sgbm_disparity(gray_left: np.ndarray, gray_right: np.ndarray, num_disparitie
     sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num, blockSize=block_size, P1=p1, P2=p2,
                                  disp12MaxDiff=1, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
                                  preFilterCap=31, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
-    a = np.clip(gray_left * 255 + 0.5, 0, 255).astype(np.uint8)
-    b = np.clip(gray_right * 255 + 0.5, 0, 255).astype(np.uint8)
     raw = sgbm.compute(a, b).astype(np.float32) / 16.0
     valid = raw >= 0
     return raw, valid
+
+
+STRIP_ROWS = 256
+"""Rows per strip after the disparity search."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,8 @@ class StereoCopyOptions:
           paper="in the spirit of Jeon et al., CVPR 2016 (stereo matching for mono + colour cameras)",
           options=StereoCopyOptions)
 class StereoCopyColorizer(Colorizer):
-    """Colour a monochrome view from the rectified colour view of a stereo rig (same size)."""
+    """Colour a monochrome view from the rectified colour view of a stereo rig (same size); bounded
+    memory at any size (SGBM on uint8, the rest in row strips)."""
 
     name = "stereocopy"
     needs = frozenset({"reference"})
@@ -93,16 +109,27 @@ class StereoCopyColorizer(Colorizer):
         flip = o.reference_side == "left"
         g = image[:, ::-1] if flip else image
         ref = reference[:, ::-1] if flip else reference
-        ycc = rgb_to_ycbcr(ref).astype(np.float32)
-        disp, valid = sgbm_disparity(g, ycc[..., 0], o.num_disparities)
-        disp = fill_invalid_disparity(disp, valid)
         h, w = g.shape
-        map_x = (np.arange(w, dtype=np.float32)[None, :] - disp).astype(np.float32)
-        map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
-        chroma = cv2.remap(np.ascontiguousarray(ycc[..., 1:]), map_x, map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-        if o.guided_radius > 0:
-            guide = np.ascontiguousarray(g, dtype=np.float32)
-            chroma = cv2.ximgproc.guidedFilter(guide, chroma, o.guided_radius, 1e-3)
-        uv = cbcr_to_uv(chroma)
-        return compose_luma_chroma(image, uv[:, ::-1] if flip else uv)
+        # SGBM on the whole image (uint8 in, made in strips); everything after it is row-local but for
+        # the guided filter (context 2 x its radius), so it runs in row strips: bounded memory at any size
+        a, b = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
+        for s in strips(h, STRIP_ROWS):
+            a[s.rows] = _to_u8(g[s.rows])
+            b[s.rows] = _to_u8(rgb_to_ycbcr(ref[s.rows])[..., 0].astype(np.float32))
+        disp, valid = sgbm_disparity_u8(a, b, o.num_disparities)
+        del a, b
+        out = np.empty((h, w, 3), np.float32)
+        for s in strips(h, STRIP_ROWS, 2 * o.guided_radius + 2):
+            n = s.hi - s.lo
+            ycc = rgb_to_ycbcr(ref[s.extended]).astype(np.float32)
+            filled = fill_invalid_disparity(s.take(disp), s.take(valid))
+            map_x = np.arange(w, dtype=np.float32)[None, :] - filled
+            map_y = np.repeat(np.arange(n, dtype=np.float32)[:, None], w, axis=1)
+            chroma = cv2.remap(np.ascontiguousarray(ycc[..., 1:]), map_x.astype(np.float32), map_y,
+                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if o.guided_radius > 0:
+                guide = np.ascontiguousarray(s.take(g), dtype=np.float32)
+                chroma = cv2.ximgproc.guidedFilter(guide, chroma, o.guided_radius, 1e-3)
+            uv = cbcr_to_uv(chroma[s.inner])
+            out[s.rows] = compose_luma_chroma(image[s.rows], uv[:, ::-1] if flip else uv)
+        return out
