@@ -203,3 +203,19 @@ def test_a_kill_between_record_and_rename_is_redone(work, monkeypatch):
     monkeypatch.chdir(work)
     assert cli.main(["colorize", "a.png", "b.png", "--out-dir", "out", "--method", "gray"]) == 0
     assert sorted(p.name for p in (work / "out").iterdir()) == ["a_gray.png", "b_gray.png", MANIFEST_NAME]
+
+
+def test_one_run_per_output_folder_and_out_dir_inside_the_source(work, capsys):
+    from tinct.batch.run import lock_folder
+
+    archive(work / "arch", count=1)
+    (work / "arch" / "coloured").mkdir()
+    held = lock_folder(work / "arch" / "coloured")
+    try:
+        assert cli.main(["colorize", "arch", "-r", "--out-dir", "arch/coloured"]) == 1
+        assert "another tinct colorize is writing to arch/coloured" in capsys.readouterr().err
+    finally:
+        os.close(held)
+    args = ["colorize", "arch", "-r", "--out-dir", "arch/coloured"]
+    assert cli.main(args) == 0 and cli.main(args) == 0  # its own outputs are never inputs
+    assert len(manifest(work / "arch" / "coloured")) == 4

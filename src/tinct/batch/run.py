@@ -7,6 +7,7 @@ into place (see :mod:`tinct.batch.manifest` for why this order loses nothing on 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from tinct.batch.manifest import Manifest, clean_temporaries, file_stamp, write_temp
 from tinct.batch.plan import Job
 from tinct.batch.work import Result, WorkSpec
+from tinct.errors import TinctError
 
 Backend = Callable[[WorkSpec, list[Job], Callable[[Job, Result], None]], None]
 
@@ -51,6 +53,19 @@ def config_key(spec: WorkSpec, weights_file: Path | None) -> str:
     return digest.hexdigest()[:16]
 
 
+def lock_folder(out_dir: Path) -> int:
+    """Hold an exclusive lock on ``out_dir`` (released when the process ends, also on SIGKILL), so
+    that two runs never write one folder; the open descriptor is returned."""
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise TinctError(f"another tinct colorize is writing to {out_dir}; wait for it (or stop it) and run "
+                         "this again") from None
+    return fd
+
+
 class Batch:
     """One run over ``jobs`` into ``out_dir``: :meth:`todo` decides, :meth:`commit` writes."""
 
@@ -61,12 +76,7 @@ class Batch:
         self.counts = Counts()
         self._lock = threading.Lock()
         self._bar: tqdm | None = None
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest(out_dir)
-        removed = clean_temporaries(out_dir)
-        if removed:
-            self.say(f"note: removed {removed} temporary file(s) left by an interrupted run")
-        self.manifest.rewrite(self.order)
+        self.manifest = Manifest(out_dir)  # read again under the folder's lock by :meth:`run`
 
     @property
     def order(self) -> list[str]:
@@ -97,18 +107,33 @@ class Batch:
 
     def run(self, backend: Backend) -> Counts:
         """Run the jobs that are not done on ``backend``; the manifest is compacted at the end, also
-        when interrupted (``KeyboardInterrupt`` propagates after the counts are set)."""
-        todo = self.todo()
-        self.counts.left = len(todo)
-        show = not self.quiet and len(todo) > 1 and sys.stderr.isatty()
-        self._bar = tqdm(total=len(todo), desc=f"colorize ({self.spec.method})", unit="img", leave=False,
-                         disable=not show)
+        when interrupted (``KeyboardInterrupt`` propagates after the counts are set). The output
+        folder is locked for the run; temporary files of killed runs are removed first."""
         try:
-            if todo:
-                backend(self.spec, todo, self.commit)
-        finally:
-            self._bar.close()
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lock = lock_folder(self.out_dir)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise TinctError(f"cannot write to the output folder {self.out_dir} ({reason})") from None
+        try:
+            self.manifest = Manifest(self.out_dir)
+            removed = clean_temporaries(self.out_dir)
+            if removed:
+                self.say(f"note: removed {removed} temporary file(s) left by an interrupted run")
             self.manifest.rewrite(self.order)
+            todo = self.todo()
+            self.counts.left = len(todo)
+            show = not self.quiet and len(todo) > 1 and sys.stderr.isatty()
+            self._bar = tqdm(total=len(todo), desc=f"colorize ({self.spec.method})", unit="img", leave=False,
+                             disable=not show)
+            try:
+                if todo:
+                    backend(self.spec, todo, self.commit)
+            finally:
+                self._bar.close()
+                self.manifest.rewrite(self.order)
+        finally:
+            os.close(lock)
         return self.counts
 
     def commit(self, job: Job, result: Result) -> None:
