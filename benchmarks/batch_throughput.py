@@ -37,8 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "photos"
 WORK = Path("/tmp/tinct_batch_bench")
 TINCT = str(ROOT / ".venv" / "bin" / "tinct")
-# Ray on 127.0.0.1 only (one machine), token authentication on the head and the client
-ENV = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="token")
+ENV = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # Ray on 127.0.0.1 only (one machine)
 
 
 def prepare(count: int) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tinct.batch.local import read_input
@@ -55,6 +56,9 @@ def connect(address: str | None) -> Any:
     start a private single-machine one on 127.0.0.1 when None."""
     if address is None:
         os.environ.setdefault(LOCAL_ONLY, "0")
+    elif "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get(
+            "RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"  # as `ray start` does when a token exists; harmless if unused
     ray = import_ray()
     if not ray.is_initialized():
         if address is None:
