@@ -4,8 +4,9 @@ A real ``tinct serve`` process (small limits so the bounds are reached) gets:
 
 1. 50 concurrent mixed clients x 3 rounds: page visitors, automatic (fusion with the strength
    slider), scribble (levin), reference (reinhard) and misbehaving clients (too large and
-   non-image uploads, a client that leaves mid-body). No connection may be reset, every job must
-   end done or be answered 503, no other error status may appear.
+   non-image uploads, a client that leaves mid-body, one that resets before its answer). No
+   connection may be reset, every job must end done or be answered 503, no other error status
+   may appear.
 2. 100 clients that send headers (and part of a body) and stall: a normal request made
    meanwhile may be at most 1 s slower than without them, and the stalled ones are dropped
    (408 or closed) after the read timeout.
@@ -134,6 +135,9 @@ class Client:
             with socket.create_connection(self.base, timeout=10) as leaver:
                 leaver.sendall(b"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                b"Content-Length: 9000\r\n\r\nab")
+            with socket.create_connection(self.base, timeout=10) as reader:  # leaves before the answer
+                reader.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                reader.sendall(b"GET /api/examples/astronaut/colour.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             self.call("POST", "/api/upload?role=image&name=huge.png", TOO_LARGE)
             self.call("POST", "/api/upload?role=image&name=notes.txt", b"not a picture")
             image = self.upload(GRAY)

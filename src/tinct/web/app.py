@@ -137,10 +137,9 @@ class WebApp:
     def example_png(self, name: str, kind: str) -> bytes:
         """``thumb`` (160 px) or ``colour`` (the original colour photo) of a gallery example, as PNG."""
         try:
-            entry = catalog.example(name)
+            return catalog.example_png(name, kind)
         except KeyError:
             raise NotFound(f"no example called '{name}'") from None
-        return self._encode_png(catalog.thumbnail(entry.image, 160 if kind == "thumb" else 4096))
 
     # ----------------------------------------------------------------------------- uploads
     def add_upload(self, data: bytes, *, name: str = "upload", role: str = "image") -> Upload:

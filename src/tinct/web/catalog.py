@@ -119,3 +119,13 @@ def thumbnail(file: str, size: int = 160) -> np.ndarray:
     rgb = tio.decode(example_bytes(file), name=file).rgb
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / size)))
     return np.ascontiguousarray(rgb[::step, ::step, :3], dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=len(EXAMPLES) * 2)
+def example_png(name: str, kind: str) -> bytes:
+    """PNG bytes of a gallery example's ``thumb`` (160 px) or ``colour`` original (cached: every
+    visitor asks for the same few; KeyError for an unknown name)."""
+    from tinct import io as tio
+
+    rgb = thumbnail(example(name).image, 160 if kind == "thumb" else 4096)
+    return tio.encode(rgb, format="png")
