@@ -90,6 +90,8 @@ def check_usage(args: argparse.Namespace, name: str) -> dict[str, Any]:
         raise UsageError(PROG, "--address and --workers are options of --backend ray")
     if args.workers is not None and args.workers < 1:
         raise UsageError(PROG, f"--workers must be at least 1, got {args.workers}")
+    if facts.weights:
+        options.setdefault("weights", "default")  # named in the manifest (the method's default anyway)
     return options
 
 
