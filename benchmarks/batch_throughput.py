@@ -4,8 +4,8 @@ Inputs: ``--count`` Kodak-size (768x512, landscape or portrait) gray JPEGs made 
 ``../shared/data/photos/val`` and then ``photos/train`` (BSDS500, resized; kept in /tmp between
 runs). Every run is the real command line in a fresh process:
 
-- cold start: ``tinct colorize one.jpg -o out.png --overwrite -q`` (wall, process start to exit),
-  ``--repeats`` times; the first run also reads the files from disk;
+- cold start: ``tinct colorize photo.jpg -q`` in a fresh folder (wall, process start to exit),
+  ``--repeats`` times; the first run may also read the program's files from disk;
 - local: ``tinct colorize DIR --out-dir OUT -q`` (the method loaded once, I/O threads);
 - ray: a head started with ``ray start --head --node-ip-address 127.0.0.1 --num-cpus 2``, then
   ``tinct colorize DIR --out-dir OUT --backend ray --address ... --workers 2 -q``; its outputs
@@ -58,10 +58,10 @@ def prepare(count: int) -> Path:
     return folder
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], cwd: Path | None = None) -> float:
     """Wall seconds of ``command``; fails loudly on a non-zero exit."""
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    proc = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=cwd)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -75,10 +75,15 @@ def steady_rate(out: Path) -> float:
 
 
 def cold_start(folder: Path, method: str, repeats: int) -> list[float]:
-    one = sorted(folder.glob("*.jpg"))[0]
-    out = WORK / "cold.png"
-    return [timed([TINCT, "colorize", str(one), "-o", str(out), "--overwrite", "-q", "--method", method])
-            for _ in range(repeats)]
+    """``tinct colorize photo.jpg`` (into ./tinct-out of a fresh folder each time)."""
+    one = sorted(folder.glob("*.jpg"))[0].resolve()
+    seconds = []
+    for k in range(repeats):
+        cwd = WORK / f"cold_{k}"
+        shutil.rmtree(cwd, ignore_errors=True)
+        cwd.mkdir(parents=True)
+        seconds.append(timed([TINCT, "colorize", str(one), "-q", "--method", method], cwd=cwd))
+    return seconds
 
 
 def run_batch(folder: Path, out: Path, method: str, extra: list[str]) -> dict[str, float]:
@@ -153,7 +158,7 @@ def markdown(r: dict) -> str:
     lines = [f"# Batch throughput: `tinct colorize` on {r['count']} Kodak-size photos ({r['method']})", "",
              f"Command: `{r['command']}`; machine: {r['machine']}. Inputs: gray 768x512 JPEGs made from "
              "photos/val + photos/train (BSDS500, resized).", "",
-             f"Cold start of `tinct colorize photo.jpg -o out.png` (wall, process start to exit): "
+             f"Cold start of `tinct colorize photo.jpg` (wall, process start to exit, one 768x512 JPEG): "
              f"median {statistics.median(r['cold_start_s']):.2f} s (runs: "
              f"{', '.join(f'{s:.2f}' for s in r['cold_start_s'])} s).", "",
              "| backend | wall (s) | images/min (wall) | images/min (steady) |", "|---|---|---|---|"]
