@@ -8,6 +8,7 @@ wait in memory at a time.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,12 +37,11 @@ def run_local(spec: WorkSpec, jobs: list[Job], commit: Commit, *, io_threads: in
               prefetch: int = 2) -> None:
     """Colorize ``jobs`` with one :class:`Worker`; ``commit(job, result)`` is called once per job (from
     an I/O thread or this one). On KeyboardInterrupt, results already computed are committed first."""
+
     def load(job: Job) -> Decoded:
         return decode_input(str(job.input), read_input(job.input), spec.max_pixels)
 
     def finish(job: Job, item: Decoded, rgb: object) -> None:
-        import time
-
         try:
             payload = worker.encode(item, rgb)  # type: ignore[arg-type]
             result = Result(item.input, payload, None, item.notes, time.perf_counter() - item.started)

@@ -119,12 +119,13 @@ def _stream(ray: Any, actors: list[Any], chunks: list[list[Job]], commit: Callab
         load[id(actor)] -= 1
         try:
             results = ray.get(ready[0])
-        except ray.exceptions.RayActorError:
+        except ray.exceptions.RayActorError as exc:
             alive = [a for a in alive if a is not actor]
             queue.append(jobs)
             if not alive:
-                raise TinctError(f"every Ray worker died; {sum(len(c) for c in queue)} image(s) are not "
-                                 "done; run the same command again to finish them") from None
+                cause = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
+                raise TinctError(f"every Ray worker died ({cause}); {sum(len(c) for c in queue)} image(s) "
+                                 "are not done; run the same command again to finish them") from None
             submit()
             continue
         for job, result in zip(jobs, results, strict=True):

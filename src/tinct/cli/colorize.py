@@ -145,13 +145,18 @@ def _run_batch(args: argparse.Namespace, spec: WorkSpec, jobs: list, out_dir: Pa
 
 
 def _check_options_now(spec: WorkSpec) -> None:
-    """Ray workers load the method far away: check the options here first (imports the method)."""
+    """Ray workers load the method far away: check the options and the weights file here first
+    (imports the method)."""
     from tinct.options import build_options
+    from tinct.weights import resolve
 
+    info = tinct.method_info(spec.method)
     try:
-        build_options(tinct.method_info(spec.method).options, spec.options, owner=spec.method)
+        build_options(info.options, spec.options, owner=spec.method)
     except OptionError as exc:
         raise UsageError(PROG, str(exc)) from None
+    if info.weights:
+        resolve(spec.method, spec.options.get("weights"))
 
 
 def _weights_file(spec: WorkSpec) -> Path | None:
