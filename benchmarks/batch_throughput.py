@@ -94,6 +94,25 @@ def run_batch(folder: Path, out: Path, method: str, extra: list[str]) -> dict[st
             "steady_images_per_min": steady_rate(out)}
 
 
+def overlap(folder: Path, method: str) -> dict[str, float]:
+    """In this process: the local backend with its I/O threads overlapping compute (prefetch 2) and
+    without (prefetch 0: decode, compute, encode one after the other), images/min each."""
+    from tinct.batch.local import run_local
+    from tinct.batch.plan import find_inputs, plan_jobs
+    from tinct.batch.work import WorkSpec
+
+    out = WORK / "out_overlap"
+    jobs = plan_jobs(find_inputs([str(folder)])[0], method, out)
+    out.mkdir(parents=True, exist_ok=True)
+    rates = {}
+    for name, prefetch in (("serial", 0), ("overlapped", 2)):
+        start = time.perf_counter()
+        run_local(WorkSpec(method), jobs, lambda job, result: (out / job.output).write_bytes(result.payload),
+                  prefetch=prefetch)
+        rates[f"{name}_images_per_min"] = 60 * len(jobs) / (time.perf_counter() - start)
+    return rates
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -136,6 +155,7 @@ def main() -> None:
     folder = prepare(args.count)
     cold = cold_start(folder, args.method, args.repeats)
     local = run_batch(folder, WORK / "out_local", args.method, [])
+    local.update(overlap(folder, args.method))
     result = {"command": " ".join(["benchmarks/batch_throughput.py", *sys.argv[1:]]), "method": args.method,
               "count": args.count, "machine": f"{platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} CPUs", "cold_start_s": cold, "local": local}
@@ -164,6 +184,10 @@ def markdown(r: dict) -> str:
              "| backend | wall (s) | images/min (wall) | images/min (steady) |", "|---|---|---|---|"]
     lines += [f"| {name} | {v['seconds']:.1f} | {v['images_per_min']:.1f} | "
               f"{v['steady_images_per_min']:.1f} |" for name, v in rows]
+    lo = r["local"]
+    lines += ["", f"The local backend's I/O threads (in one process, the model load included): "
+                  f"{lo['overlapped_images_per_min']:.1f} images/min overlapped vs "
+                  f"{lo['serial_images_per_min']:.1f} decoding, computing and encoding one after the other."]
     if "ray" in r:
         o = r["ray_overhead"]
         lines += ["", f"Ray overhead (Ray time / local time): {o['wall']:.2f}x wall (start-up included), "
