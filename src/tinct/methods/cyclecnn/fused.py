@@ -10,7 +10,12 @@ Same arithmetic as the straightforward modules (to ~1e-6), arranged for a CPU:
   halo: the refinement's guide and body ResNets run as two strip passes (halo 18 and 19) instead
   of one pass with halo 37;
 - the cost volume over the ``d`` disparities is :func:`~.weight_volume.banded_average` (block
-  matmuls, a few rows at a time) instead of a loop over disparities.
+  matmuls, a few rows at a time) instead of a loop over disparities;
+- with the regularized cost volume (``volume = "cost3d"``, :mod:`.cost3d`) the ResNet features of the
+  whole image are kept (``2 x width`` floats per pixel), the 3-D network runs once on the pooled
+  volume (in row strips of ~64k coarse pixels with an aligned halo, so its memory stays bounded at any
+  size) and each strip's banded average adds that strip's up-sampled logits (``d`` floats per pixel
+  of the strip only).
 
 Without oneDNN (``torch.ops.mkldnn._convolution_pointwise`` missing) it falls back to
 ``F.conv2d`` + ReLU (same result, slower).
@@ -25,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinct.methods.cyclecnn.cost3d import upsample_logits
 from tinct.methods.cyclecnn.weight_volume import banded_average
 from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
 from tinct.nn.tiling import Strip, strips
@@ -124,12 +130,16 @@ class FusedNetworks:
     # default strip: ~300k pixels (288 rows at W = 1024: 3 strips of 260 for 780 rows); measured at
     # 780x1024 on 2 threads, 3 strips of 260 beat 4 of 195 by ~3 % and 2 of 390 (out of cache)
     strip_pixels = 300_000
+    cost_strip_pixels = 65_536  # coarse pixels per strip of the 3-D network (cost3d)
 
     def __init__(self, colorizer: nn.Module, refiner: nn.Module | None) -> None:
         self.gray = FusedResNet(colorizer.extract_gray)
         self.color = FusedResNet(colorizer.extract_color)
         self.scale = colorizer.log_scale.detach().exp()
         self.default_disparities = int(colorizer.config.disparities)
+        self.cost = getattr(colorizer, "regularizer", None)
+        if self.cost is not None:
+            self.cost.eval()
         self.guide = self.body = None
         if refiner is not None:
             self.guide = FusedResNet(refiner.guide)
@@ -167,11 +177,11 @@ class FusedNetworks:
         # the refinement body: the same rows, its own halo (over M's output and the guide features)
         body_strips = [s.with_halo(self.body.radius, h) for s in m_strips] if refine else []
         guides: list[tuple[Strip, torch.Tensor]] = []  # guide features of the strips still needed
+        features, bias = self._matching(g, r, m_strips, d)
         for s in m_strips:
-            fa = s.crop(self.gray(s.take(g)))
-            fb = s.crop(self.color(s.take(r)))
+            fa, fb = features(s)
             ycc[:, 1:, s.rows] = banded_average(fa, fb, ref_ycbcr[:, 1:, s.rows], d, self.scale,
-                                                block=block, rows=rows)
+                                                block=block, rows=rows, bias=bias(s))
             if not refine:
                 continue
             guides.append((s, s.crop(self.guide(s.take(g)))))
@@ -184,6 +194,24 @@ class FusedNetworks:
             return ycc.contiguous()
         result[:, :1] = gray
         return result
+
+    def _matching(self, g: torch.Tensor, r: torch.Tensor, m_strips: list[Strip], d: int):
+        """``features(strip) -> (fa, fb)`` of the strip's own rows and ``bias(strip)`` (up-sampled cost3d
+        logits ``(N, rows, W, d)``, or None for the dot-product volume)."""
+        if self.cost is None:
+            return (lambda s: (s.crop(self.gray(s.take(g))), s.crop(self.color(s.take(r))))), (lambda s: None)
+        n, _, h, w = g.shape
+        cl = torch.channels_last
+        fa = torch.empty(n, self.gray.out_channels, h, w).contiguous(memory_format=cl)
+        fb = torch.empty(n, self.color.out_channels, h, w).contiguous(memory_format=cl)
+        for s in m_strips:
+            fa[:, :, s.rows] = s.crop(self.gray(s.take(g)))
+            fb[:, :, s.rows] = s.crop(self.color(s.take(r)))
+        stride = self.cost.stride
+        coarse_w = -(-w // stride)
+        logits = self.cost.coarse_logits(fa, fb, d, strip_rows=max(4, self.cost_strip_pixels // coarse_w))
+        return ((lambda s: (fa[:, :, s.rows], fb[:, :, s.rows])),
+                (lambda s: upsample_logits(logits, stride, d, w, range(s.top, s.bottom))))
 
     def _refine_strip(self, strip: Strip, guides: list[tuple[Strip, torch.Tensor]], ycc: torch.Tensor,
                       result: torch.Tensor) -> None:

@@ -21,7 +21,7 @@ from tinct.errors import TinctError
 from tinct.methods.cyclecnn.fused import FusedNetworks
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, hflip
 from tinct.methods.cyclecnn.refine import RefinementCNN
-from tinct.weights import load_weights
+from tinct.weights import WeightCard, load_weights
 
 
 @dataclass
@@ -34,15 +34,20 @@ class Networks:
     fused: FusedNetworks | None = None
 
 
-def networks_from_tensors(tensors: dict[str, torch.Tensor], card: dict | None = None) -> Networks:
-    """Build :class:`Networks` from ``model.*`` / ``refine.*`` tensors (sizes read off the tensors).
+def networks_from_tensors(tensors: dict[str, torch.Tensor], card: WeightCard | None = None) -> Networks:
+    """Build :class:`Networks` from ``model.*`` / ``refine.*`` tensors (sizes read off the tensors; the
+    weight volume is "cost3d" when there are ``model.regularizer.*`` tensors, its stride from the card's
+    ``model`` section, default 4; cards without ``volume`` are the dot-product model).
 
     Raises:
         TinctError: tensors that do not fit M or the (default) refinement CNN.
     """
     width = int(tensors["model.extract_gray.head.0.weight"].shape[0])
     n_blocks = len({k.split(".")[3] for k in tensors if k.startswith("model.extract_gray.blocks.")})
-    colorizer = ColorizationCNN(ModelConfig(width, n_blocks))
+    trained = card.section("model", ModelConfig) if card is not None else ModelConfig()
+    volume = "cost3d" if any(k.startswith("model.regularizer.") for k in tensors) else "dot"
+    config = ModelConfig(width, n_blocks, trained.disparities, volume, trained.cost_stride)
+    colorizer = ColorizationCNN(config)
     _load(colorizer, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, "model")
     refiner = None
     refine_state = {k[7:]: v for k, v in tensors.items() if k.startswith("refine.")}

@@ -6,27 +6,40 @@ pixel ``(j, i)`` of A, the reference pixels ``(j, i) .. (j, i + d - 1)``; A_C's 
 W-weighted average of B's Cb, Cr and A_C's Y is A's Y (kept exactly). The same average of B's Y,
 ``warped_y``, is what the structure-similarity loss compares with A's Y (``I_C^Y`` of eq. 1).
 
+``ModelConfig.volume`` selects how W is scored: ``"dot"`` (scaled dot products of the two feature
+vectors, the first implementation, kept as the ablation row) or ``"cost3d"`` (the same dot products
+plus the up-sampled logits of a cost volume regularized by a 3-D encoder-decoder, after Dong et al.
+2019: :mod:`.cost3d`).
+
 Images inside the model are YCbCr (BT.601 full range), channel-first, in [0, 1].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
+from tinct.methods.cyclecnn.cost3d import CostRegularizer, upsample_logits
 from tinct.methods.cyclecnn.weight_volume import streaming_average, weight_volume, weighted_average
 from tinct.nn.resnet import ResNetExtractor
 
 
 @dataclass
 class ModelConfig:
-    """Architecture of M (paper: width 16, 8 residual blocks, d = 64)."""
+    """Architecture of M (paper: width 16, 8 residual blocks, d = 64).
+
+    ``volume``: ``"dot"`` (dot-product scores only; every card without this key) or ``"cost3d"`` (plus
+    the regularized cost volume of :mod:`.cost3d` at 1/``cost_stride`` resolution; 1 = full).
+    """
 
     width: int = 16
     n_blocks: int = 8
     disparities: int = 64
+    volume: Literal["dot", "cost3d"] = "dot"
+    cost_stride: int = 4
 
 
 @dataclass
@@ -53,6 +66,9 @@ class ColorizationCNN(nn.Module):
         self.extract_color = ResNetExtractor(3, c.width, c.n_blocks)
         # inverse temperature of the softmax over disparities, learnt in log space
         self.log_scale = nn.Parameter(torch.tensor(-1.0))
+        if c.volume not in ("dot", "cost3d"):
+            raise ValueError(f"unknown weight volume {c.volume!r}; 'dot' or 'cost3d'")
+        self.regularizer = CostRegularizer(c.width, c.cost_stride) if c.volume == "cost3d" else None
 
     @property
     def receptive_radius(self) -> int:
@@ -62,6 +78,14 @@ class ColorizationCNN(nn.Module):
         """ResNet features of A and B, ``(N, width, H, W)`` each (inputs centred at 0)."""
         return self.extract_gray(gray - 0.5), self.extract_color(ref_ycbcr - 0.5)
 
+    def cost_bias(self, feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int) -> torch.Tensor | None:
+        """The regularized cost volume's logits at full resolution ``(N, H, W, d)`` (None for "dot")."""
+        if self.regularizer is None:
+            return None
+        h, w = feat_a.shape[-2:]
+        logits = self.regularizer.coarse_logits(feat_a, feat_b, disparities)
+        return upsample_logits(logits, self.regularizer.stride, disparities, w, range(h))
+
     def forward(self, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int | None = None,
                 return_weights: bool = True) -> Colorized:
         if gray.shape[-2:] != ref_ycbcr.shape[-2:]:
@@ -70,9 +94,11 @@ class ColorizationCNN(nn.Module):
         d = disparities or self.config.disparities
         fa, fb = self.features(gray, ref_ycbcr)
         scale = self.log_scale.exp()
-        if return_weights:
-            w = weight_volume(fa, fb, d, scale)
+        bias = self.cost_bias(fa, fb, d)
+        if return_weights or bias is not None:
+            w = weight_volume(fa, fb, d, scale, bias)
             avg = weighted_average(w, ref_ycbcr)
+            w = w if return_weights else None
         else:
             w = None
             avg = streaming_average(fa, fb, ref_ycbcr, d, scale)

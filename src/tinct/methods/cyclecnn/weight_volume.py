@@ -34,7 +34,7 @@ def _shifted_scores(feat_a: torch.Tensor, feat_b: torch.Tensor, k: int, scale: t
 
 
 def weight_volume(feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int,
-                  scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+                  scale: torch.Tensor | float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax weights over disparities.
 
     Args:
@@ -42,6 +42,8 @@ def weight_volume(feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int,
         feat_b: ``(N, C, H, W)`` features of the reference B (same size).
         disparities: ``d`` >= 1; disparity ``k`` looks at reference column ``i + k``.
         scale: multiplies the dot products (a learnt inverse temperature).
+        bias: ``(N, H, W, d)`` added to the scores before the softmax (the regularized cost volume of
+            :mod:`.cost3d`), or None.
 
     Returns:
         ``(N, d, H, W)`` weights >= 0 summing to 1 over dim 1; zero where ``i + k >= W``.
@@ -53,6 +55,8 @@ def weight_volume(feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int,
     scores = feat_a.new_full((n, disparities, h, w), float("-inf"))
     for k in range(min(disparities, w)):
         scores[:, k, :, : w - k] = _shifted_scores(feat_a, feat_b, k, scale)
+    if bias is not None:
+        scores = scores + bias.permute(0, 3, 1, 2)
     return torch.softmax(scores, dim=1)
 
 
@@ -121,8 +125,19 @@ def _band_mask(block: int, disparities: int, width: int) -> torch.Tensor:
     return torch.zeros(nb, block, ext).masked_fill_(~valid, float("-inf"))
 
 
+def _skew(bias: torch.Tensor, block: int, nb: int) -> torch.Tensor:
+    """``(m, W, d)`` per-pixel disparity values -> ``(m, nb, block, block + d - 1)`` in the band layout:
+    ``out[r, b, p, p + k] = bias[r, b * block + p, k]``, 0 elsewhere and past ``W`` (one zero-padding copy
+    and a strided view, no loop)."""
+    m, w, d = bias.shape
+    ext = block + d - 1
+    flat = F.pad(bias, (0, block, 0, nb * block - w)).view(m, nb, block * (block + d))
+    return flat[..., :block * ext].view(m, nb, block, ext)
+
+
 def banded_average(feat_a: torch.Tensor, feat_b: torch.Tensor, values: torch.Tensor, disparities: int,
-                   scale: torch.Tensor | float = 1.0, *, block: int = 16, rows: int = 8) -> torch.Tensor:
+                   scale: torch.Tensor | float = 1.0, *, block: int = 16, rows: int = 8,
+                   bias: torch.Tensor | None = None) -> torch.Tensor:
     """Same as :func:`streaming_average` (to float rounding) by banded block matmuls, ``rows`` image
     rows at a time (see the module docstring).
 
@@ -133,6 +148,7 @@ def banded_average(feat_a: torch.Tensor, feat_b: torch.Tensor, values: torch.Ten
         scale: inverse temperature.
         block: pixels per matmul block; rows: image rows per step (the volume of ``rows * W * (block
             + d - 1)`` floats should stay in cache).
+        bias: ``(N, H, W, d)`` added to the scores of each disparity (as in :func:`weight_volume`).
 
     Returns:
         ``(N, V, H, W)`` in channels-last memory format.
@@ -153,11 +169,15 @@ def banded_average(feat_a: torch.Tensor, feat_b: torch.Tensor, values: torch.Ten
     b = F.pad(feat_b.permute(0, 2, 3, 1).reshape(nh, w, c), (0, 0, 0, wp - w))
     vals = F.pad(values.permute(0, 2, 3, 1).reshape(nh, w, v), (0, 0, 0, wp - w))
     mask = _band_mask(block, d, w).to(feat_a.dtype)
+    if bias is not None:
+        bias = bias.reshape(nh, w, d)
     out = torch.empty(nh, nb, block, v, dtype=values.dtype)
     for r0 in range(0, nh, rows):
         m = min(rows, nh - r0)
         bx = b.as_strided((m, nb, ext, c), (wp * c, block * c, c, 1), b.storage_offset() + r0 * wp * c)
         scores = torch.matmul(a[r0:r0 + m], bx.transpose(-1, -2)).add_(mask)  # (m, nb, block, ext)
+        if bias is not None:
+            scores.add_(_skew(bias[r0:r0 + m], block, nb))
         weights = torch.softmax(scores, dim=-1)
         vx = vals.as_strided((m, nb, ext, v), (wp * v, block * v, v, 1), vals.storage_offset() + r0 * wp * v)
         torch.matmul(weights, vx, out=out[r0:r0 + m])
