@@ -24,7 +24,7 @@ METHODS: dict[str, dict[str, Any]] = {
     'cyclecnn': {'accepts': ['reference'],
                  'needs': ['reference'],
                  'options': [['weights', 'str'],
-                             ['disparities', 'int | None'],
+                             ['disparities', "int | 'auto' | None"],
                              ['reference_side', "'left'|'right'"],
                              ['refine', 'bool'],
                              ['optimized', 'bool'],
