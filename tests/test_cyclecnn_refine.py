@@ -37,8 +37,10 @@ def tiny_m(tmp_path) -> str:
 
 
 def _cfg(colorizer: str, **kw) -> training.TrainConfig:
+    # the scenes of the original one-pair diagnostic: no slant, colour gains or vertical misalignment
     return training.TrainConfig(stage="refine", crop_height=24, crop_width=40, batch_size=2, max_disparity=6,
-                                lr=2e-3, model=TINY, colorizer_weights=colorizer, **kw)
+                                slant_x=0.0, colour_gain=0.0, misalign_y=0.0, lr=2e-3, model=TINY,
+                                colorizer_weights=colorizer, **kw)
 
 
 def _batch(cfg: training.TrainConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:

@@ -37,7 +37,8 @@ class SyntheticPair:
 
 
 def _crop(texture: np.ndarray, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``(h, w)`` crop, the texture being resized up first if it is too small."""
+    """A random ``(h, w)`` float32 crop in [0, 1], the texture being resized up first if it is too small
+    (``texture``: float32 in [0, 1] or uint8, the compact form of a large training set)."""
     th, tw = texture.shape[:2]
     if th < h or tw < w:
         f = max(h / th, w / tw) * 1.01
@@ -46,7 +47,10 @@ def _crop(texture: np.ndarray, h: int, w: int, rng: np.random.Generator) -> np.n
         th, tw = texture.shape[:2]
     y = int(rng.integers(0, th - h + 1))
     x = int(rng.integers(0, tw - w + 1))
-    return np.ascontiguousarray(texture[y:y + h, x:x + w])
+    crop = texture[y:y + h, x:x + w]
+    if crop.dtype == np.uint8:
+        return crop.astype(np.float32) * np.float32(1 / 255)
+    return np.ascontiguousarray(crop)
 
 
 def _shape_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -66,16 +70,19 @@ def _shape_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _shift_x(img: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
-    """``out(y, x) = img(y, x + shift(y))`` with linear interpolation, zero outside."""
+    """``out(y, x) = img(y, x + shift(y[, x]))`` with linear interpolation, zero outside; ``shift`` is a
+    number, one per row ``(H,)`` or one per pixel ``(H, W)``."""
     h, w = img.shape[:2]
-    shift = np.broadcast_to(np.asarray(shift, np.float32).reshape(-1, 1), (h, 1))
+    shift = np.asarray(shift, np.float32)
+    shift = shift if shift.ndim == 2 else np.broadcast_to(shift.reshape(-1, 1), (h, 1))
     map_x = (np.arange(w, dtype=np.float32)[None, :] + shift).astype(np.float32)
     map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
     return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def layered_stereo_pair(textures: list[np.ndarray], height: int, width: int, rng: np.random.Generator, *,
-                        max_disparity: float = 48.0, n_layers: tuple[int, int] = (1, 4)) -> SyntheticPair:
+                        max_disparity: float = 48.0, n_layers: tuple[int, int] = (1, 4),
+                        slant_x: float = 0.0) -> SyntheticPair:
     """Render a rectified pair from textured layers.
 
     Args:
@@ -85,6 +92,8 @@ def layered_stereo_pair(textures: list[np.ndarray], height: int, width: int, rng
         rng: random generator.
         max_disparity: largest disparity in pixels (foreground layers are nearer than the background).
         n_layers: inclusive range of the number of foreground layers.
+        slant_x: the background plane also slants in x: its disparity changes by up to ``slant_x *
+            max_disparity`` across the width (0: fronto-parallel rows, the original scenes).
 
     Returns:
         :class:`SyntheticPair`.
@@ -95,9 +104,13 @@ def layered_stereo_pair(textures: list[np.ndarray], height: int, width: int, rng
     bg_disp = np.linspace(d_top, d_bottom, height, dtype=np.float32)
     bg = _crop(textures[int(rng.integers(len(textures)))], height, width + pad, rng)
     left = bg[:, :width].copy()
-    right = _shift_x(bg, bg_disp)[:, :width]
-    disp_left = np.repeat(bg_disp[:, None], width, axis=1)
-    disp_right = disp_left.copy()
+    if slant_x > 0:
+        disp_right, disp_left = _slanted_background(bg_disp, width, max_disparity, slant_x, rng)
+        right = _shift_x(bg[:, :width + pad], np.pad(disp_right, ((0, 0), (0, pad)), mode="edge"))[:, :width]
+    else:
+        right = _shift_x(bg, bg_disp)[:, :width]
+        disp_left = np.repeat(bg_disp[:, None], width, axis=1)
+        disp_right = disp_left.copy()
     count = int(rng.integers(n_layers[0], n_layers[1] + 1))
     layer_disps = np.sort(rng.uniform(0.4 * max_disparity, max_disparity, count))  # far to near
     for d in layer_disps:
@@ -113,6 +126,18 @@ def layered_stereo_pair(textures: list[np.ndarray], height: int, width: int, rng
     occluded = _occluded(disp_left, disp_right)
     return SyntheticPair(np.clip(left, 0, 1).astype(np.float32), np.clip(right, 0, 1).astype(np.float32),
                          disp_left, disp_right, occluded)
+
+
+def _slanted_background(row_disp: np.ndarray, width: int, max_disparity: float, slant_x: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Right- and left-view disparities ``(H, W)`` of a plane ``d_r(y, x_r) = row_disp(y) + c x_r`` (in
+    right-view columns), kept within ``[0, max_disparity]``; the left view sees ``x = x_r + d_r`` so its
+    disparity is ``d_l(y, x) = (row_disp(y) + c x) / (1 + c)``."""
+    c = float(rng.uniform(-1, 1)) * slant_x * max_disparity / width
+    x = np.arange(width, dtype=np.float32)[None, :]
+    row = row_disp[:, None]
+    row = np.clip(row, max(0.0, -c * (width - 1)), max_disparity - max(0.0, c * (width - 1)))
+    return (row + c * x).astype(np.float32), ((row + c * x) / (1 + c)).astype(np.float32)
 
 
 def _occluded(disp_left: np.ndarray, disp_right: np.ndarray) -> np.ndarray:
@@ -161,11 +186,22 @@ def simulate_mono_camera(rgb: np.ndarray, response: CameraResponse, rng: np.rand
 
 
 def simulate_color_camera(rgb: np.ndarray, rng: np.random.Generator, *, max_noise: float = 0.02,
-                          max_blur: float = 0.8) -> np.ndarray:
+                          max_blur: float = 0.8, max_gain: float = 0.0,
+                          max_shift_y: float = 0.0) -> np.ndarray:
     """Colour capture: a little blur and more noise than the mono camera (Bayer filters lose light).
+
+    ``max_gain``: per-channel gains in ``1 +- max_gain`` (the colour camera's own white balance);
+    ``max_shift_y``: a vertical shift of up to this many pixels (imperfect rectification). Both 0 by
+    default (then no random numbers are drawn for them).
 
     Returns float32 ``(H, W, 3)`` in [0, 1]."""
     out = rgb.astype(np.float32)
+    if max_gain > 0:
+        out = out * rng.uniform(1 - max_gain, 1 + max_gain, 3).astype(np.float32)
+    if max_shift_y > 0:
+        shift = np.float32([[1, 0, 0], [0, 1, rng.uniform(-max_shift_y, max_shift_y)]])
+        out = cv2.warpAffine(out, shift, out.shape[1::-1], flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
     sigma = float(rng.uniform(0, max_blur))
     if sigma > 0.05:
         out = cv2.GaussianBlur(out, (0, 0), sigma)

@@ -11,8 +11,9 @@ Stages (``--stage``):
 - ``bundle``: no training; joins ``--colorizer-weights`` (M) and ``--refine-weights`` into one
   inference file ``<out>/cyclecnn.safetensors`` (+ card), the format of the bundled weights.
 
-Data: synthetic dual-lens pairs from ``photos/train`` (:mod:`tinct.data.dual_lens`), flipped to
-M's convention (a match of gray pixel ``i`` lies at reference ``i + k``).
+Data: synthetic dual-lens pairs from ``photos/train`` + ``photos/extra_train`` (``--data``: folders
+separated by commas; :mod:`tinct.data.dual_lens`), flipped to M's convention (a match of gray pixel
+``i`` lies at reference ``i + k``). ``--set bf16=true``: bf16 autocast of M's forward (CPU).
 CLI: ``tinct train cyclecnn --stage cycle --out /work/runs/cyclecnn --set model.disparities=80 ...``
 (:class:`TrainConfig`, :func:`run`).
 """
@@ -47,7 +48,14 @@ from tinct.methods.cyclecnn.losses import (
     ssim_structure_loss,
     structure_similarity_loss,
 )
-from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, colorize_cycle, hflip
+from tinct.methods.cyclecnn.model import (
+    ColorizationCNN,
+    Colorized,
+    CycleOutput,
+    ModelConfig,
+    colorize_cycle,
+    hflip,
+)
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.options import option
@@ -57,7 +65,7 @@ from tinct.weights import WeightCard, load_weights, save_weights
 STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
 
 
-DEFAULT_DATA = "../shared/data/photos/train"
+DEFAULT_DATA = "../shared/data/photos/train,../shared/data/photos/extra_train"
 DEFAULT_STEPS = 1000
 
 
@@ -68,12 +76,18 @@ class TrainConfig:
     stage: Literal["ssm", "cycle", "supervised", "refine", "bundle"] = option(
         "cycle", "what to train (see the docstring of tinct.methods.cyclecnn.training)")
     crop_height: int = option(96, "height of the synthetic stereo crops")
-    crop_width: int = option(160, "width of the synthetic stereo crops")
+    crop_width: int = option(256, "width of the synthetic stereo crops")
     batch_size: int = option(2, "pairs per batch")
-    max_disparity: float = option(40.0, "largest disparity of the synthetic pairs, pixels")
+    max_disparity: float = option(96.0, "largest disparity of the synthetic pairs, pixels")
+    slant_x: float = option(0.5, "background disparity changes by up to this share of max_disparity across "
+                            "the width (0: fronto-parallel rows)")
+    colour_gain: float = option(0.1, "colour camera: per-channel gains 1 +- this (its own white balance)")
+    misalign_y: float = option(0.5, "colour camera: vertical shift up to this many pixels (rectification)")
     lr: float = option(1e-3, "RMSProp learning rate, constant (paper); Adam with warm-up for stage refine")
-    max_textures: int = option(160, "photos read as textures of the synthetic scenes")
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(disparities=48))
+    max_textures: int = option(4000, "photos read as textures of the synthetic scenes (random subset; "
+                               "a small number for smoke runs)")
+    bf16: bool = option(False, "bf16 autocast of M's forward pass (stages cycle, supervised)")
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(disparities=104, volume="cost3d"))
     loss: LossConfig = field(default_factory=LossConfig)
     ssm_weights: str | None = option(None, "stage cycle with loss.ss_kind=ssm: the trained SSM")
     colorizer_weights: str | None = option(None, "stage refine and bundle: the trained M")
@@ -81,13 +95,14 @@ class TrainConfig:
     refine_warmup: int = option(200, "stage refine: linear learning-rate warm-up steps (Adam)")
 
 
-def load_textures(folder: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Up to ``limit`` random photos of ``folder`` as float32 RGB (at least 64 px on each side)."""
-    paths = list_images(folder)
+def load_textures(folders: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Up to ``limit`` random photos of ``folders`` (one folder, or several separated by commas) as uint8
+    RGB (4x smaller than float32: the whole training set fits; at least 64 px on each side)."""
+    paths = [p for f in str(folders).split(",") if f for p in list_images(f)]
     if not paths:
-        raise TinctError(f"{folder}: no training images")
+        raise TinctError(f"{folders}: no training images")
     order = rng.permutation(len(paths))[:limit]
-    out = [read_rgb(paths[i]) for i in order]
+    out = [np.clip(read_rgb(paths[i]) * 255 + 0.5, 0, 255).astype(np.uint8) for i in order]
     return [t for t in out if min(t.shape[:2]) >= 64] or out
 
 
@@ -105,11 +120,11 @@ def dual_lens_sample(textures: list[np.ndarray], cfg: TrainConfig, rng: np.rando
     through a colour-camera simulation (the "real" data); otherwise gray = exact luma (Dong's data).
     """
     pair = layered_stereo_pair(textures, cfg.crop_height, cfg.crop_width, rng,
-                               max_disparity=cfg.max_disparity)
+                               max_disparity=cfg.max_disparity, slant_x=cfg.slant_x)
     left_ycc = rgb_to_ycbcr(pair.left).astype(np.float32)
     if camera_sim:
         gray = simulate_mono_camera(pair.left, random_mono_response(rng), rng)
-        ref = simulate_color_camera(pair.right, rng)
+        ref = simulate_color_camera(pair.right, rng, max_gain=cfg.colour_gain, max_shift_y=cfg.misalign_y)
     else:
         gray, ref = left_ycc[..., 0], pair.right
     flip = (slice(None), slice(None, None, -1))  # Middlebury geometry -> M's i + k search
@@ -135,7 +150,7 @@ def make_batches(cfg: TrainConfig, seed: int, data: str = DEFAULT_DATA):
                     tex = textures[int(rng.integers(len(textures)))]
                     y = int(rng.integers(0, tex.shape[0] - min(cfg.crop_height, tex.shape[0]) + 1))
                     x = int(rng.integers(0, tex.shape[1] - min(cfg.crop_width, tex.shape[1]) + 1))
-                    crop = tex[y:y + cfg.crop_height, x:x + cfg.crop_width]
+                    crop = tex[y:y + cfg.crop_height, x:x + cfg.crop_width].astype(np.float32) / 255
                     g, c, t = ssm_training_pair(crop, rng)
                     items.append({"gray": _to_tensor(g), "color": _to_tensor(c), "target": _to_tensor(t)})
                 yield _stack(_same_size(items))
@@ -206,10 +221,15 @@ class ColorizerTrainer(_Trainer):
         lc = self.cfg.loss
         gray, ref = batch["gray"], batch["ref"]
         if self.cfg.stage == "supervised":
-            first = self.module(gray, ref)
-            return {"total": chroma_ssim_loss(first.ycbcr, batch["target"]),
-                    "first_ssim_cbcr": 1 - chroma_ssim_loss(first.ycbcr.detach(), batch["target"])}
-        out = colorize_cycle(self.module, gray, ref)
+            with self._autocast():
+                first = self.module(gray, ref)
+            ycbcr = first.ycbcr.float()
+            return {"total": chroma_ssim_loss(ycbcr, batch["target"]),
+                    "first_ssim_cbcr": 1 - chroma_ssim_loss(ycbcr.detach(), batch["target"])}
+        with self._autocast():
+            out = colorize_cycle(self.module, gray, ref)
+        out = CycleOutput(*(Colorized(c.ycbcr.float(), c.warped_y.float(), c.weights.float())
+                            for c in (out.first, out.second)))
         terms: dict[str, torch.Tensor] = {}
         if lc.structure > 0:
             if lc.ss_kind == "ssm":
@@ -225,6 +245,10 @@ class ColorizerTrainer(_Trainer):
         with torch.no_grad():  # monitoring only: the ground truth never reaches the gradient
             terms["first_ssim_cbcr"] = 1 - chroma_ssim_loss(out.first.ycbcr, batch["target"])
         return {"total": total, **terms}
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast of M's forward pass when ``bf16`` is set (the losses stay float32)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.module.train()
