@@ -53,6 +53,7 @@ class ResnetGenerator(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, width: int = 32, n_blocks: int = 3) -> None:
         super().__init__()
         w = width
+        self.n_blocks = n_blocks
         self.net = nn.Sequential(
             conv_norm_act(in_ch, w),
             conv_norm_act(w, 2 * w, stride=2),
@@ -67,6 +68,13 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(x))
+
+    @property
+    def receptive_radius(self) -> int:
+        """Input pixels each output pixel depends on, on each side (with norm statistics fixed): 1 + 1
+        (full-size conv, stride-2 conv) + 2 (stride-2 conv at H/2) + 8 per block (two convs at H/4)
+        + 4 (nearest-upsampling offsets) + 2 + 1 (the convs at H/2 and H) + 1 (output conv)."""
+        return 12 + 8 * self.n_blocks
 
 
 class PatchDiscriminator(nn.Module):

@@ -20,6 +20,7 @@ import torch
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
+from tinct.nn.tiling import strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 from tinct.weights import WeightCard, load_weights, resolve
@@ -63,7 +64,8 @@ class GANOptions:
           train_config="tinct.methods.spynco.training:SpyncoTrainConfig",
           trainer="tinct.methods.spynco.training:run")
 class SpyncoColorizer(Colorizer):
-    """G's full-size output; any H, W (reflect-padded to multiples of 4)."""
+    """G's full-size output; any H, W (reflect-padded to multiples of 4); bounded memory at any size
+    (tiles with frozen norm statistics above 0.5 MP, :func:`~.model.generate_full`)."""
 
     name = "spynco"
     load_generator = staticmethod(load_generator)  # subclasses (cyclegan) swap in their own loader
@@ -78,4 +80,8 @@ class SpyncoColorizer(Colorizer):
         rgb = generate_full(self.generator, x)[0].permute(1, 2, 0).numpy()
         if not self.options.keep_luma:
             return rgb
-        return compose_luma_chroma(image, rgb_to_uv(rgb) * self.options.saturation)
+        uv = np.empty((*image.shape, 2), np.float32)  # in row strips: no full-size float64 temporaries
+        for s in strips(image.shape[0], 512):
+            uv[s.rows] = rgb_to_uv(rgb[s.rows]) * self.options.saturation
+        del rgb
+        return compose_luma_chroma(image, uv)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct.nn.gan import ResnetBlock, conv_norm_act
+from tinct.nn.norm_tiles import forward_tiled
 
 LEVELS = 3  # outputs at H, H/2, H/4
 
@@ -58,6 +59,13 @@ class SpyncoGenerator(nn.Module):
         self.heads = nn.ModuleList(nn.Conv2d(d, 3, 3, padding=1, padding_mode="reflect")
                                    for _ in range(n_heads))
 
+    @property
+    def receptive_radius(self) -> int:
+        """Input pixels each finest-level output pixel depends on, on each side (with norm statistics
+        fixed): 1 + 1 + 2 (enc1, enc2, enc3's stride-2 conv) + 8 per ResNet block (two convs at H/4)
+        + 4 (dec3) + 3 (nearest-upsampling offsets) + 2 + 1 + 1 (dec2, dec1, head)."""
+        return 15 + 8 * self.config.n_res_blocks
+
     def _head(self, level: int, feat: torch.Tensor) -> torch.Tensor:
         head = self.heads[0 if len(self.heads) == 1 else level]
         return torch.sigmoid(head(feat))
@@ -87,18 +95,42 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> tuple[torch.Tensor, t
     return x, (h, w)
 
 
-@torch.no_grad()
-def generate_full(generator: nn.Module, gray: torch.Tensor) -> torch.Tensor:
-    """Finest-level output for any size: ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` RGB in [0, 1].
+class _Finest(nn.Module):
+    """The finest-level output of a generator (spynco's list or CycleGAN's tensor): ``(B, 3, H, W)``."""
 
-    Used by ``spynco`` and ``cyclegan``. Runs on the whole image, not in row strips
-    (:mod:`tinct.nn.tiling`): the 3x3 convolutions of these generators are followed by InstanceNorm,
-    whose statistics are over the whole image, and each norm's statistics depend on the normalized
-    output of the one before (10 in sequence in the bundled spynco generator, 9 in the CycleGAN
-    one). An exact strip scheme would need one pass over the image per norm layer, not two; a
-    strip-local norm would change the output.
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.generator(x)
+        return out[0] if isinstance(out, list) else out
+
+
+WHOLE_PIXELS = 1 << 19
+"""Images up to this many pixels (after padding to multiples of 4; ~0.5 MP) run in one whole-image
+call; larger ones run in tiles with frozen norm statistics (:func:`tinct.nn.norm_tiles.forward_tiled`)
+measured on this many pixels of sample tiles."""
+
+
+@torch.no_grad()
+def generate_full(generator: nn.Module, gray: torch.Tensor, *, whole_pixels: int = WHOLE_PIXELS,
+                  tile: int = 512) -> torch.Tensor:
+    """Finest-level output for any size: ``(1, 1, H, W)`` -> ``(1, 3, H, W)`` RGB in [0, 1].
+
+    Used by ``spynco`` and ``cyclegan``. Up to ``whole_pixels`` the generator runs on the whole
+    image. Above, memory stays bounded at any size: the generator's InstanceNorm statistics are
+    measured on 64 x 64 sample tiles spread over the image (``whole_pixels`` in all, each with its
+    real surroundings) and frozen, and the generator runs on ``tile`` x ``tile`` tiles with a halo of
+    its receptive radius (:func:`tinct.nn.norm_tiles.forward_tiled`; exact for fixed statistics, so
+    the only change from a whole-image call is the sampling of the statistics: measured in
+    ``docs/results/gan_tiling.md``). The generator needs ``receptive_radius`` (both GANs have it).
     """
     padded, (h, w) = pad_to_multiple(gray, 4)
-    out = generator(padded)
-    rgb = out[0] if isinstance(out, list) else out
-    return rgb[..., :h, :w]
+    net = _Finest(generator)
+    if padded.shape[-2] * padded.shape[-1] <= whole_pixels:
+        return net(padded)[..., :h, :w]
+    del gray
+    out = forward_tiled(net, padded, out_channels=3, halo=generator.receptive_radius, multiple=4, tile=tile,
+                        stats_pixels=whole_pixels)
+    return out[..., :h, :w]
