@@ -142,6 +142,25 @@ def test_method_errors(tiny_weights: str, rng: np.random.Generator, tmp_path) ->
         tinct.load_method("stereocopy").colorize(gray)
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_cyclecnn_input_and_composition_strips(side: str, tiny_weights: str, rng: np.random.Generator,
+                                               monkeypatch) -> None:
+    """colorize_pair converts the reference, flips and composes strip by strip: the same output with any
+    strip height; the plain reference path refuses a pair above its size limit up front."""
+    import tinct.methods.cyclecnn.inference as inference
+
+    gray, ref = _pair(rng)
+    m = tinct.load_method("cyclecnn", weights=tiny_weights, disparities=8, reference_side=side)
+    monkeypatch.setattr(inference, "STRIP_ROWS", 10**6)
+    whole = m.colorize(gray, reference=ref)
+    monkeypatch.setattr(inference, "STRIP_ROWS", 7)
+    np.testing.assert_array_equal(m.colorize(gray, reference=ref), whole)
+    monkeypatch.setattr(inference, "REFERENCE_PATH_MAX_PIXELS", 40 * 64 - 1)
+    slow = tinct.load_method("cyclecnn", weights=tiny_weights, disparities=8, optimized=False)
+    with pytest.raises(tinct.TinctError, match="takes at most .* MP; this pair is 64x40"):
+        slow.colorize(gray, reference=ref)
+
+
 def test_fill_invalid_disparity_uses_background() -> None:
     disp = np.array([[5, 0, 0, 9, 9, 0, 2]], np.float32)
     valid = disp > 0

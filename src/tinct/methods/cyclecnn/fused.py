@@ -119,6 +119,18 @@ class FusedResNet:
         return self.tail(x, False, fused=f) if self.tail is not None else x
 
 
+class _Centered:
+    """``x - 0.5`` in channels-last memory, computed for the rows a strip takes (``s.take(c)`` reads
+    ``c[..., lo:hi, :]``), so no full-size centred copy of the input exists."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+        self.shape = x.shape
+
+    def __getitem__(self, key: tuple) -> torch.Tensor:
+        return (self.x[key] - 0.5).contiguous(memory_format=torch.channels_last)
+
+
 class FusedNetworks:
     """Fused inference of M (+ the refinement CNN); see the module docstring.
 
@@ -167,8 +179,7 @@ class FusedNetworks:
         n, _, h, w = gray.shape
         strip_rows = int(strip_rows or max(32, self.strip_pixels // w))
         refine = refine and self.body is not None
-        g = (gray - 0.5).contiguous(memory_format=cl)
-        r = (ref_ycbcr - 0.5).contiguous(memory_format=cl)
+        g, r = _Centered(gray), _Centered(ref_ycbcr)  # centred channels-last rows, made strip by strip
         halo = max(self.gray.radius, self.color.radius, self.guide.radius if refine else 0)
         m_strips = strips(h, strip_rows, halo)
         ycc = torch.empty(n, 3, h, w).contiguous(memory_format=cl)  # M's output

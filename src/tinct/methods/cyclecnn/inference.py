@@ -19,9 +19,16 @@ import torch
 from tinct.color import cbcr_to_uv, compose_luma_chroma, rgb_to_ycbcr_torch
 from tinct.errors import TinctError
 from tinct.methods.cyclecnn.fused import FusedNetworks
-from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig, hflip
+from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
+from tinct.nn.tiling import strips
 from tinct.weights import WeightCard, load_weights
+
+STRIP_ROWS = 256
+"""Rows per strip of the input conversion and the composition in :func:`colorize_pair`."""
+REFERENCE_PATH_MAX_PIXELS = 2_000_000
+"""Largest pair the plain reference path (``optimized=False``) takes: its weight volume ``(d, H, W)``
+is ~320 bytes per pixel at d = 80."""
 
 
 @dataclass
@@ -122,15 +129,25 @@ def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, di
         float32 ``(H, W, 3)`` RGB in [0, 1] whose BT.601 luma is ``gray`` exactly: M's Cb, Cr composed
         with it by :func:`tinct.color.compose_luma_chroma` (chroma scaled into the gamut, no clipping).
     """
-    g = torch.from_numpy(np.ascontiguousarray(gray, np.float32))[None, None]
-    r = torch.from_numpy(np.ascontiguousarray(reference.transpose(2, 0, 1), np.float32))[None]
-    ycc = rgb_to_ycbcr_torch(r)
-    flip = reference_side == "right"
-    if flip:
-        g, ycc = hflip(g), hflip(ycc)
+    h, w = gray.shape
+    if not optimized and h * w > REFERENCE_PATH_MAX_PIXELS:
+        limit = REFERENCE_PATH_MAX_PIXELS / 1e6
+        raise TinctError(f"cyclecnn: optimized=false (the plain reference path) keeps the whole weight "
+                         f"volume in memory and takes at most {limit:g} MP; this pair is {w}x{h}: use the "
+                         "default optimized=true")
+    # M works in its own geometry (matches at x + d): the default rig (reference on the right) is
+    # mirrored. Inputs, flips and the composition go strip by strip: no full-size copy but one YCbCr.
+    cols = slice(None, None, -1) if reference_side == "right" else slice(None)
+    g = torch.from_numpy(np.ascontiguousarray(gray[:, cols], np.float32))[None, None]
+    ycc = torch.empty(1, 3, h, w)
+    for s in strips(h, STRIP_ROWS):
+        rgb = np.ascontiguousarray(reference[s.rows, cols].transpose(2, 0, 1), np.float32)
+        ycc[0, :, s.rows] = rgb_to_ycbcr_torch(torch.from_numpy(rgb))
     out = colorize_ycbcr(nets, g, ycc, disparities=disparities, optimized=optimized, strip_rows=strip_rows,
                          refine=refine)
-    if flip:
-        out = hflip(out)
-    cbcr = out[0, 1:].permute(1, 2, 0).numpy()
-    return compose_luma_chroma(gray, cbcr_to_uv(cbcr))
+    del g, ycc
+    result = np.empty((h, w, 3), np.float32)
+    for s in strips(h, STRIP_ROWS):
+        cbcr = out[0, 1:, s.rows].permute(1, 2, 0).numpy()[:, cols]
+        result[s.rows] = compose_luma_chroma(gray[s.rows], cbcr_to_uv(cbcr))
+    return result
