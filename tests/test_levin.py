@@ -201,3 +201,31 @@ def test_refine_option_moves_the_result_by_less_than_float32_noise(small_rgb: np
     fast = load_method("levin").colorize(gray, hints=hints)
     refined = load_method("levin", refine=True).colorize(gray, hints=hints)
     assert np.abs(fast - refined).max() < 1e-4
+
+
+def test_downsampled_path_in_strips_equals_the_whole_formula(small_rgb: np.ndarray, rng: np.random.Generator,
+                                                             monkeypatch) -> None:
+    """Above max_pixels the block means, the upsampling and the composition run in row strips: the
+    same result as the whole-image block means + cv2.resize (to float rounding)."""
+    import cv2
+
+    import tinct.methods.levin as levin
+    from tinct.color import compose_luma_chroma
+
+    gray = rgb_to_luma(small_rgb).astype(np.float32)
+    h, w = gray.shape
+    mask = rng.random(gray.shape) < 0.03
+    uv = _yuv(small_rgb)[..., 1:]
+    k = levin.block_size(h, w, 1000)
+    assert k > 1
+    hits = levin._block_mean(mask.astype(np.float64), k)
+    mean_uv = levin._block_mean(np.where(mask[..., None], uv, 0.0), k) / np.maximum(hits, 1e-12)[..., None]
+    with LevinSolver(threads=1) as solver:
+        small = solver.solve(build_system(levin._block_mean(gray, k), hits > 0, solver.pool), mean_uv)
+    whole = np.stack([cv2.resize(small[..., c].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+                      for c in range(2)], axis=-1)
+    monkeypatch.setattr(levin, "STRIP_ROWS", 2 * k + 1)  # strips of 2 block rows
+    np.testing.assert_allclose(levin_chroma(gray, mask, uv, max_pixels=1000), whole, atol=1e-6)
+    color = np.where(mask[..., None], small_rgb, 0.5).astype(np.float32)
+    out = LevinColorizer(max_pixels=1000).colorize(gray, hints=Hints(color=color, mask=mask))
+    np.testing.assert_allclose(out, compose_luma_chroma(gray, whole), atol=1e-5)

@@ -22,18 +22,21 @@ the paper, only for large inputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.methods.levin.solver import LevinSolver, default_solver
 from tinct.methods.levin.system import build_system
+from tinct.nn.tiling import strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 
 MAX_PIXELS = 2_100_000
+STRIP_ROWS = 256
+"""Rows per strip of the downsampled path's block means and of its upsampling + composition."""
 
 
 def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
@@ -45,6 +48,58 @@ def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
     s = np.pad(img.astype(np.float64), pad).reshape(hp // k, k, wp // k, k, *img.shape[2:]).sum(axis=(1, 3))
     n = ones.reshape(hp // k, k, wp // k, k).sum(axis=(1, 3))
     return s / n.reshape(n.shape + (1,) * (img.ndim - 2))
+
+
+def coarse_solve(gray: np.ndarray, mask: np.ndarray, uv_rows: Callable[[slice], np.ndarray], k: int, *,
+                 refine: bool = False, solver: LevinSolver | None = None) -> np.ndarray:
+    """The chroma solved on the ``k x k`` block grid (see the module docstring): gray averaged,
+    a block scribbled if any of its pixels is, its chroma the mean of its scribbled pixels'. Built
+    in strips of whole block rows, so no full-size array is made.
+
+    Args:
+        gray: float ``(H, W)`` luma; mask: bool ``(H, W)`` scribbled pixels.
+        uv_rows: ``uv_rows(rows)`` -> float ``(len(rows), W, 2)`` YUV chroma of those rows (used where
+            ``mask``).
+        k: block side (>= 1).
+
+    Returns:
+        float64 ``(ceil(H / k), ceil(W / k), 2)`` chroma on the block grid.
+    """
+    solver = solver if solver is not None else default_solver()
+    h, w = gray.shape
+    hs, ws = math.ceil(h / k), math.ceil(w / k)
+    small_gray, hits, mean_uv = np.empty((hs, ws)), np.empty((hs, ws)), np.empty((hs, ws, 2))
+    for s in strips(hs, max(1, STRIP_ROWS // k)):
+        rows = slice(s.top * k, min(h, s.bottom * k))
+        m = mask[rows]
+        small_gray[s.rows] = _block_mean(gray[rows], k)
+        hits[s.rows] = _block_mean(m.astype(np.float64), k)
+        mean_uv[s.rows] = _block_mean(np.where(m[..., None], uv_rows(rows), 0.0), k)
+    mean_uv /= np.maximum(hits, 1e-12)[..., None]
+    return solver.solve(build_system(small_gray, hits > 0, solver.pool), mean_uv, refine=refine)
+
+
+def upsample_rows(small: np.ndarray, size: tuple[int, int], rows: slice) -> np.ndarray:
+    """Rows ``rows`` of ``small`` ``(h, w, C)`` resized bilinearly to ``size`` = (H, W) (pixel centres
+    aligned, edges replicated: ``cv2.resize``'s INTER_LINEAR), computed from the source rows they
+    need only: float32 ``(len(rows), W, C)``."""
+    (h, w), (big_h, big_w) = small.shape[:2], size
+
+    def taps(n_out: int, n_in: int, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.clip((index + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        lo = np.floor(pos).astype(np.intp)
+        return lo, np.minimum(lo + 1, n_in - 1), (pos - lo).astype(np.float32)
+
+    y0, y1, wy = taps(big_h, h, np.arange(rows.start, rows.stop))
+    x0, x1, wx = taps(big_w, w, np.arange(big_w))
+    src = small.astype(np.float32, copy=False)
+    wx = wx[None, :, None]
+
+    def row_mix(y: np.ndarray) -> np.ndarray:
+        return src[y][:, x0] * (1 - wx) + src[y][:, x1] * wx
+
+    wy = wy[:, None, None]
+    return row_mix(y0) * (1 - wy) + row_mix(y1) * wy
 
 
 def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
@@ -69,12 +124,14 @@ def levin_chroma(gray: np.ndarray, mask: np.ndarray, uv: np.ndarray, *,
     h, w = gray.shape
     if h * w <= max_pixels:
         return solver.solve(build_system(gray, mask, solver.pool), uv, refine=refine)
-    k = math.ceil(math.sqrt(h * w / max_pixels))
-    hits = _block_mean(mask.astype(np.float64), k)
-    mean_uv = _block_mean(np.where(mask[..., None], uv, 0.0), k) / np.maximum(hits, 1e-12)[..., None]
-    small = solver.solve(build_system(_block_mean(gray, k), hits > 0, solver.pool), mean_uv, refine=refine)
-    return np.stack([cv2.resize(small[..., c].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-                     for c in range(2)], axis=-1).astype(np.float64)
+    small = coarse_solve(gray, mask, lambda rows: uv[rows], block_size(h, w, max_pixels), refine=refine,
+                         solver=solver)
+    return upsample_rows(small, (h, w), slice(0, h)).astype(np.float64)
+
+
+def block_size(h: int, w: int, max_pixels: int) -> int:
+    """The block side ``k`` of the downsampled grid of an ``h x w`` image (1: solved at full size)."""
+    return max(1, math.ceil(math.sqrt(h * w / max_pixels)))
 
 
 @dataclass(frozen=True)
@@ -113,8 +170,21 @@ class LevinColorizer(Colorizer):
         assert hints is not None
         mask = np.asarray(hints.mask, dtype=bool)
         if not mask.any():
-            return compose_luma_chroma(image, np.zeros(image.shape + (2,)))
-        uv = rgb_to_uv(np.asarray(hints.color, dtype=np.float64))
-        chroma = levin_chroma(image, mask, uv, max_pixels=self.options.max_pixels, refine=self.options.refine,
-                              solver=self.solver)
-        return compose_luma_chroma(image, chroma)
+            return compose_luma_chroma(image, np.broadcast_to(np.zeros(2), (*image.shape, 2)))
+        h, w = image.shape
+        o = self.options
+        k = block_size(h, w, o.max_pixels)
+        if k == 1:
+            uv = rgb_to_uv(np.asarray(hints.color, dtype=np.float64))
+            chroma = levin_chroma(image, mask, uv, max_pixels=o.max_pixels, refine=o.refine,
+                                  solver=self.solver)
+            return compose_luma_chroma(image, chroma)
+        # large: the coarse solve and the upsampling + composition in row strips (bounded memory)
+        def uv_rows(rows: slice) -> np.ndarray:
+            return rgb_to_uv(np.asarray(hints.color[rows], np.float64))
+
+        small = coarse_solve(image, mask, uv_rows, k, refine=o.refine, solver=self.solver)
+        out = np.empty((h, w, 3), np.float32)
+        for s in strips(h, STRIP_ROWS):
+            out[s.rows] = compose_luma_chroma(image[s.rows], upsample_rows(small, (h, w), s.rows))
+        return out
