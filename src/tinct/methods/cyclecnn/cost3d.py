@@ -135,14 +135,17 @@ class CostRegularizer(nn.Module):
         n, f, h, w = pa.shape
         m = 2 ** LEVELS
         up = lambda v: -(-v // m) * m  # noqa: E731
-        vol = pa.new_zeros(n, up(coarse), up(h), up(w), 2 * f + 2)  # channels last
-        a, b = pa.permute(0, 2, 3, 1), pb.permute(0, 2, 3, 1)
-        vol[:, :coarse, :h, :w, :f] = a[:, None]
-        for k in range(min(coarse, w)):
-            vol[:, k, :h, :w - k, f:2 * f] = b[:, :, k:]
-            vol[:, k, :h, :w - k, 2 * f + 1] = 1.0
-        disp = torch.arange(coarse, dtype=pa.dtype) * (self.stride / POSITION_SCALE)
-        vol[:, :coarse, :h, :w, 2 * f] = disp[:, None, None]
+        a, b = pa.permute(0, 2, 3, 1), pb.permute(0, 2, 3, 1)  # (N, h', w', F)
+        ones = a.new_ones(n, h, w, 1)
+        # built from whole tensors (pad, cat, stack): slice assignments would make autograd copy the
+        # whole volume's gradient once per disparity
+        slices = []
+        for k in range(coarse):
+            shifted = F.pad(b[:, :, k:], (0, 0, 0, min(k, w))) if k < w else torch.zeros_like(b)
+            inside = F.pad(ones[:, :, k:], (0, 0, 0, min(k, w))) if k < w else torch.zeros_like(ones)
+            slices.append(torch.cat([a, shifted, ones * (k * self.stride / POSITION_SCALE), inside], dim=-1))
+        vol = torch.stack(slices, dim=1)  # (N, D', h', w', 2F + 2): channels last
+        vol = F.pad(vol, (0, 0, 0, up(w) - w, 0, up(h) - h, 0, up(coarse) - coarse))
         return vol.permute(0, 4, 1, 2, 3)
 
     def regularize(self, vol: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:

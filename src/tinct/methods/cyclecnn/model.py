@@ -95,6 +95,7 @@ class ColorizationCNN(nn.Module):
         fa, fb = self.features(gray, ref_ycbcr)
         scale = self.log_scale.exp()
         bias = self.cost_bias(fa, fb, d)
+        fa, fb = fa.float(), fb.float()  # under bf16 autocast the dot products stay float32
         if return_weights or bias is not None:
             w = weight_volume(fa, fb, d, scale, bias)
             avg = weighted_average(w, ref_ycbcr)

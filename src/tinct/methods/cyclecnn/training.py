@@ -71,7 +71,8 @@ DEFAULT_STEPS = 1000
 
 @dataclass
 class TrainConfig:
-    """One stage of a Cycle-CNN run (--data: training photos, a train split; default photos/train)."""
+    """One stage of a Cycle-CNN run (--data: training photos, a train split, folders separated by commas;
+    default photos/train + photos/extra_train)."""
 
     stage: Literal["ssm", "cycle", "supervised", "refine", "bundle"] = option(
         "cycle", "what to train (see the docstring of tinct.methods.cyclecnn.training)")
