@@ -200,3 +200,17 @@ def test_upload_store_is_bounded_in_bytes() -> None:
         assert app.upload(second.id) is second
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("fields, group", [
+    ({}, "photo"), ({"accepts": frozenset({"hints"})}, "scribbles"),
+    ({"needs": frozenset({"reference"}), "accepts": frozenset({"reference"})}, "reference"),
+    ({"modality": "nir"}, "nir"), ({"modality": "lineart", "accepts": frozenset({"hints"})}, "lineart"),
+    ({"needs": frozenset({"caption"}), "accepts": frozenset({"caption"})}, "caption"),
+])
+def test_groups_come_from_the_registry_data(fields: dict, group: str) -> None:
+    from tinct.registry import MethodInfo
+
+    info = MethodInfo(name="_x", summary="does things", paper="(test)", factory=Colorizer, **fields)
+    assert catalog.group_of(info) == group
+    assert catalog.plain_description(info) == "Does things."  # the summary when no plain words exist
