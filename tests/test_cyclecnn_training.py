@@ -86,3 +86,18 @@ def test_supervised_cost3d_baseline_steps(rng: np.random.Generator) -> None:
     batch = training._stack([training.dual_lens_sample(tex, cfg, rng, camera_sim=False) for _ in range(2)])
     losses = [trainer.training_step(batch)["total"] for _ in range(8)]
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_volume_gradients_are_exact() -> None:
+    # the slice-wise backward of the dot-product volume and the shifted average (gradcheck in float64)
+    from tinct.methods.cyclecnn.weight_volume import weight_volume, weighted_average
+
+    gen = torch.Generator().manual_seed(0)
+    fa, fb, vals = (torch.randn(2, 3, 4, 9, dtype=torch.float64, generator=gen, requires_grad=True)
+                    for _ in range(3))
+    scale = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(2, 4, 9, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, v, s, c: weighted_average(weight_volume(a, b, 5, s, c), v),
+                                    (fa, fb, vals, scale, bias))
+    assert torch.autograd.gradcheck(lambda a, b, v: weighted_average(weight_volume(a, b, 12, 1.1), v),
+                                    (fa, fb, vals))  # d > W: every shift past the border

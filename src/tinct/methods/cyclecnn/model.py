@@ -83,7 +83,9 @@ class ColorizationCNN(nn.Module):
         if self.regularizer is None:
             return None
         h, w = feat_a.shape[-2:]
-        logits = self.regularizer.coarse_logits(feat_a, feat_b, disparities)
+        with torch.autocast("cpu", enabled=False):  # float32 even under bf16 training: its BatchNorm on
+            # few deep voxels overflowed in bf16 (and the 3-D network is a small share of the step)
+            logits = self.regularizer.coarse_logits(feat_a.float(), feat_b.float(), disparities)
         return upsample_logits(logits, self.regularizer.stride, disparities, w, range(h))
 
     def forward(self, gray: torch.Tensor, ref_ycbcr: torch.Tensor, *, disparities: int | None = None,

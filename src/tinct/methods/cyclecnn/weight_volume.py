@@ -33,6 +33,61 @@ def _shifted_scores(feat_a: torch.Tensor, feat_b: torch.Tensor, k: int, scale: t
     return (fa * fb).sum(dim=1) * scale
 
 
+class _DotScores(torch.autograd.Function):
+    """Scores ``(N, d, H, W)``: ``scale <fa(j, i), fb(j, i + k)>``, -inf past the border. Its backward
+    accumulates into gradient buffers slice by slice; autograd through ``narrow`` would allocate and
+    add a full-size zero gradient per disparity (most of a training step's time)."""
+
+    @staticmethod
+    def forward(ctx, feat_a: torch.Tensor, feat_b: torch.Tensor, scale: torch.Tensor,
+                disparities: int) -> torch.Tensor:
+        ctx.save_for_backward(feat_a, feat_b, scale)
+        n, _, h, w = feat_a.shape
+        scores = feat_a.new_full((n, disparities, h, w), float("-inf"))
+        for k in range(min(disparities, w)):
+            torch.sum(feat_a[..., :w - k] * feat_b[..., k:], dim=1, out=scores[:, k, :, :w - k])
+        return scores.mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        feat_a, feat_b, scale = ctx.saved_tensors
+        w = feat_a.shape[-1]
+        ga, gb = torch.zeros_like(feat_a), torch.zeros_like(feat_b)
+        gs = torch.zeros((), dtype=feat_a.dtype)
+        for k in range(min(grad.shape[1], w)):
+            g = grad[:, k:k + 1, :, :w - k]
+            fa, fb = feat_a[..., :w - k], feat_b[..., k:]
+            gs += (g * fa * fb).sum()
+            ga[..., :w - k].addcmul_(g, fb)
+            gb[..., k:].addcmul_(g, fa)
+        return ga.mul_(scale), gb.mul_(scale), gs.reshape(scale.shape).to(scale.dtype), None
+
+
+class _ShiftedAverage(torch.autograd.Function):
+    """``out[:, c, j, i] = sum_k weights[:, k, j, i] values[:, c, j, i + k]`` with a slice-wise backward
+    (see :class:`_DotScores`)."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(weights, values)
+        w = weights.shape[-1]
+        out = torch.zeros_like(values)
+        for k in range(min(weights.shape[1], w)):
+            out[..., :w - k].addcmul_(weights[:, k:k + 1, :, :w - k], values[..., k:])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        weights, values = ctx.saved_tensors
+        w = weights.shape[-1]
+        gw, gv = torch.zeros_like(weights), torch.zeros_like(values)
+        for k in range(min(weights.shape[1], w)):
+            g = grad[..., :w - k]
+            torch.sum(g * values[..., k:], dim=1, out=gw[:, k, :, :w - k])
+            gv[..., k:].addcmul_(weights[:, k:k + 1, :, :w - k], g)
+        return gw, gv
+
+
 def weight_volume(feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int,
                   scale: torch.Tensor | float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax weights over disparities.
@@ -50,13 +105,8 @@ def weight_volume(feat_a: torch.Tensor, feat_b: torch.Tensor, disparities: int,
     """
     if feat_a.shape != feat_b.shape:
         raise ValueError(f"feature shapes differ: {tuple(feat_a.shape)} vs {tuple(feat_b.shape)}")
-    n, _, h, w = feat_a.shape
     scale = torch.as_tensor(scale, dtype=feat_a.dtype)
-    # one padded tensor per disparity, stacked: slice assignments into one volume would make autograd
-    # copy the whole volume's gradient once per disparity (CopySlices; 60 % of a training step)
-    inf = float("-inf")
-    scores = torch.stack([F.pad(_shifted_scores(feat_a, feat_b, k, scale), (0, k), value=inf) if k < w
-                          else feat_a.new_full((n, h, w), inf) for k in range(disparities)], dim=1)
+    scores = _DotScores.apply(feat_a, feat_b, scale, int(disparities))
     if bias is not None:
         scores = scores + bias.permute(0, 3, 1, 2)
     return torch.softmax(scores, dim=1)
@@ -72,12 +122,7 @@ def weighted_average(weights: torch.Tensor, values: torch.Tensor) -> torch.Tenso
     Returns:
         ``(N, C, H, W)``; a convex combination, so it stays in the values' range.
     """
-    n, d, h, w = weights.shape
-    out = torch.zeros_like(values)
-    for k in range(min(d, w)):
-        out = out + torch.nn.functional.pad(
-            weights[:, k:k + 1, :, : w - k] * values[..., k:], (0, k))
-    return out
+    return _ShiftedAverage.apply(weights, values.to(weights.dtype))
 
 
 def streaming_average(feat_a: torch.Tensor, feat_b: torch.Tensor, values: torch.Tensor, disparities: int,
