@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -94,6 +94,8 @@ class TrainConfig:
     colorizer_weights: str | None = option(None, "stage refine and bundle: the trained M")
     refine_weights: str | None = option(None, "stage bundle: the trained refinement CNN")
     refine_warmup: int = option(200, "stage refine: linear learning-rate warm-up steps (Adam)")
+    ssm_steps: int = option(1500, "stage cycle without --ssm-weights: train the SSM network first for this "
+                            "many steps in <out>/ssm (0: refuse instead)")
 
 
 def load_textures(folders: str | Path, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -327,19 +329,35 @@ def build_trainer(cfg: TrainConfig) -> _Trainer:
 PREFIX = {"ssm": "ssm.", "cycle": "model.", "supervised": "model.", "refine": "refine."}
 
 
+def _needs_ssm(cfg: TrainConfig) -> bool:
+    return cfg.stage == "cycle" and cfg.loss.structure > 0 and cfg.loss.ss_kind == "ssm"
+
+
 def run(cfg: TrainConfig, run: RunConfig) -> int:
     """``tinct train cyclecnn``: one stage; writes ``<out>/weights.safetensors`` (+ card) at the end
-    (stage bundle: ``<out>/cyclecnn.safetensors``, the inference format)."""
+    (stage bundle: ``<out>/cyclecnn.safetensors``, the inference format). Stage cycle without
+    ``--ssm-weights`` first trains the SSM network for ``ssm_steps`` steps in ``<out>/ssm`` (kept and
+    resumed like the main run, outside its time budget), so one command trains Cycle-CNN from scratch."""
     if cfg.stage == "bundle":
         out = Path(run.out) / "cyclecnn.safetensors"
         path = bundle_weights(cfg.colorizer_weights, cfg.refine_weights, out)
         print(f"weights: {path}")
         return 0
+    if _needs_ssm(cfg) and not cfg.ssm_weights and cfg.ssm_steps > 0:
+        sub = replace(run, out=str(Path(run.out) / "ssm"), steps=cfg.ssm_steps, time_budget_s=None)
+        ssm_path = Path(sub.out) / "weights.safetensors"
+        if not ssm_path.is_file():
+            _run_stage(replace(cfg, stage="ssm"), sub)
+        cfg = replace(cfg, ssm_weights=str(ssm_path))
+    return _run_stage(cfg, run)
+
+
+def _run_stage(cfg: TrainConfig, run: RunConfig) -> int:
     data = run.data or DEFAULT_DATA
     trainer = build_trainer(cfg)
     t0 = time.perf_counter()
     history = fit(trainer, make_batches(cfg, run.seed, data),
-                  run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=50),
+                  run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=50, log_every=10),
                   resolved_config={"cyclecnn": asdict(cfg), "data": data}, desc=f"cyclecnn/{cfg.stage}")
     prefix = PREFIX[cfg.stage]
     tensors = {prefix + k: v for k, v in trainer.module.state_dict().items()}
