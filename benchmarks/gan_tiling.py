@@ -111,10 +111,10 @@ def main() -> int:
              f"`{command}`", "",
              "CIEDE2000 of each bounded-memory output to the whole-image output (mean / 99th percentile over "
              f"pixels); Kodak photos upscaled x{args.scale:g} (bicubic), {args.threads} threads. `tiles`: "
-             "InstanceNorm statistics measured on 0.5 MP of 64² sample tiles (a Fibonacci lattice, each with its "
-             "halo), then 512² "
-             "tiles at full size (what spynco and cyclegan do above 0.5 MP); `working`: the generator at "
-             "0.5 MP, chroma upsampled by a guided filter on the full-size luma.", "",
+             "InstanceNorm statistics measured on 0.5 MP of 64² sample tiles (a Fibonacci lattice, each "
+             "with its halo), then 512² tiles at full size (what spynco and cyclegan do above 0.5 MP); "
+             "`working`: the generator at 0.5 MP, chroma upsampled by a guided filter on the full-size "
+             "luma.", "",
              "| method | photo | size | tiles ΔE00 mean / p99 | working ΔE00 mean / p99 | seconds whole / "
              "tiles / working |", "|---|---|---|---:|---:|---:|"]
     for r in rows:
