@@ -50,6 +50,11 @@ def test_volume_channels_are_features_and_positions() -> None:
     assert (vol[0, 2:4, 2, :3, 4:6] == 0).all() and (vol[0, 5, 2, :3, 4:6] == 0).all()  # past the border
     assert (vol[0, 5, 2, :3, :4] == 1).all()
     torch.testing.assert_close(vol[0, 4, :3, 0, 0], torch.tensor([0.0, 4 / 64, 8 / 64]))
+    # with gradients the volume is built from whole tensors (no slice assignment): the same values
+    graded = reg.volume(pa.clone().requires_grad_(), pb, 3)
+    assert graded.requires_grad and graded.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(graded.detach(), vol)
+    torch.testing.assert_close(reg.volume(pa, pb, 9), reg.volume(pa.clone().requires_grad_(), pb, 9).detach())
 
 
 def test_cost3d_weights_are_a_softmax_and_train() -> None:

@@ -136,9 +136,18 @@ class CostRegularizer(nn.Module):
         m = 2 ** LEVELS
         up = lambda v: -(-v // m) * m  # noqa: E731
         a, b = pa.permute(0, 2, 3, 1), pb.permute(0, 2, 3, 1)  # (N, h', w', F)
+        if not (torch.is_grad_enabled() and (pa.requires_grad or pb.requires_grad)):
+            vol = pa.new_zeros(n, up(coarse), up(h), up(w), 2 * f + 2)  # channels last, filled in place
+            vol[:, :coarse, :h, :w, :f] = a[:, None]
+            for k in range(min(coarse, w)):
+                vol[:, k, :h, :w - k, f:2 * f] = b[:, :, k:]
+                vol[:, k, :h, :w - k, 2 * f + 1] = 1.0
+            vol[:, :coarse, :h, :w, 2 * f] = (torch.arange(coarse, dtype=pa.dtype) * (
+                self.stride / POSITION_SCALE))[:, None, None]
+            return vol.permute(0, 4, 1, 2, 3)
         ones = a.new_ones(n, h, w, 1)
-        # built from whole tensors (pad, cat, stack): slice assignments would make autograd copy the
-        # whole volume's gradient once per disparity
+        # with gradients: built from whole tensors (pad, cat, stack); slice assignments would make
+        # autograd copy the whole volume's gradient once per disparity
         slices = []
         for k in range(coarse):
             shifted = F.pad(b[:, :, k:], (0, 0, 0, min(k, w))) if k < w else torch.zeros_like(b)
