@@ -139,9 +139,11 @@ def test_fused_cost3d_equals_straightforward(stride: int) -> None:
     expected = colorize_ycbcr(nets, gray, ref, disparities=13, optimized=False)
     fast = optimize_networks(nets)
     fast.fused.cost_strip_pixels = 4 * 61  # several strips of the 3-D network too
-    for strip_rows in (None, 7):
-        got = colorize_ycbcr(fast, gray, ref, disparities=13, strip_rows=strip_rows)
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=2e-6)
+    for keep in (10**9, 0):  # features kept, or pooled strip by strip and computed again
+        fast.fused.keep_feature_pixels = keep
+        for strip_rows in (None, 7):
+            got = colorize_ycbcr(fast, gray, ref, disparities=13, strip_rows=strip_rows)
+            np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=2e-6)
 
 
 def test_cards_select_the_volume(tmp_path) -> None:

@@ -175,7 +175,11 @@ class CostRegularizer(nn.Module):
         ``strip_rows``: run the 3-D network on row strips of about this many coarse rows (a multiple of
         4, halo :attr:`halo`), same result; None: whole image.
         """
-        pa, pb = self.pool(feat_a, feat_b)
+        return self.pooled_logits(*self.pool(feat_a, feat_b), disparities, strip_rows)
+
+    def pooled_logits(self, pa: torch.Tensor, pb: torch.Tensor, disparities: int,
+                      strip_rows: int | None = None) -> torch.Tensor:
+        """:meth:`coarse_logits` from the output of :meth:`pool` (which may be computed strip by strip)."""
         coarse = coarse_disparities(disparities, self.stride)
         h, w = pa.shape[-2:]
         if strip_rows is None or strip_rows >= h:

@@ -12,10 +12,11 @@ Same arithmetic as the straightforward modules (to ~1e-6), arranged for a CPU:
 - the cost volume over the ``d`` disparities is :func:`~.weight_volume.banded_average` (block
   matmuls, a few rows at a time) instead of a loop over disparities;
 - with the regularized cost volume (``volume = "cost3d"``, :mod:`.cost3d`) the ResNet features of the
-  whole image are kept (``2 x width`` floats per pixel), the 3-D network runs once on the pooled
-  volume (in row strips of ~64k coarse pixels with an aligned halo, so its memory stays bounded at any
-  size) and each strip's banded average adds that strip's up-sampled logits (``d`` floats per pixel
-  of the strip only).
+  whole image are kept (``2 x width`` floats per pixel; above :attr:`FusedNetworks.keep_feature_pixels`
+  they are pooled strip by strip and computed again in the second pass instead), the 3-D network runs
+  once on the pooled volume (in row strips of ~64k coarse pixels with an aligned halo, so its memory
+  stays bounded at any size) and each strip's banded average adds that strip's up-sampled logits
+  (``d`` floats per pixel of the strip only).
 
 Without oneDNN (``torch.ops.mkldnn._convolution_pointwise`` missing) it falls back to
 ``F.conv2d`` + ReLU (same result, slower).
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinct.methods.cyclecnn.cost3d import upsample_logits
+from tinct.methods.cyclecnn.cost3d import aligned_strips, upsample_logits
 from tinct.methods.cyclecnn.weight_volume import banded_average
 from tinct.nn.resnet import ResNetExtractor, fold_batchnorm
 from tinct.nn.tiling import Strip, strips
@@ -143,6 +144,9 @@ class FusedNetworks:
     # 780x1024 on 2 threads, 3 strips of 260 beat 4 of 195 by ~3 % and 2 of 390 (out of cache)
     strip_pixels = 300_000
     cost_strip_pixels = 65_536  # coarse pixels per strip of the 3-D network (cost3d)
+    # cost3d keeps the features of images up to this size (2 x 16 floats per pixel, 512 MB at 4 MP);
+    # larger ones pool them strip by strip and compute them again for the banded average (+2 ResNets)
+    keep_feature_pixels = 4_000_000
 
     def __init__(self, colorizer: nn.Module, refiner: nn.Module | None) -> None:
         self.gray = FusedResNet(colorizer.extract_gray)
@@ -212,17 +216,25 @@ class FusedNetworks:
         if self.cost is None:
             return (lambda s: (s.crop(self.gray(s.take(g))), s.crop(self.color(s.take(r))))), (lambda s: None)
         n, _, h, w = g.shape
-        cl = torch.channels_last
-        fa = torch.empty(n, self.gray.out_channels, h, w).contiguous(memory_format=cl)
-        fb = torch.empty(n, self.color.out_channels, h, w).contiguous(memory_format=cl)
-        for s in m_strips:
-            fa[:, :, s.rows] = s.crop(self.gray(s.take(g)))
-            fb[:, :, s.rows] = s.crop(self.color(s.take(r)))
         stride = self.cost.stride
-        coarse_w = -(-w // stride)
-        logits = self.cost.coarse_logits(fa, fb, d, strip_rows=max(4, self.cost_strip_pixels // coarse_w))
-        return ((lambda s: (fa[:, :, s.rows], fb[:, :, s.rows])),
-                (lambda s: upsample_logits(logits, stride, d, w, range(s.top, s.bottom))))
+        strip_rows = max(4, self.cost_strip_pixels // -(-w // stride))
+        if h * w > self.keep_feature_pixels:  # pool strip by strip, compute the features again later
+            halo = max(self.gray.radius, self.color.radius)
+            pooled = [self.cost.pool(s.crop(self.gray(s.take(g))), s.crop(self.color(s.take(r))))
+                      for s in aligned_strips(h, m_strips[0].bottom, halo, stride)]  # rows: multiples of s
+            pa, pb = (torch.cat([p[i] for p in pooled], dim=2) for i in (0, 1))
+            logits = self.cost.pooled_logits(pa, pb, d, strip_rows=strip_rows)
+            features = lambda s: (s.crop(self.gray(s.take(g))), s.crop(self.color(s.take(r))))  # noqa: E731
+        else:
+            cl = torch.channels_last
+            fa = torch.empty(n, self.gray.out_channels, h, w).contiguous(memory_format=cl)
+            fb = torch.empty(n, self.color.out_channels, h, w).contiguous(memory_format=cl)
+            for s in m_strips:
+                fa[:, :, s.rows] = s.crop(self.gray(s.take(g)))
+                fb[:, :, s.rows] = s.crop(self.color(s.take(r)))
+            logits = self.cost.coarse_logits(fa, fb, d, strip_rows=strip_rows)
+            features = lambda s: (fa[:, :, s.rows], fb[:, :, s.rows])  # noqa: E731
+        return features, (lambda s: upsample_logits(logits, stride, d, w, range(s.top, s.bottom)))
 
     def _refine_strip(self, strip: Strip, guides: list[tuple[Strip, torch.Tensor]], ycc: torch.Tensor,
                       result: torch.Tensor) -> None:
