@@ -1,9 +1,13 @@
-"""Cycle-CNN inference speed and peak memory at 780x1024, d = 64: the two inference paths.
+"""Cycle-CNN inference speed and peak memory at 780x1024, d = 64: both weight volumes, both paths.
 
-Variants: the straightforward modules (``optimized=False``, the reference) and the fused fp32 path
-(``optimized=True``, default of the ``cyclecnn`` method: oneDNN-fused convolutions on row strips,
-banded block-matmul cost volume). The older tiled paths (streaming softmax loop, bf16 autocast) were
-removed; their last measurements are in docs/results/cyclecnn_speed.md.
+Variants: for the dot-product volume (``volume = "dot"``, the bundled weights) and the regularized
+cost volume (``volume = "cost3d"``, issue 14), the straightforward modules (``optimized=False``, the
+reference: W materialised at full resolution) and the fused fp32 path (``optimized=True``, default of
+the ``cyclecnn`` method: oneDNN-fused convolutions on row strips, banded block-matmul cost volume;
+for cost3d the 3-D network on the pooled volume in row strips and the up-sampled logits added strip by
+strip); plus cost3d with its cost volume at full resolution (``cost_stride = 1``, the authors' layout,
+fused path in strips) to show what the 1/4-resolution volume saves. The older tiled paths (streaming
+softmax loop, bf16 autocast) were removed; their last measurements are in docs/results/cyclecnn_speed.md.
 
 Each variant runs in its own fresh subprocess (so peak RSS is its own), same input, same weights
 (random init of the paper's architecture: speed does not depend on the values). Output equality of
@@ -30,9 +34,15 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
-    # name: the colorize_ycbcr path; prepare = optimize_networks (the fused networks built once)
-    "straightforward": dict(optimized=False, prepare=False),
-    "fused fp32 (default)": dict(optimized=True, prepare=True),
+    # name: the colorize_ycbcr path; prepare = optimize_networks (the fused networks built once);
+    # volume/stride: the model; ref: the variant whose output this one must equal
+    "straightforward": dict(optimized=False, prepare=False, volume="dot", stride=4, ref="straightforward"),
+    "fused fp32 (default)": dict(optimized=True, prepare=True, volume="dot", stride=4, ref="straightforward"),
+    "cost3d 1/4, straightforward": dict(optimized=False, prepare=False, volume="cost3d", stride=4,
+                                        ref="cost3d 1/4, straightforward"),
+    "cost3d 1/4, fused": dict(optimized=True, prepare=True, volume="cost3d", stride=4,
+                              ref="cost3d 1/4, straightforward"),
+    "cost3d full-res volume, fused": dict(optimized=True, prepare=True, volume="cost3d", stride=1, ref=None),
 }
 
 
@@ -54,8 +64,9 @@ def run_variant(name: str, h: int, w: int, d: int, repeats: int, threads: int, s
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    nets = Networks(ColorizationCNN(ModelConfig()).eval(), RefinementCNN().eval())
     v = VARIANTS[name]
+    model = ColorizationCNN(ModelConfig(volume=v["volume"], cost_stride=v["stride"]))
+    nets = Networks(model.eval(), RefinementCNN().eval())
     if v["prepare"]:
         nets = optimize_networks(nets)
     gray, ref = _inputs(h, w)
@@ -138,7 +149,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--strip", type=int, default=0, help="rows per strip (0: each path's default)")
     ap.add_argument("--only", action="append", default=None,
-                    help="only variants whose name contains this (repeatable; straightforward always runs)")
+                    help="only variants whose name contains this (repeatable; straightforward and each "
+                    "variant's reference always run)")
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "cyclecnn_speed"))
     ap.add_argument("--report-only", action="store_true", help="rewrite OUT.md from OUT.json")
@@ -158,7 +170,10 @@ def main() -> int:
         print(json.dumps(res))
         return 0
     results = []
-    names = [n for n in VARIANTS if n == "straightforward" or not args.only or any(o in n for o in args.only)]
+    only = args.only or []
+    chosen = {n for n in VARIANTS if n == "straightforward" or not only or any(o in n for o in only)}
+    chosen |= {VARIANTS[n]["ref"] for n in chosen if VARIANTS[n]["ref"]}  # what each is compared with
+    names = [n for n in VARIANTS if n in chosen]
     for name in names:
         cmd = [
             sys.executable,
@@ -181,9 +196,12 @@ def main() -> int:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(results[-1], flush=True)
-    outs = [np.load(_out_file(n)) for n in names]
-    for r, o in zip(results, outs, strict=True):
-        r["max_abs_diff_vs_straightforward"] = float(np.abs(o - outs[0]).max())
+    outs = {n: np.load(_out_file(n)) for n in names}
+    for r in results:
+        ref = VARIANTS[r["variant"]]["ref"]
+        r["reference"] = ref
+        r["max_abs_diff_vs_straightforward"] = (float(np.abs(outs[r["variant"]] - outs[ref]).max())
+                                                if ref in outs else None)
     info = {
         "size": f"{args.height}x{args.width}",
         "disparities": args.disparities,
@@ -227,7 +245,7 @@ def report(info: dict) -> str:
         "means the cores were ours; near 1 means another process held a core during the run.",
         "",
         "| variant | median wall s | runs s | first call s | median CPU s | CPU/wall | speed-up (wall) "
-        "| peak RSS MB | max abs diff vs straightforward |",
+        "| peak RSS MB | max abs diff vs its straightforward path |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -235,7 +253,8 @@ def report(info: dict) -> str:
             f"| {r['variant']} | {r['median_s']:.2f} | {', '.join(f'{t:.2f}' for t in r['times_s'])} | "
             f"{r['first_call_s']:.2f} | {r['median_cpu_s']:.2f} | {r['median_cpu_s'] / r['median_s']:.2f} | "
             f"{base / r['median_s']:.2f}x | {r['peak_rss_mb']:.0f} | "
-            f"{r['max_abs_diff_vs_straightforward']:.1e} |"
+            + (f"{r['max_abs_diff_vs_straightforward']:.1e} |" if r.get("max_abs_diff_vs_straightforward")
+               is not None else "- |")
         )
     lines += ["", "Output: YCbCr in [0, 1]; peak RSS includes the Python/torch process (~300 MB).", ""]
     return "\n".join(lines)
