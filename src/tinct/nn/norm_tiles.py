@@ -35,6 +35,8 @@ from torch import nn
 from tinct.nn.tiling import Strip, strips
 
 GOLDEN = (5 ** 0.5 - 1) / 2
+BATCH = 16
+"""Sample tiles of one shape measured per forward call."""
 SAMPLE = 64
 """Own side of the tiles the statistics are measured on (:func:`sample_tiles`): many small tiles
 beat fewer large ones at the same pixel count (measured, ``docs/methods/spynco.md``)."""
@@ -115,26 +117,30 @@ def sampled_statistics(net: nn.Module, x: torch.Tensor,
     finally:
         for h in handles:
             h.remove()
+    # tiles of one shape and one own-pixel window run as one batch (norms < k are frozen: per image)
+    groups: dict[tuple[int, ...], list[torch.Tensor]] = {}
+    for rs, cs in tiles:
+        key = (rs.hi - rs.lo, cs.hi - cs.lo, rs.inner.start, rs.inner.stop, cs.inner.start, cs.inner.stop)
+        groups.setdefault(key, []).append(_tile_input(x, rs, cs))
+    batches = [(key, torch.cat(group[i:i + BATCH])) for key, group in groups.items()
+               for i in range(0, len(group), BATCH)]
     stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for name in dict.fromkeys(order):
         partial = freeze_norms(net, stats)
-        sums: list[torch.Tensor] = []
-
-        module = partial.get_submodule(name)
-        handle = module.register_forward_pre_hook(_stop)
-        for rs, cs in tiles:
-            inp = _tile_input(x, rs, cs)
+        handle = partial.get_submodule(name).register_forward_pre_hook(_stop)
+        sums = torch.zeros(3, 0, dtype=torch.float64)
+        for (th, tw, top, bottom, left, right), batch in batches:
             try:
-                partial(inp)
+                partial(batch)
             except _Stop as stop:
                 feat = stop.args[0].double()
-                fy, fx = inp.shape[-2] / feat.shape[-2], inp.shape[-1] / feat.shape[-1]
-                own = feat[..., round((rs.top - rs.lo) / fy):round((rs.bottom - rs.lo) / fy),
-                           round((cs.top - cs.lo) / fx):round((cs.bottom - cs.lo) / fx)]
-                count = torch.full((own.shape[1],), float(own[0, 0].numel()), dtype=torch.float64)
-                sums.append(torch.stack([count, own.sum(dim=(0, 2, 3)), (own * own).sum(dim=(0, 2, 3))]))
+                fy, fx = th / feat.shape[-2], tw / feat.shape[-1]
+                own = feat[..., round(top / fy):round(bottom / fy), round(left / fx):round(right / fx)]
+                count = torch.full((own.shape[1],), float(own[:, 0].numel()), dtype=torch.float64)
+                part = torch.stack([count, own.sum(dim=(0, 2, 3)), (own * own).sum(dim=(0, 2, 3))])
+                sums = part if sums.numel() == 0 else sums + part
         handle.remove()
-        n, total, total_sq = torch.stack(sums).sum(0)
+        n, total, total_sq = sums
         mean = total / n
         stats[name] = (mean.float(), (total_sq / n - mean * mean).clamp_min(0).float())
     return stats
