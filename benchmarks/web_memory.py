@@ -1,10 +1,11 @@
 """Memory of real-size jobs through ``tinct serve``, against the per-job estimate of ``tinct.web.budget``.
 
 A ``tinct serve`` process on 127.0.0.1 (budget ``--job-memory-gb``) gets, one after another, a photo
-of each size (scikit-image's astronaut upscaled, sent as JPEG; levin also gets scribbles) and one
-job per (method, size). Before each job the process's peak RSS is reset (``/proc/PID/clear_refs``
-= 5); after it, the job's peak is ``VmHWM - RSS before the job``, printed beside the estimate the
-server used to admit it. Jobs over the budget must be refused (400) before they start.
+of each size (scikit-image's astronaut upscaled, sent as JPEG; levin also gets scribbles, reference
+methods the photo itself as a same-size reference, the heaviest case) and one job per (method,
+size). Before each job the process's peak RSS is reset (``/proc/PID/clear_refs`` = 5); after it,
+the job's peak is ``VmHWM - RSS before the job``, printed beside the estimate the server used to
+admit it. Jobs over the budget are refused (400) before they start.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/web_memory.py
 
@@ -31,7 +32,9 @@ from tinct.testing import write_report
 from tinct.web import budget
 
 ROOT = Path(__file__).resolve().parents[1]
-JOBS = [("fusion", 12), ("deepcolor", 12), ("reinhard", 12), ("levin", 4), ("spynco", 2), ("spynco", 16)]
+JOBS = [("gray", 12), ("fusion", 12), ("deepcolor", 12), ("reinhard", 12), ("welsh", 4), ("stereocopy", 4),
+        ("levin", 4), ("spynco", 1), ("spynco", 2)]
+NEEDS_REFERENCE = ("reinhard", "welsh", "stereocopy", "cyclecnn")  # given the photo itself, same size
 
 
 def _status(pid: int) -> dict[str, float]:
@@ -83,6 +86,8 @@ def _run_job(base: tuple[str, int], pid: int, method: str, megapixels: float) ->
     photo, w, h = _photo(megapixels)
     request = {"image": _call(base, "POST", "/api/upload?role=image&name=astronaut.jpg", photo)[1]["id"],
                "method": method}
+    if method in NEEDS_REFERENCE:
+        request["reference"] = _call(base, "POST", "/api/upload?role=reference&name=r.jpg", photo)[1]["id"]
     if method == "levin":
         request["hints"] = _call(base, "POST", "/api/upload?role=hints&name=s.png", _hints(w, h))[1]["id"]
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak RSS
