@@ -143,22 +143,40 @@ def test_method_errors(tiny_weights: str, rng: np.random.Generator, tmp_path) ->
 
 
 @pytest.mark.parametrize("side", ["right", "left"])
-def test_cyclecnn_input_and_composition_strips(side: str, tiny_weights: str, rng: np.random.Generator,
+def test_cyclecnn_bands_equal_one_band(side: str, tiny_weights: str, rng: np.random.Generator,
                                                monkeypatch) -> None:
-    """colorize_pair converts the reference, flips and composes strip by strip: the same output with any
-    strip height; the plain reference path refuses a pair above its size limit up front."""
+    """colorize_pair runs in bands of rows with the networks' halo: the same output as one band (to float
+    rounding); the plain reference path refuses a pair above its size limit up front."""
     import tinct.methods.cyclecnn.inference as inference
 
     gray, ref = _pair(rng)
     m = tinct.load_method("cyclecnn", weights=tiny_weights, disparities=8, reference_side=side)
-    monkeypatch.setattr(inference, "STRIP_ROWS", 10**6)
     whole = m.colorize(gray, reference=ref)
-    monkeypatch.setattr(inference, "STRIP_ROWS", 7)
-    np.testing.assert_array_equal(m.colorize(gray, reference=ref), whole)
+    monkeypatch.setattr(inference, "BAND_PIXELS", 5 * 64)  # bands of 5 rows (halo 2 + 3 + 3 = 8)
+    np.testing.assert_allclose(m.colorize(gray, reference=ref), whole, atol=2e-6, rtol=0)
+    monkeypatch.setattr(inference, "band_halo", lambda nets, refine: (0, 1))  # no halo: not exact
+    assert np.abs(m.colorize(gray, reference=ref) - whole).max() > 1e-5
     monkeypatch.setattr(inference, "REFERENCE_PATH_MAX_PIXELS", 40 * 64 - 1)
     slow = tinct.load_method("cyclecnn", weights=tiny_weights, disparities=8, optimized=False)
     with pytest.raises(tinct.TinctError, match="takes at most .* MP; this pair is 64x40"):
         slow.colorize(gray, reference=ref)
+
+
+def test_cyclecnn_cost3d_bands_equal_one_band(rng: np.random.Generator, monkeypatch) -> None:
+    """The cost3d model's bands carry its 3-D network's halo and are aligned to its strides."""
+    import tinct.methods.cyclecnn.inference as inference
+
+    torch.manual_seed(1)
+    model = ColorizationCNN(ModelConfig(4, 1, 9, "cost3d", 2)).eval()
+    nets = inference.optimize_networks(inference.Networks(model, RefinementCNN(4, 1).eval()))
+    torch.nn.init.normal_(nets.refiner.body.tail.weight, std=0.1)  # a refinement that does something
+    nets = inference.optimize_networks(inference.Networks(model, nets.refiner))
+    assert inference.band_halo(nets) == (4 + (16 + 1) * 2 + 9, 8)  # M, the 3-D network, the refinement
+    p = layered_stereo_pair(_textures(rng), 150, 48, rng, max_disparity=6)
+    gray = rgb_to_ycbcr(p.left)[..., 0].astype(np.float32)
+    whole = inference.colorize_pair(nets, gray, p.right, disparities=9)
+    monkeypatch.setattr(inference, "BAND_PIXELS", 20 * 48)  # bands of 24 rows (aligned to 8), halo 48
+    np.testing.assert_allclose(inference.colorize_pair(nets, gray, p.right, disparities=9), whole, atol=2e-6)
 
 
 def test_fill_invalid_disparity_uses_background() -> None:

@@ -18,14 +18,15 @@ import torch
 
 from tinct.color import cbcr_to_uv, compose_luma_chroma, rgb_to_ycbcr_torch
 from tinct.errors import TinctError
+from tinct.methods.cyclecnn.cost3d import LEVELS, aligned_strips
 from tinct.methods.cyclecnn.fused import FusedNetworks
 from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
 from tinct.methods.cyclecnn.refine import RefinementCNN
-from tinct.nn.tiling import strips
 from tinct.weights import WeightCard, load_weights
 
-STRIP_ROWS = 256
-"""Rows per strip of the input conversion and the composition in :func:`colorize_pair`."""
+BAND_PIXELS = 2_000_000
+"""Own pixels per band of :func:`colorize_pair` (with the halo: ~60 bytes per pixel for the
+dot-product volume, ~190 for cost3d, whose full-resolution features a band keeps)."""
 REFERENCE_PATH_MAX_PIXELS = 2_000_000
 """Largest pair the plain reference path (``optimized=False``) takes: its weight volume ``(d, H, W)``
 is ~320 bytes per pixel at d = 80."""
@@ -136,18 +137,36 @@ def colorize_pair(nets: Networks, gray: np.ndarray, reference: np.ndarray, *, di
                          f"volume in memory and takes at most {limit:g} MP; this pair is {w}x{h}: use the "
                          "default optimized=true")
     # M works in its own geometry (matches at x + d): the default rig (reference on the right) is
-    # mirrored. Inputs, flips and the composition go strip by strip: no full-size copy but one YCbCr.
+    # mirrored. The pair runs in bands of rows with the networks' halo (exact: every output row depends
+    # only on the rows within the halo), so memory is bounded at any size; a small pair is one band.
     cols = slice(None, None, -1) if reference_side == "right" else slice(None)
-    g = torch.from_numpy(np.ascontiguousarray(gray[:, cols], np.float32))[None, None]
-    ycc = torch.empty(1, 3, h, w)
-    for s in strips(h, STRIP_ROWS):
-        rgb = np.ascontiguousarray(reference[s.rows, cols].transpose(2, 0, 1), np.float32)
-        ycc[0, :, s.rows] = rgb_to_ycbcr_torch(torch.from_numpy(rgb))
-    out = colorize_ycbcr(nets, g, ycc, disparities=disparities, optimized=optimized, strip_rows=strip_rows,
-                         refine=refine)
-    del g, ycc
+    halo, align = band_halo(nets, refine)
     result = np.empty((h, w, 3), np.float32)
-    for s in strips(h, STRIP_ROWS):
-        cbcr = out[0, 1:, s.rows].permute(1, 2, 0).numpy()[:, cols]
-        result[s.rows] = compose_luma_chroma(gray[s.rows], cbcr_to_uv(cbcr))
+    for b in aligned_strips(h, max(align, BAND_PIXELS // w), halo, align):
+        g = torch.from_numpy(np.ascontiguousarray(gray[b.extended, cols], np.float32))[None, None]
+        rgb = np.ascontiguousarray(reference[b.extended, cols].transpose(2, 0, 1), np.float32)
+        ycc = rgb_to_ycbcr_torch(torch.from_numpy(rgb))[None]
+        del rgb
+        out = colorize_ycbcr(nets, g, ycc, disparities=disparities, optimized=optimized,
+                             strip_rows=strip_rows, refine=refine)
+        del g, ycc
+        cbcr = b.crop(out[0, 1:]).permute(1, 2, 0).numpy()[:, cols]
+        result[b.rows] = compose_luma_chroma(gray[b.rows], cbcr_to_uv(cbcr))
     return result
+
+
+def band_halo(nets: Networks, refine: bool = True) -> tuple[int, int]:
+    """``(halo, align)`` of :func:`colorize_pair`'s bands: the rows of context an output row depends on
+    (M's ResNets; the cost3d 3-D network's halo plus one coarse row of up-sampling, in full rows; the
+    refinement's two ResNets) and the multiple every band boundary must be on (cost3d's pooling and
+    3-D strides; 1 for the dot-product volume)."""
+    m = nets.colorizer
+    halo = max(m.extract_gray.receptive_radius, m.extract_color.receptive_radius)
+    align = 1
+    cost = getattr(m, "regularizer", None)
+    if cost is not None:
+        align = cost.stride * 2 ** LEVELS
+        halo += (cost.halo + 1) * cost.stride
+    if refine and nets.refiner is not None:
+        halo += nets.refiner.receptive_radius
+    return halo, align
