@@ -45,6 +45,8 @@ SWATCH_SAMPLES = 50
 TEXTURE_SOURCES = 4000
 STRIP_ROWS = 256
 """Rows per strip of the global mode (bounded memory at any size)."""
+SWATCH_MAX_PIXELS = 4_000_000
+"""Largest image of the swatch mode (~200 bytes per pixel of full-size float arrays: under 2 GB)."""
 
 
 def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
@@ -104,6 +106,12 @@ class WelshColorizer(Colorizer):
         rng = np.random.default_rng(o.seed)
         if not o.swatches:
             return self._global_transfer(image, reference, rng)
+        h, w = image.shape
+        if h * w > SWATCH_MAX_PIXELS:
+            limit = SWATCH_MAX_PIXELS / 1e6
+            raise TinctError(f"welsh: swatch mode takes images up to {limit:g} MP (its texture synthesis "
+                             f"keeps full-size arrays); this one is {w}x{h}: use the global mode (no "
+                             "swatches) or a smaller image")
         lum = _gray_luminance(image)
         ref_lab = rgb_to_lab(np.asarray(reference, dtype=np.float64))
         ab = self._swatch_transfer(lum, ref_lab[..., 0] / 100.0, ref_lab[..., 1:], rng)
