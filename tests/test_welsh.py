@@ -113,3 +113,14 @@ def test_global_mode_in_strips_equals_the_whole_image_transfer(rows: int, monkey
     monkeypatch.setattr(welsh, "STRIP_ROWS", rows)
     out = WelshColorizer().colorize(gray, reference=rgb)
     assert np.abs(out - whole).max() < 1e-5
+
+
+def test_swatch_mode_refuses_large_images_up_front(monkeypatch) -> None:
+    import tinct.methods.welsh as welsh
+
+    monkeypatch.setattr(welsh, "SWATCH_MAX_PIXELS", 40 * 80 - 1)
+    m = WelshColorizer(swatches=[[[0, 0, 10, 10], [0, 0, 10, 10]]])
+    gray, ref = np.full((40, 80), 0.5, np.float32), np.full((40, 80, 3), 0.5, np.float32)
+    with pytest.raises(TinctError, match=r"swatch mode takes images up to .* MP .* this one is 80x40"):
+        m.colorize(gray, reference=ref)
+    assert WelshColorizer().colorize(gray, reference=ref).shape == (40, 80, 3)  # the global mode takes it
