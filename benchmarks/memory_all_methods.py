@@ -108,8 +108,8 @@ def child(method: str, megapixels: float, threads: int) -> None:
     gray = _luma(big)
     kwargs: dict = {}
     if "reference" in m.needs:
-        ref = _rgb_at(ref_src, width, height) if method in STEREO else big[:, ::-1]
-        kwargs["reference"] = _float_rgb(ref)
+        stereo = method in STEREO
+        kwargs["reference"] = _float_rgb(_rgb_at(ref_src, width, height) if stereo else big[:, ::-1])
     if "hints" in m.needs:  # a hints image as a file gives it: the gray photo with strokes painted in
         mask = np.zeros(gray.shape, bool)
         for top in np.linspace(0, height, 13)[1:-1].astype(int):
