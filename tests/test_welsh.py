@@ -101,26 +101,57 @@ def test_global_mode_in_strips_equals_the_whole_image_transfer(rows: int, monkey
     the result is the whole-image transfer of the paper's pieces."""
     import tinct.methods.welsh as welsh
     from tinct.color import rgb_to_lab
-    from tinct.methods.welsh.transfer import transfer_global
+    from tinct.methods.welsh.transfer import compose_lab, gray_luminance, transfer_global
 
     rgb = data.astronaut()[::4, ::3].astype(np.float32) / 255
     gray = rgb_to_luma(data.coffee()[::4, ::4].astype(np.float32) / 255).astype(np.float32)
-    lum = welsh._gray_luminance(gray)
+    lum = gray_luminance(gray)
     ref_lab = rgb_to_lab(rgb.astype(np.float64))
     ab = transfer_global(lum, ref_lab[..., 0] / 100, ref_lab[..., 1:], samples=200,
                          rng=np.random.default_rng(0))
-    whole = welsh._compose(gray, lum, ab)
+    whole = compose_lab(gray, lum, ab)
     monkeypatch.setattr(welsh, "STRIP_ROWS", rows)
     out = WelshColorizer().colorize(gray, reference=rgb)
     assert np.abs(out - whole).max() < 1e-5
 
 
-def test_swatch_mode_refuses_large_images_up_front(monkeypatch) -> None:
+def test_swatch_mode_refuses_large_swatches_up_front(monkeypatch) -> None:
     import tinct.methods.welsh as welsh
 
-    monkeypatch.setattr(welsh, "SWATCH_MAX_PIXELS", 40 * 80 - 1)
+    monkeypatch.setattr(welsh, "SWATCH_MAX_PIXELS", 199)
     m = WelshColorizer(swatches=[[[0, 0, 10, 10], [0, 0, 10, 10]]])
     gray, ref = np.full((40, 80), 0.5, np.float32), np.full((40, 80, 3), 0.5, np.float32)
-    with pytest.raises(TinctError, match=r"swatch mode takes images up to .* MP .* this one is 80x40"):
+    with pytest.raises(TinctError, match=r"the swatches cover 0.0 MP of the two images; at most"):
         m.colorize(gray, reference=ref)
-    assert WelshColorizer().colorize(gray, reference=ref).shape == (40, 80, 3)  # the global mode takes it
+    monkeypatch.setattr(welsh, "SWATCH_MAX_PIXELS", 200)
+    assert m.colorize(gray, reference=ref).shape == (40, 80, 3)
+
+
+@pytest.mark.parametrize("rows", [6, 1000])
+def test_swatch_mode_in_strips_equals_the_whole_array_transfer(rows: int, monkeypatch) -> None:
+    """Swatch mode in row strips gives what step 1 + transfer_texture give on whole arrays."""
+    import tinct.methods.welsh as welsh
+    import tinct.methods.welsh.swatches as swatches
+    from tinct.color import rgb_to_lab
+    from tinct.methods.welsh.transfer import compose_lab, gray_luminance, transfer_global, transfer_texture
+
+    rgb = data.astronaut()[::6, ::6].astype(np.float32) / 255
+    gray = rgb_to_luma(data.coffee()[::6, ::6].astype(np.float32) / 255).astype(np.float32)
+    pairs = [((5, 5, 40, 50), (10, 10, 50, 60)), ((30, 40, 60, 90), (40, 20, 70, 70))]  # overlapping
+    monkeypatch.setattr(swatches, "TEXTURE_SOURCES", 500)  # fewer pixels than the swatches: sampled
+    rng = np.random.default_rng(3)
+    lum = gray_luminance(gray)
+    ref_lab = rgb_to_lab(rgb.astype(np.float64))
+    inside, ab = np.zeros(gray.shape, bool), np.zeros(gray.shape + (2,))
+    for (gy0, gx0, gy1, gx1), (ry0, rx0, ry1, rx1) in pairs:
+        ab[gy0:gy1, gx0:gx1] = transfer_global(lum[gy0:gy1, gx0:gx1], ref_lab[ry0:ry1, rx0:rx1, 0] / 100,
+                                               ref_lab[ry0:ry1, rx0:rx1, 1:], samples=50, rng=rng)
+        inside[gy0:gy1, gx0:gx1] = True
+    ys, xs = np.nonzero(inside)
+    pick = rng.choice(len(ys), 500, replace=False)
+    out = transfer_texture(lum, ys[pick], xs[pick], ab[ys[pick], xs[pick]])
+    out[inside] = ab[inside]
+    whole = compose_lab(gray, lum, out)
+    monkeypatch.setattr(welsh, "STRIP_ROWS", rows)
+    m = WelshColorizer(swatches=[[list(g), list(r)] for g, r in pairs], seed=3)
+    np.testing.assert_allclose(m.colorize(gray, reference=rgb), whole, atol=1e-5)

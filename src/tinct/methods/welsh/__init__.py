@@ -24,29 +24,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
+from tinct.color import rgb_to_lab
 from tinct.errors import TinctError
+from tinct.methods.welsh.swatches import Box, swatch_colorize
 from tinct.methods.welsh.transfer import (
     WINDOW,
+    compose_lab,
     features,
+    gray_luminance,
     jittered_samples,
     remap_affine,
-    transfer_global,
-    transfer_texture,
 )
 from tinct.nn.tiling import strip_moments, strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 
-Box = tuple[int, int, int, int]
-"""(y0, x0, y1, x1), half-open pixel rectangle."""
-
-SWATCH_SAMPLES = 50
-TEXTURE_SOURCES = 4000
 STRIP_ROWS = 256
 """Rows per strip of the global mode (bounded memory at any size)."""
 SWATCH_MAX_PIXELS = 4_000_000
-"""Largest image of the swatch mode (~200 bytes per pixel of full-size float arrays: under 2 GB)."""
+"""Largest total area of the swatches, gray and reference (step 1 works on whole swatches)."""
 
 
 def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
@@ -57,17 +53,6 @@ def _check_box(box: Sequence[int], shape: tuple[int, ...], what: str) -> Box:
         raise TinctError(f"welsh: {what} swatch {(y0, x0, y1, x1)} is empty or outside the "
                          f"{shape[1]}x{shape[0]} image")
     return y0, x0, y1, x1
-
-
-def _gray_luminance(gray: np.ndarray) -> np.ndarray:
-    """CIE L / 100 (float64, the shape of ``gray``) of the gray RGB image ``(g, g, g)``."""
-    return rgb_to_lab(gray_to_rgb(np.clip(gray, 0.0, 1.0)).astype(np.float64))[..., 0] / 100.0
-
-
-def _compose(gray: np.ndarray, lum: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """RGB ``(H, W, 3)`` float32 keeping ``gray``'s luma, with the chroma of Lab ``(100 lum, ab)``."""
-    rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
-    return compose_luma_chroma(gray, rgb_to_uv(np.asarray(rgb, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -106,16 +91,14 @@ class WelshColorizer(Colorizer):
         rng = np.random.default_rng(o.seed)
         if not o.swatches:
             return self._global_transfer(image, reference, rng)
-        h, w = image.shape
-        if h * w > SWATCH_MAX_PIXELS:
-            limit = SWATCH_MAX_PIXELS / 1e6
-            raise TinctError(f"welsh: swatch mode takes images up to {limit:g} MP (its texture synthesis "
-                             f"keeps full-size arrays); this one is {w}x{h}: use the global mode (no "
-                             "swatches) or a smaller image")
-        lum = _gray_luminance(image)
-        ref_lab = rgb_to_lab(np.asarray(reference, dtype=np.float64))
-        ab = self._swatch_transfer(lum, ref_lab[..., 0] / 100.0, ref_lab[..., 1:], rng)
-        return _compose(image, lum, ab)
+        pairs = [(_check_box(g, image.shape, "gray"), _check_box(r, reference.shape, "reference"))
+                 for g, r in o.swatches]
+        area = sum((r[2] - r[0]) * (r[3] - r[1]) + (g[2] - g[0]) * (g[3] - g[1]) for g, r in pairs)
+        if area > SWATCH_MAX_PIXELS:
+            raise TinctError(f"welsh: the swatches cover {area / 1e6:.1f} MP of the two images; at most "
+                             f"{SWATCH_MAX_PIXELS / 1e6:g} MP (step 1 works on whole swatches): use smaller "
+                             "swatches or the global mode")
+        return swatch_colorize(image, reference, pairs, rng=rng, weight_lum=o.weight_lum, rows=STRIP_ROWS)
 
     def _global_transfer(self, image: np.ndarray, reference: np.ndarray,
                          rng: np.random.Generator) -> np.ndarray:
@@ -128,7 +111,7 @@ class WelshColorizer(Colorizer):
         half = WINDOW // 2
 
         def target(rows: slice) -> np.ndarray:
-            return _gray_luminance(image[rows])
+            return gray_luminance(image[rows])
 
         def ref(rows: slice) -> np.ndarray:
             return rgb_to_lab(np.asarray(reference[rows], dtype=np.float64))[..., 0] / 100.0
@@ -150,24 +133,5 @@ class WelshColorizer(Colorizer):
             lum = target(s.extended)
             f = s.crop(np.moveaxis(features(lum, o.weight_lum), -1, 0))
             _, nearest = tree.query(np.moveaxis(f, 0, -1).reshape(-1, 2), workers=-1)
-            out[s.rows] = _compose(image[s.rows], s.crop(lum), sample_ab[nearest].reshape(-1, w, 2))
-        return out
-
-    def _swatch_transfer(self, lum: np.ndarray, ref_lum: np.ndarray, ref_ab: np.ndarray,
-                         rng: np.random.Generator) -> np.ndarray:
-        inside = np.zeros(lum.shape, dtype=bool)
-        ab = np.zeros(lum.shape + (2,))
-        for g_box, r_box in self.options.swatches:
-            gy0, gx0, gy1, gx1 = _check_box(g_box, lum.shape, "gray")
-            ry0, rx0, ry1, rx1 = _check_box(r_box, ref_lum.shape, "reference")
-            ab[gy0:gy1, gx0:gx1] = transfer_global(
-                lum[gy0:gy1, gx0:gx1], ref_lum[ry0:ry1, rx0:rx1], ref_ab[ry0:ry1, rx0:rx1],
-                samples=SWATCH_SAMPLES, rng=rng, weight_lum=self.options.weight_lum)
-            inside[gy0:gy1, gx0:gx1] = True
-        ys, xs = np.nonzero(inside)
-        if len(ys) > TEXTURE_SOURCES:
-            pick = rng.choice(len(ys), TEXTURE_SOURCES, replace=False)
-            ys, xs = ys[pick], xs[pick]
-        out = transfer_texture(lum, ys, xs, ab[ys, xs])
-        out[inside] = ab[inside]
+            out[s.rows] = compose_lab(image[s.rows], s.crop(lum), sample_ab[nearest].reshape(-1, w, 2))
         return out

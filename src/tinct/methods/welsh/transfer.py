@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
+
 WINDOW = 5
 """Neighbourhood size for the standard-deviation feature and for swatch texture matching."""
 
@@ -147,3 +149,14 @@ def transfer_texture(lum_target: np.ndarray, src_y: np.ndarray, src_x: np.ndarra
     _, nearest = tree.query(proj.reshape(-1, basis.shape[0]), workers=-1)
     chroma = np.asarray(src_chroma, dtype=np.float64)
     return chroma[nearest].reshape(lum_target.shape + (chroma.shape[-1],))
+
+
+def gray_luminance(gray: np.ndarray) -> np.ndarray:
+    """CIE L / 100 (float64, the shape of ``gray``) of the gray RGB image ``(g, g, g)``."""
+    return rgb_to_lab(gray_to_rgb(np.clip(gray, 0.0, 1.0)).astype(np.float64))[..., 0] / 100.0
+
+
+def compose_lab(gray: np.ndarray, lum: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """RGB ``(H, W, 3)`` float32 keeping ``gray``'s luma, with the chroma of Lab ``(100 lum, ab)``."""
+    rgb = lab_to_rgb(np.concatenate([100.0 * lum[..., None], ab], axis=-1), clip=False)
+    return compose_luma_chroma(gray, rgb_to_uv(np.asarray(rgb, dtype=np.float64)))
