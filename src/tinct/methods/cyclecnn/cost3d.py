@@ -19,7 +19,7 @@ disparity x height x width before the softmax. Here:
    The softmax over the ``d`` disparities then gives W as before.
 
 With ``stride = 4``, ``d = 64`` at 780x1024 the 3-D network sees 17 x 195 x 256 voxels instead of
-64 x 780 x 1024 (~240x less work), which is what makes the 2 s target reachable on 2 CPU cores.
+64 x 780 x 1024 (60x fewer voxels), which is what makes the 2 s target reachable on 2 CPU cores.
 """
 
 from __future__ import annotations
