@@ -26,6 +26,7 @@ from tinct import io as tio
 from tinct.hints import hints_to_image
 from tinct.registry import _REGISTRY, Colorizer, Inputs, register
 from tinct.testing import serve_in_thread
+from tinct.web import budget
 from tinct.web.app import WebApp
 
 pytestmark = pytest.mark.browser
@@ -76,7 +77,7 @@ def server_url() -> Iterator[str]:
     for cls in (PaintHints, MeanReference):
         if cls.name in added:
             register(summary=str(cls.__doc__), paper="(test)")(cls)
-    app = WebApp()
+    app = WebApp(job_memory_bytes=2 * budget.GB)  # small enough that a photo can be over spynco's share
     server, url = serve_in_thread(app)
     yield url
     server.shutdown()
@@ -169,5 +170,5 @@ def test_browser_gallery_strength_comparison_and_batch(server_url: str) -> None:
     assert report["batch_rows"] == ["done"] * 3
     with zipfile.ZipFile(report["zip"]) as archive:
         assert archive.namelist() == ["photo1-fusion.png", "photo2-fusion.png", "photo3-fusion.png"]
-    if "spynco" in {m.name for m in tinct.list_methods()}:  # 6 MP is over spynco's share of 6 GB
+    if "spynco" in {m.name for m in tinct.list_methods()}:  # a photo over spynco's share of the 2 GB
         assert "too large for spynco" in report["size_warning"] and report["colorize_disabled"], report

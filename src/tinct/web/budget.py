@@ -1,14 +1,16 @@
 """How much memory a web job may take, estimated before it starts.
 
 ``tinct serve`` refuses a job whose estimate is over the per-job budget (``--job-memory-gb``)
-instead of letting the process grow until the machine swaps: e.g. a 16 MP photo through
-``spynco`` (full-resolution convolutions) peaked at 23.4 GB. The estimate is a linear model
-``fixed + per_pixel x pixels`` per method, fitted from the peak RSS measured in the methods'
-docs (``docs/results/*_speed*``, ``docs/methods/*.md``) and rounded up, so a job under the budget
-fits with room. A method that bounds its own working size (deepcolor and fusion work at a
-fixed resolution, levin solves on a downsampled grid above 2.1 MP) has a small per-pixel term;
-one that runs at full resolution has a large one. When a method gains tiling, its line below
-shrinks; an unknown method gets :data:`DEFAULT_COST`, a conservative guess.
+instead of letting the process grow until the machine swaps (before the methods were tiled, a
+16 MP photo through ``spynco`` peaked at 23.4 GB). The estimate is a linear model ``fixed +
+per_pixel x pixels`` per method, set above the job peaks measured through the server
+(``benchmarks/web_memory.py`` -> ``docs/results/web_memory.md``: VmHWM during the job minus the
+RSS before it) and the methods' own measurements (``docs/results/*_speed*``), so a job under
+the budget fits with room; ``tests/test_web_limits.py`` checks every measured row against it.
+Methods that work in row strips or tiles (all of them now) have a per-pixel term of the
+full-size arrays only (input, output, PNG encoding: ~35 B/pixel measured for ``gray``); the
+fixed term is their working memory. An unknown method gets :data:`DEFAULT_COST`, a
+conservative guess.
 """
 
 from __future__ import annotations
@@ -34,20 +36,21 @@ class Cost:
         return int(self.fixed + self.per_pixel * pixels)
 
 
-# Inputs, outputs and the PNG encode alone are ~40 B/pixel (float32 luma, RGB, uint8 copies).
+# Measured job peaks (docs/results/web_memory.md) in the comments.
 COSTS: dict[str, Cost] = {
-    "gray": Cost(50 * MB, 40),
-    "reinhard": Cost(50 * MB, 90),
-    "welsh": Cost(200 * MB, 120),
-    "stereocopy": Cost(200 * MB, 400),     # SGBM cost volume rows + guided filter
-    "levin": Cost(1600 * MB, 80),         # solve bounded at 2.1 MP; 12 MP peaked at 1.49 GB
-    "deepcolor": Cost(1300 * MB, 60),     # fixed working size; 24 MP peaked at 1.29 GB
-    "fusion": Cost(1200 * MB, 50),        # fixed working size; 24 MP peaked at 1.12 GB
+    "gray": Cost(50 * MB, 40),            # 12 MP: 423 MB
+    "reinhard": Cost(50 * MB, 90),        # 12 MP with a 12 MP reference: 419 MB
+    "welsh": Cost(200 * MB, 120),         # 4 MP with a 4 MP reference: 138 MB
+    "stereocopy": Cost(200 * MB, 80),     # row strips; 4 MP pair: 143 MB
+    "levin": Cost(1600 * MB, 80),         # solve bounded at 2.1 MP; 4 MP: 796 MB (12 MP: 1.49 GB process)
+    "deepcolor": Cost(1300 * MB, 60),     # fixed working size; 12 MP: 487 MB (24 MP: 1.29 GB process)
+    "fusion": Cost(1200 * MB, 50),        # fixed working size; 12 MP, weights loaded: 629 MB
     "cyclecnn": Cost(600 * MB, 300),      # strips; 1 MP peaked at 0.61 GB with the process
-    "spynco": Cost(300 * MB, 1600),       # full-resolution convolutions: 16 MP peaked at 23.4 GB
-    "cyclegan": Cost(300 * MB, 1600),     # ResNet generator at full resolution, like spynco
+    "spynco": Cost(900 * MB, 120),        # 512² tiles, frozen statistics; 1 MP (weights loaded): 683-774 MB,
+                                          # 2 MP: 728-986 MB (two runs)
+    "cyclegan": Cost(900 * MB, 120),      # the same tiling as spynco
 }
-DEFAULT_COST = Cost(1000 * MB, 1500)
+DEFAULT_COST = Cost(1000 * MB, 400)
 
 
 def estimate_bytes(method: str, width: int, height: int) -> int:

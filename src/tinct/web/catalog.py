@@ -40,9 +40,9 @@ PLAIN: dict[str, str] = {
     "fusion": "A neural network that looks at the whole picture to decide the scene, then at each "
               "region. Quick; the recommended automatic choice.",
     "spynco": "A neural network trained without any colour/gray pairs (it learned from unpaired "
-              "photos). Needs a lot of memory on big photos.",
-    "cyclegan": "A neural network trained on unpaired photos, the classic CycleGAN recipe. Needs a lot "
-                "of memory on big photos.",
+              "photos). Slow on big photos (about a minute for 2 megapixels).",
+    "cyclegan": "A neural network trained on unpaired photos, the classic CycleGAN recipe. Slow on big "
+                "photos.",
     "levin": "Spreads each scribble's colour over the region it touches, stopping at edges. "
              "Precise: you decide every colour.",
     "reinhard": "Shifts the photo's overall colour balance to that of the colour photo you give. "
