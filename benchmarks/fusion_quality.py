@@ -34,9 +34,9 @@ from tinct.testing import write_report
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {"kodak24": DATA / "eval/kodak24", "mcmaster18": DATA / "eval/mcmaster18",
         "photos_val": DATA / "photos/val"}
-CORRECTIONS = (0.0, 0.5, 0.75, 0.9, 1.0)
-TEMPS = (0.25, 0.38, 0.5)
-GAINS = (1.0, 1.5, 2.0, 2.5)
+CORRECTIONS = (0.5, 0.75, 0.9, 1.0)
+TEMPS = (0.25, 0.38)
+GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
 MIN_COLOUR = 0.55  # the pick: lowest ΔE00 among decodings at >= this colourfulness ratio (bar: 0.5)
 
 
