@@ -38,7 +38,7 @@ PLAIN: dict[str, str] = {
     "deepcolor": "Recognises textures and objects in small patches and paints each with its usual "
                  "colour. Quick, mild colours.",
     "fusion": "A neural network that looks at the whole picture to decide the scene, then at each "
-              "region. Quick; the recommended automatic choice.",
+              "region. Quick; muted colours, warm tones where it is sure.",
     "spynco": "A neural network trained without any colour/gray pairs (it learned from unpaired "
               "photos). Slow on big photos (about a minute for 2 megapixels).",
     "cyclegan": "A neural network trained on unpaired photos, the classic CycleGAN recipe. Slow on big "
