@@ -78,3 +78,12 @@ def test_static_option_checks_follow_the_declared_types():
         with pytest.raises(catalog.OptionError):
             facts.check_options(bad)
     catalog.lookup("welsh").check_options({"swatches": "[[0, 0, 4, 4, 0, 0, 4, 4]]"})  # JSON: after loading
+
+
+def test_colouring_does_not_import_training_only_modules():
+    """Cold start of ``tinct colorize photo.jpg``: deepcolor's k-means (scipy.cluster, ~0.35 s) is
+    needed for training only and stays out of the colouring path."""
+    probe = "import sys, tinct; tinct.load_method('deepcolor'); print('scipy.cluster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
