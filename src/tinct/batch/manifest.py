@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tinct.io.durable import write_synced
 from tinct.io.paths import IMAGE_EXTENSIONS
 
 MANIFEST_NAME = "tinct-manifest.jsonl"
@@ -94,13 +95,7 @@ def write_temp(target: Path, payload: bytes) -> Path:
     """Write ``payload`` to :func:`temp_path` of ``target``, fsynced; returns the temporary file."""
     temp = temp_path(target)
     temp.parent.mkdir(parents=True, exist_ok=True)
-    with open(temp, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)
+    write_synced(open(temp, "wb"), temp, payload)
     return temp
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from tinct.errors import TinctError
+from tinct.io.durable import write_synced
 from tinct.io.read import _read_inodes, _read_paths
 
 _WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
@@ -191,13 +192,7 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         raise TinctError(f"{path}: cannot write ({error.strerror or error})") from error
     temp = Path(handle.name)
     try:
-        with handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        write_synced(handle, temp, payload)
         os.replace(temp, path)
     except BaseException as error:
         temp.unlink(missing_ok=True)
