@@ -18,6 +18,9 @@ Definitions and scales (see ``docs/methods/metrics.md``):
   ≈ 1 is a just-noticeable difference.
 * ``colorfulness``: Hasler & Süsstrunk 2003 M = σ_rgyb + 0.3 μ_rgyb on the 0-255 scale; 0 for gray.
 * ``pearson``: linear correlation coefficient in [-1, 1] (``nan`` when an input is constant).
+* ``angular_error`` (mean RGB angle in degrees, the NIR papers' "AE"), ``best_shift`` and
+  ``aligned_pair`` (integer registration within ±radius px) live in :mod:`tinct.metrics_align` and
+  are re-exported here.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ import numpy as np
 import scipy.ndimage
 
 from tinct.color import rgb_to_lab
+from tinct.metrics_align import aligned_pair, angular_error, angular_error_map, best_shift
 
 __all__ = [
     "SSIM_SIGMA", "SSIM_TRUNCATE", "SSIM_RADIUS", "SSIM_K1", "SSIM_K2",
     "mse", "psnr", "psnr_per_channel", "ssim", "ssim_map", "ssim_components", "ciede2000",
-    "mean_ciede2000", "colorfulness", "pearson",
+    "mean_ciede2000", "colorfulness", "pearson", "angular_error", "angular_error_map", "best_shift",
+    "aligned_pair",
 ]
 
 SSIM_SIGMA = 1.5

@@ -2,6 +2,9 @@
 
 - :mod:`tinct.bench.quality`: colour images -> luma -> colorize -> PSNR, SSIM, CIEDE2000,
   colourfulness (``tinct bench quality``, ``tinct eval``).
+- :mod:`tinct.bench.pairs`: an input band + a separate truth RGB file -> colorize -> PSNR, SSIM,
+  AE, CIEDE2000, plainly and after the best shift (``tinct bench pairs``).
+- :mod:`tinct.bench.nir_floors`: the NIR floors (NIR as gray, lookup table, flat mean colour).
 
 The scripts in ``benchmarks/`` write ``docs/results/`` with :func:`tinct.testing.write_report`.
 """

@@ -138,18 +138,33 @@ class QualityReport:
 
     def to_markdown(self) -> str:
         """A Markdown table: one row per image, then the mean row in bold."""
-        head = "| image | PSNR (dB) | SSIM | CIEDE2000 | colourfulness pred | colourfulness GT | time (s) |"
-        lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
-        for r in self.rows:
-            lines.append(_md_row(r.image, asdict(r)))
-        if self.rows:
-            lines.append(_md_row("**mean**", self.means(), bold=True))
-        return "\n".join(lines)
+        return markdown_table([asdict(r) for r in self.rows], QUALITY_COLUMNS, self.means())
 
 
-def _md_row(name: str, v: Mapping[str, float], *, bold: bool = False) -> str:
-    cells = [f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['ciede2000']:.2f}", f"{v['colorfulness_pred']:.1f}",
-             f"{v['colorfulness_gt']:.1f}", f"{v['seconds']:.3f}"]
+Column = tuple[str, str, str]
+"""A Markdown column: ``(key of the row dict, header, format spec)``, e.g.
+``("psnr", "PSNR (dB)", ".2f")``."""
+
+QUALITY_COLUMNS: tuple[Column, ...] = (
+    ("psnr", "PSNR (dB)", ".2f"), ("ssim", "SSIM", ".4f"), ("ciede2000", "CIEDE2000", ".2f"),
+    ("colorfulness_pred", "colourfulness pred", ".1f"), ("colorfulness_gt", "colourfulness GT", ".1f"),
+    ("seconds", "time (s)", ".3f"))
+
+
+def markdown_table(rows: list[Mapping[str, Any]], columns: tuple[Column, ...], mean: Mapping[str, Any] | None,
+                   *, name_key: str = "image") -> str:
+    """A Markdown table: ``rows[i][name_key]`` then one right-aligned cell per column, and, if
+    ``mean`` is given and there are rows, a last row ``**mean**`` in bold."""
+    lines = ["| " + " | ".join([name_key, *(h for _, h, _ in columns)]) + " |",
+             "|---|" + "---:|" * len(columns)]
+    lines += [_md_row(str(r[name_key]), r, columns) for r in rows]
+    if mean is not None and rows:
+        lines.append(_md_row("**mean**", mean, columns, bold=True))
+    return "\n".join(lines)
+
+
+def _md_row(name: str, v: Mapping[str, Any], columns: tuple[Column, ...], *, bold: bool = False) -> str:
+    cells = [format(v[key], spec) for key, _, spec in columns]
     if bold:
         cells = [f"**{c}**" for c in cells]
     return "| " + " | ".join([name, *cells]) + " |"

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Sequence
 
 from tinct.cli.colorize import cmd_colorize
-from tinct.cli.commands import cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve
+from tinct.cli.commands import cmd_bench_pairs, cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve
 from tinct.cli.parser import (
     DEFAULT_OUT_DIR,
     DELEGATED,
@@ -38,6 +38,7 @@ __all__ = [
     "DELEGATED",
     "UsageError",
     "build_parser",
+    "cmd_bench_pairs",
     "cmd_bench_quality",
     "cmd_colorize",
     "cmd_demo",
@@ -109,7 +110,7 @@ def _run(argv: list[str], debug: bool) -> int:
     if args.command == "eval":
         return cmd_eval(args)
     if args.command == "bench":
-        return cmd_bench_quality(args)
+        return cmd_bench_pairs(args) if args.bench == "pairs" else cmd_bench_quality(args)
     if args.command == "train":
         return cmd_train(extra)
     if args.command == "serve":

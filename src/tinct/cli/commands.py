@@ -1,4 +1,5 @@
-"""Subcommands ``methods``, ``eval``, ``bench quality``, ``serve``, ``demo`` (``train``: :mod:`.train`)."""
+"""Subcommands ``methods``, ``eval``, ``bench quality``, ``bench pairs``, ``serve``, ``demo`` (``train``:
+:mod:`.train`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import tinct
-from tinct.cli.parser import _formatter, format_table, load_colorizer, method_options
+from tinct.cli.parser import UsageError, _formatter, format_table, load_colorizer, method_options
 from tinct.errors import TinctError
 from tinct.registry import MissingInput
 
@@ -126,6 +127,51 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         path = report.to_json(args.json or Path("docs/results") / f"{report.method}_{report.dataset}.json")
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def cmd_bench_pairs(args: argparse.Namespace) -> int:
+    """``tinct bench pairs``: print the Markdown table; write JSON / Markdown when asked. Any bad input
+    (method, glob, file, sizes) is one line and exit 2."""
+    from dataclasses import asdict, is_dataclass
+
+    from tinct.bench.pairs import evaluate_pairs, match_globs
+
+    prog = "tinct bench pairs"
+    note = (lambda msg: None) if args.quiet else (lambda msg: print(f"note: {msg}", file=sys.stderr))
+    try:
+        info = tinct.method_info(args.method)
+        try:
+            info.check_inputs(())
+        except MissingInput as exc:
+            raise TinctError(f"tinct bench pairs colours the input band alone; {exc}") from None
+        pairs, unused = match_globs(args.inputs, args.truth)
+        colorizer = load_colorizer(args.method, method_options(args, prog), prog)
+        if info.modality != "nir":
+            note(f"'{info.name}' expects a {info.modality} input; it is given the input band as that")
+        if unused:
+            note(f"{len(unused)} truth file(s) match no input and are not scored: {', '.join(unused[:5])}")
+        report = evaluate_pairs(colorizer.colorize, pairs, args.align_radius, name=colorizer.name,
+                                limit=args.limit, resize_truth=args.resize_truth,
+                                progress=not args.quiet and sys.stderr.isatty())
+    except TinctError as exc:
+        raise UsageError(prog, str(exc)) from None
+    report.data = {"inputs": args.inputs, "truth": args.truth}
+    report.options = asdict(colorizer.options) if is_dataclass(colorizer.options) else {}
+    report.command = " ".join(["tinct", *args.argv])
+    print(report.to_markdown())
+    for out, write in ((args.json, report.to_json), (args.markdown, _write_markdown(report))):
+        if out:
+            print(f"wrote {write(out)}", file=sys.stderr)
+    return 0
+
+
+def _write_markdown(report: Any) -> Any:
+    def write(path: str) -> Path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report.markdown_document())
+        return out
+    return write
 
 
 def cmd_serve(extra: list[str]) -> int:

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV (one row per image)")
 
-    p = _sub(subs, "bench", "benchmarks (quality protocol)",
+    p = _sub(subs, "bench", "benchmarks (quality protocol, paired protocol)",
              "  tinct bench quality --method gray --data ../shared/data/eval/kodak24 --json out.json")
     bsubs = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
     q = _sub(bsubs, "quality", "colour images -> luma -> colorize -> PSNR, SSIM, CIEDE2000, colourfulness",
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="method option (repeatable)")
     q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
+    _add_bench_pairs(bsubs)
 
     _sub(subs, "train", "train a trainable method ('tinct train --help' lists them)",
          "  tinct train --help\n  tinct train METHOD --help", add_help=False)
@@ -129,6 +130,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="out", metavar="DIR", help="output folder (default: ./out)")
     p.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
     return parser
+
+def _add_bench_pairs(bsubs: Any) -> None:
+    q = _sub(bsubs, "pairs", "input band + separate true-colour file -> colorize -> PSNR, SSIM, AE, "
+             "CIEDE2000, plain and after the best shift",
+             "  d=../shared/data/nir/epfl_country_test\n"
+             "  tinct bench pairs --method gray --inputs \"$d/*_nir.jpg\" --truth \"$d/*_rgb.jpg\" \\\n"
+             "      --json gray_nir.json --markdown gray_nir.md\n\n"
+             "Files pair up by the text the one '*' of each glob captures (a_nir.jpg <-> a_rgb.jpg);\n"
+             "an input without a truth is an error. The input is read as one band; a truth of another\n"
+             "size is refused unless --resize-truth. Aligned scores: the best integer shift within\n"
+             "+-R px (min RGB MSE), scored on the overlap. Bad input: one line, exit 2.")
+    q.add_argument("--method", required=True, metavar="NAME", help="method name (see 'tinct methods')")
+    q.add_argument("--inputs", required=True, metavar="GLOB", help="input bands, one '*': 'DIR/*_nir.jpg'")
+    q.add_argument("--truth", required=True, metavar="GLOB", help="true colours, one '*': 'DIR/*_rgb.jpg'")
+    q.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    q.add_argument("--markdown", metavar="OUT", help="also write the report as a Markdown file to OUT")
+    q.add_argument("--align-radius", type=int, default=4, metavar="R", help="largest shift (px) tried by "
+                   "the aligned scores (default 4; 0 = none)")
+    q.add_argument("--resize-truth", action="store_true", help="resize a truth of another size to the "
+                   "input's (area interpolation) instead of refusing the pair")
+    q.add_argument("--limit", type=int, metavar="N", help="score only the first N pairs (sorted by key)")
+    q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option (repeatable)")
+    q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
+
 
 def method_options(args: argparse.Namespace, prog: str) -> dict[str, Any]:
     """``-O KEY=VALUE`` items and ``--weights`` as raw option values (typed later by the method's
