@@ -328,7 +328,8 @@ def _ensure_loaded(name: str | None = None) -> None:
 
     if name is not None and name in _REGISTRY:
         return
-    for package in PACKAGES if name is None or name not in PACKAGES else (name,):
+    own = name.replace("-", "_") if name is not None else None  # method "nir-unet" -> package nir_unet
+    for package in PACKAGES if own is None or own not in PACKAGES else (own,):
         importlib.import_module(f"tinct.methods.{package}")
 
 

@@ -150,8 +150,9 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], WeightCard]
 
 
 def bundled_path(method: str, name: str = DEFAULT_VARIANT) -> Path:
-    """Path of a method's bundled weights file (may not exist)."""
-    return Path(__file__).parent / "methods" / method / "weights" / f"{name}.safetensors"
+    """Path of a method's bundled weights file (may not exist); method ``nir-unet`` lives in package
+    ``nir_unet``."""
+    return Path(__file__).parent / "methods" / method.replace("-", "_") / "weights" / f"{name}.safetensors"
 
 
 def looks_like_path(text: str) -> bool:

@@ -12,7 +12,7 @@ the fusion. Shapes: input ``(N, C_in, H, W)`` with H, W multiples of ``2 ** len(
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -67,8 +67,13 @@ class UNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Features of every level, finest first; the last is the bottleneck."""
-        feats = []
+        return self.encode_with_stem(x)[1:]
+
+    def encode_with_stem(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The full-resolution stem features ``(N, widths[0], H, W)``, then :meth:`encode`'s list
+        (for heads that need full-resolution output)."""
         h = self.stem(x)
+        feats = [h]
         for level in self.down:
             h = level(h)
             feats.append(h)
@@ -113,3 +118,67 @@ class FusionLayer(nn.Module):
     def forward(self, bottleneck: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
         tiled = vector[:, :, None, None].expand(-1, -1, *bottleneck.shape[-2:])
         return self.mix(torch.cat([bottleneck, tiled.to(bottleneck.dtype)], dim=1))
+
+
+class ResBlockBN(nn.Module):
+    """Two 3x3 conv + BatchNorm layers with an identity shortcut; keeps ``(N, C, H, W)``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv_bn_relu(channels, channels),
+                                  nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.body(x))
+
+
+@dataclass(frozen=True)
+class TranslatorConfig:
+    """An image-to-image :class:`Translator`: ``in_channels`` -> ``out_channels`` at full resolution.
+
+    ``res_blocks``: ResNet blocks at the bottleneck (the asymmetric CycleGAN's stronger generator);
+    ``noise``: std of a Gaussian noise channel appended to the input while training (SC-GAN; zeros
+    at inference, so outputs are deterministic)."""
+
+    in_channels: int = 1
+    out_channels: int = 3
+    widths: tuple[int, ...] = (24, 48, 96, 160)
+    res_blocks: int = 0
+    noise: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Translator(nn.Module):
+    """:class:`UNet` + optional bottleneck ResNet blocks + a full-resolution head (the decoder's
+    half-resolution features upsampled, concatenated with the stem's, conv, 1x1 conv, sigmoid).
+
+    ``forward(x)``: ``(N, in_channels, H, W)`` in [0, 1], H and W multiples of :attr:`multiple`
+    -> ``(N, out_channels, H, W)`` in [0, 1]."""
+
+    def __init__(self, config: TranslatorConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or TranslatorConfig()
+        extra = 1 if cfg.noise > 0 else 0
+        self.trunk = UNet(UNetConfig(in_channels=cfg.in_channels + extra, widths=tuple(cfg.widths)))
+        self.res = nn.Sequential(*[ResBlockBN(cfg.widths[-1]) for _ in range(cfg.res_blocks)])
+        w0 = cfg.widths[0]
+        self.head = nn.Sequential(conv_bn_relu(2 * w0, w0), nn.Conv2d(w0, cfg.out_channels, 1))
+
+    @property
+    def multiple(self) -> int:
+        return self.trunk.multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - 0.5) * 2.0
+        if self.config.noise > 0:
+            z = (torch.randn_like(x[:, :1]) * self.config.noise if self.training
+                 else torch.zeros_like(x[:, :1]))
+            x = torch.cat([x, z], dim=1)
+        stem, *feats = self.trunk.encode_with_stem(x)
+        feats[-1] = self.res(feats[-1])
+        h = self.trunk.decode(feats)
+        h = F.interpolate(h, size=stem.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.sigmoid(self.head(torch.cat([h, stem], dim=1)))

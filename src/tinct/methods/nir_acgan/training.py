@@ -1,0 +1,109 @@
+"""``tinct train nir-acgan``: the asymmetric CycleGAN (A = NIR, B = RGB).
+
+``G_AB`` (NIR->RGB): the U-Net translator with ResNet blocks at its bottleneck; ``G_BA`` (RGB->NIR):
+a lighter U-Net (RGB->NIR is the easier direction). ``D_B``: PatchGANs on a 3-level pyramid of
+the RGB image (the multi-scale stand-in for the paper's FPN discriminator); ``D_A``: one PatchGAN
+on NIR. Generator loss (least squares, as CycleGAN):
+``GAN(G_AB, D_B) + lambda_ba * GAN(G_BA, D_A) + lambda_cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)``.
+The RGB side of each batch is the batch's RGB crops rolled by one (other scenes), so no term
+needs a registered partner; ``lambda_pair`` > 0 adds an L1 to the partner at 1/8 resolution
+(a deviation, off by default).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from tinct.methods.nir_unet.training import (
+    DEFAULT_STEPS,
+    NirTrainConfig,
+    PairedTrainer,
+    autocast,
+    train_and_export,
+)
+from tinct.nn.gan import PatchDiscriminator, PyramidDiscriminator, image_pyramid, lsgan_loss
+from tinct.nn.unet import Translator, TranslatorConfig
+from tinct.options import option
+from tinct.train import RunConfig, optimizer_step
+
+
+@dataclass
+class ACGanTrainConfig(NirTrainConfig):
+    """A nir-acgan run (``model``: G_AB, NIR->RGB; ``inverse``: G_BA, RGB->NIR)."""
+
+    model: TranslatorConfig = field(default_factory=lambda: TranslatorConfig(widths=(24, 48, 96, 120),
+                                                                             res_blocks=1))
+    inverse: TranslatorConfig = field(default_factory=lambda: TranslatorConfig(
+        in_channels=3, out_channels=1, widths=(16, 32, 64, 128)))
+    lr: float = option(2e-4, "Adam learning rate (generators and discriminators)")
+    warmup: int = option(100, "linear warm-up steps")
+    lambda_ba: float = option(0.5, "λ1: weight of the RGB->NIR adversarial term")
+    lambda_cycle: float = option(10.0, "λ2: weight of the two cycle (reconstruction) L1 terms")
+    lambda_pair: float = option(0.0, "weight of an L1 to the registered partner at 1/8 resolution "
+                                "(a deviation; 0 = the paper's unpaired objective)")
+    disc_width: int = option(32, "channels of the discriminators' first layers")
+    disc_levels: int = option(3, "pyramid levels of the RGB discriminator")
+
+
+class ACGanTrainer(PairedTrainer):
+    """Both generators under one optimizer, then both discriminators."""
+
+    def __init__(self, cfg: ACGanTrainConfig, net: Translator, total_steps: int) -> None:
+        super().__init__(cfg, net, total_steps)
+        self.inverse = Translator(cfg.inverse)
+        self.opt = torch.optim.Adam(itertools.chain(net.parameters(), self.inverse.parameters()), lr=cfg.lr,
+                                    betas=(0.5, 0.999))
+        self.disc_b = PyramidDiscriminator(cfg.disc_levels, 3, cfg.disc_width, 3)
+        self.disc_a = PatchDiscriminator(1, cfg.disc_width, 2)
+        self.opt_d = torch.optim.Adam(itertools.chain(self.disc_b.parameters(), self.disc_a.parameters()),
+                                      lr=cfg.lr, betas=(0.5, 0.999))
+        self.modules.update(inverse=self.inverse, disc_b=self.disc_b, disc_a=self.disc_a)
+        self.optimizers = {"opt": self.opt, "opt_d": self.opt_d}
+        self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def score_b(self, rgb: torch.Tensor, real: bool) -> torch.Tensor:
+        levels = image_pyramid(rgb, self.cfg.disc_levels)
+        return torch.stack([lsgan_loss(s, real) for s in self.disc_b(levels)]).mean()
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        a, partner = batch["nir"], batch["rgb"]
+        b = partner.roll(1, dims=0)  # other scenes: the objective never sees a registered pair
+        with autocast(cfg.bf16):
+            fake_b = self.net(a).float()
+            fake_a = self.inverse(b).float()
+            rec_a = self.inverse(fake_b).float()
+            rec_b = self.net(fake_a).float()
+            gan_ab = self.score_b(fake_b, True)
+            gan_ba = lsgan_loss(self.disc_a(fake_a), True)
+        cycle = F.l1_loss(rec_a, a) + F.l1_loss(rec_b, b)
+        terms = {"gan_ab": gan_ab, "gan_ba": gan_ba, "cycle": cycle}
+        total = gan_ab + cfg.lambda_ba * gan_ba + cfg.lambda_cycle * cycle
+        if cfg.lambda_pair > 0:
+            terms["pair"] = F.l1_loss(F.avg_pool2d(fake_b, 8), F.avg_pool2d(partner, 8))
+            total = total + cfg.lambda_pair * terms["pair"]
+        self._fakes = (fake_b.detach(), fake_a.detach())
+        return {"total": total, **terms}
+
+    def extra_updates(self, batch: dict[str, torch.Tensor], lr_factor: float) -> dict[str, float]:
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.cfg.lr * lr_factor
+        fake_b, fake_a = self._fakes
+        b = batch["rgb"].roll(1, dims=0)
+        with autocast(self.cfg.bf16):
+            d_b = 0.5 * (self.score_b(b, True) + self.score_b(fake_b, False))
+            d_a = 0.5 * (lsgan_loss(self.disc_a(batch["nir"]), True) + lsgan_loss(self.disc_a(fake_a), False))
+        optimizer_step(self.opt_d, d_b + d_a)
+        return {"d_b": float(d_b.detach()), "d_a": float(d_a.detach())}
+
+
+def run(cfg: ACGanTrainConfig, run: RunConfig) -> int:
+    """``tinct train nir-acgan``: exports G_AB only."""
+    net = Translator(cfg.model)
+    trainer = ACGanTrainer(cfg, net, run.steps or DEFAULT_STEPS)
+    train_and_export("nir-acgan", trainer, cfg, run, generator=net, model_config=cfg.model.to_dict())
+    return 0

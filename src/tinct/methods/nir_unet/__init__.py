@@ -1,0 +1,112 @@
+"""Near-infrared to RGB (survey seed 002's NIR section): ``nir-unet``, the encoder-decoder baseline
+trained with L1 on registered pairs, and :class:`NirColorizer`, the base of every NIR method.
+
+The input is a single NIR band ``(H, W)`` in [0, 1]; the output is RGB ``(H, W, 3)`` whose luma is
+*not* the input (vegetation is bright in NIR, dark in RGB), so these methods do not compose
+through the input luma. The network runs at full resolution in row strips with a halo
+(:mod:`tinct.nn.tiling`, 512 rows, a halo of 96 rows, each strip starting on the network's
+pooling grid): memory is bounded by the strip at any image size. Images up to 512 rows go in one
+pass; taller ones differ from a whole-image pass only through the context beyond the halo
+(measured in ``tests/test_nir.py``).
+See ``docs/methods/nir.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from tinct.errors import TinctError
+from tinct.nn.tiling import Strip, strips
+from tinct.nn.unet import Translator, TranslatorConfig, pad_to_multiple
+from tinct.options import OptionError, option
+from tinct.registry import Colorizer, Inputs, register
+from tinct.weights import load_weights, resolve
+
+STRIP_ROWS = 512
+HALO = 96
+
+
+@dataclass(frozen=True)
+class NirOptions:
+    """Options of the NIR methods."""
+
+    weights: str = option("default", "bundled variant or a .safetensors path from `tinct train METHOD`")
+    strip_rows: int = option(STRIP_ROWS, "rows per strip of the network pass (memory is bounded by it)")
+
+    def __post_init__(self) -> None:
+        if self.strip_rows < 32:
+            raise OptionError(f"strip_rows must be at least 32, got {self.strip_rows}")
+
+
+def build_translator(card_config: dict, path: str) -> nn.Module:
+    """The NIR->RGB :class:`Translator` of a card (``config.model``)."""
+    from tinct.weights import WeightCard
+
+    return Translator(WeightCard(method="", config=card_config).section("model", TranslatorConfig, path=path))
+
+
+class NirColorizer(Colorizer):
+    """Base of the NIR methods: load the generator named by the card, run it in row strips.
+
+    Subclasses set ``name`` and may override :meth:`build_network` (the module for the card) and
+    ``prefix`` (the key prefix of the generator's tensors in the weights file)."""
+
+    modality = "nir"
+    keeps_luma = False
+    prefix: ClassVar[str] = "net."
+
+    def __init__(self, options: NirOptions | None = None, /, **values: object) -> None:
+        super().__init__(options, **values)
+        self.path = resolve(self.name, self.options.weights)
+        tensors, card = load_weights(self.path)
+        if card.method and card.method != self.name:
+            raise TinctError(f"{self.path} is not {self.name} weights (its card says {card.method}); "
+                             f"use --method {card.method} or weights from `tinct train {self.name}`")
+        try:
+            self.net = self.build_network(card.config, str(self.path))
+            own = {k[len(self.prefix):]: v.float() for k, v in tensors.items() if k.startswith(self.prefix)}
+            self.net.load_state_dict(own)
+        except (KeyError, RuntimeError, TypeError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise TinctError(f"{self.path} is not {self.name} weights ({reason})") from None
+        self.net.eval()
+        self.card = card
+
+    def build_network(self, card_config: dict, path: str) -> nn.Module:
+        return build_translator(card_config, path)
+
+    @torch.no_grad()
+    def forward(self, band: torch.Tensor) -> torch.Tensor:
+        """``(1, 1, h, w)`` NIR -> ``(1, 3, h, w)`` RGB in [0, 1] (padded to the network's multiple)."""
+        x, (h, w) = pad_to_multiple(band, self.net.multiple)
+        return self.net(x)[..., :h, :w]
+
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        height, width = image.shape
+        out = np.empty((height, width, 3), np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
+        m = self.net.multiple
+        for s in strips(height, self.options.strip_rows, HALO):
+            # start each strip on the network's grid, so its poolings see the rows a whole pass sees
+            s = Strip(s.top, s.bottom, max(0, s.lo // m * m), s.hi)
+            y = self.forward(s.take(x))[0].permute(1, 2, 0).numpy()
+            out[s.rows] = y[s.inner]
+        return out
+
+
+@register(summary="near-infrared -> RGB: an encoder-decoder (U-Net) trained with L1 on registered pairs "
+                  "(the baseline)",
+          paper="survey seed 002, NIR colorization (encoder-decoder baseline)",
+          options=NirOptions,
+          weights={"default": "EPFL RGB-NIR train split (136 pairs)"},
+          train_config="tinct.methods.nir_unet.training:NirUNetTrainConfig",
+          trainer="tinct.methods.nir_unet.training:run")
+class NirUNetColorizer(NirColorizer):
+    """NIR band -> RGB by the U-Net translator."""
+
+    name = "nir-unet"

@@ -1,0 +1,139 @@
+"""The NIR methods (issue 16): data splits and crops, the networks, training through fit, export,
+and the colorizer contract (modality, no luma kept, strips equal to one pass)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import tinct
+from tinct import cli
+from tinct.data.nir import PairBatches, list_pairs, load_pair, split_pairs
+from tinct.errors import TinctError
+from tinct.io import write_image
+from tinct.methods.nir_snet.model import SNet, SNetConfig
+from tinct.nn.unet import Translator, TranslatorConfig
+
+NIR_METHODS = ["nir-acgan", "nir-scgan", "nir-snet", "nir-unet"]
+
+
+def _scene(rng: np.random.Generator, h: int = 72, w: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth RGB scene and a NIR band that is not its luma (red-weighted, like vegetation)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = rng.uniform(0, 6, 3)
+    rgb = np.stack([0.5 + 0.4 * np.sin(x / 11 + phase[0]), 0.5 + 0.4 * np.cos(y / 9 + phase[1]),
+                    0.5 + 0.4 * np.sin((x + y) / 15 + phase[2])], axis=2).astype(np.float32)
+    nir = np.clip(0.7 * rgb[..., 0] + 0.1 * rgb[..., 1] + 0.2, 0, 1).astype(np.float32)
+    return nir, rgb
+
+
+@pytest.fixture
+def pair_dir(tmp_path, rng):
+    """Two categories x 4 pairs of synthetic <key>_nir.png / <key>_rgb.png files."""
+    for cat in ("field", "urban"):
+        for i in range(4):
+            nir, rgb = _scene(rng)
+            write_image(tmp_path / f"{cat}_{i:04d}_nir.png", np.repeat(nir[..., None], 3, axis=2))
+            write_image(tmp_path / f"{cat}_{i:04d}_rgb.png", rgb)
+    return tmp_path
+
+
+def test_split_holds_out_the_last_pairs_of_every_category(pair_dir) -> None:
+    pairs = list_pairs(pair_dir)
+    train, val = split_pairs(pairs, val_per_category=1)
+    assert [p.key for p in val] == ["field_0003", "urban_0003"]
+    assert len(train) == 6 and not {p.key for p in train} & {p.key for p in val}
+    nir, rgb = load_pair(pairs[0])
+    assert nir.shape == rgb.shape[:2] and nir.dtype == np.float32 and 0 <= nir.min() <= nir.max() <= 1
+
+
+def test_missing_partner_and_empty_folder_are_clear(tmp_path) -> None:
+    with pytest.raises(TinctError, match="no <key>_nir"):
+        list_pairs(tmp_path)
+    write_image(tmp_path / "a_0001_nir.png", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(TinctError, match="no RGB partner"):
+        list_pairs(tmp_path)
+
+
+def test_crops_are_registered_unless_misregistered(rng) -> None:
+    nir, _ = _scene(rng)
+    rgb = np.repeat(nir[..., None], 3, axis=2)  # the truth equals the band: crops must agree exactly
+    aligned = next(PairBatches([(nir, rgb)], crop=48, batch_size=4, seed=0)(0))
+    assert aligned["nir"].shape == (4, 1, 48, 48) and aligned["rgb"].shape == (4, 3, 48, 48)
+    assert torch.allclose(aligned["rgb"][:, :1], aligned["nir"], atol=1 / 255)
+    shifted = next(PairBatches([(nir, rgb)], crop=48, batch_size=4, seed=0, misregister=8)(0))
+    assert (shifted["rgb"][:, :1] - shifted["nir"]).abs().mean() > 0.01
+
+
+def test_networks_map_a_band_to_rgb_at_full_size() -> None:
+    x = torch.rand(2, 1, 64, 96)
+    for net in (Translator(TranslatorConfig()), Translator(TranslatorConfig(res_blocks=1, noise=0.1)),
+                SNet(SNetConfig()), SNet(SNetConfig(skips=True))):
+        with torch.no_grad():
+            out = net.eval()(x)
+        outs = out if isinstance(out, tuple) else (out,)
+        for o in outs:
+            assert o.shape == (2, 3, 64, 96) and 0 <= float(o.min()) and float(o.max()) <= 1
+    inverse = Translator(TranslatorConfig(in_channels=3, out_channels=1))
+    assert inverse(torch.rand(1, 3, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_noise_channel_only_while_training() -> None:
+    net = Translator(TranslatorConfig(noise=0.5)).eval()
+    x = torch.rand(1, 1, 32, 32)
+    assert torch.equal(net(x), net(x))  # deterministic at inference
+    net.train()
+    assert not torch.equal(net(x), net(x))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, str]:
+    """Each NIR method trained for a few steps on synthetic pairs through `tinct train`."""
+    rng = np.random.default_rng(1)
+    root = tmp_path_factory.mktemp("nirdata")
+    for i in range(5):
+        nir, rgb = _scene(rng)
+        write_image(root / f"field_{i:04d}_nir.png", np.repeat(nir[..., None], 3, axis=2))
+        write_image(root / f"field_{i:04d}_rgb.png", rgb)
+    out = {}
+    for name in NIR_METHODS:
+        run_dir = tmp_path_factory.mktemp(name)
+        code = cli.main(["train", name, "--data", str(root), "--out", str(run_dir), "--steps", "3",
+                         "--crop", "32", "--batch-size", "2", "--no-progress", "--threads", "1"])
+        assert code == 0
+        out[name] = str(run_dir / f"{name}.safetensors")
+    return out
+
+
+@pytest.mark.parametrize("name", NIR_METHODS)
+def test_method_contract_and_strips(name: str, trained: dict[str, str], rng) -> None:
+    info = tinct.method_info(name)
+    assert info.modality == "nir" and not info.keeps_luma and info.trainable
+    nir, _ = _scene(rng, 100, 80)
+    method = tinct.load_method(name, weights=trained[name])
+    whole = method.colorize(nir)
+    assert whole.shape == (100, 80, 3) and whole.dtype == np.float32
+    stripped = tinct.load_method(name, weights=trained[name], strip_rows=40).colorize(nir)
+    # strips of 40 rows with a 96-row halo: only context beyond the halo (and padding) differs
+    assert np.abs(stripped - whole).mean() < 0.01
+    card = json.loads(open(trained[name].replace(".safetensors", ".json")).read())
+    assert card["method"] == name and card["extra"]["steps"] == 3 if "extra" in card else card["steps"] == 3
+
+
+def test_wrong_weights_are_refused_in_one_line(trained: dict[str, str]) -> None:
+    with pytest.raises(TinctError, match="is not nir-snet weights"):
+        tinct.load_method("nir-snet", weights=trained["nir-unet"])
+
+
+def test_l1_training_lowers_the_loss(rng) -> None:
+    from tinct.methods.nir_unet.training import L1Trainer, NirUNetTrainConfig
+
+    torch.manual_seed(0)
+    cfg = NirUNetTrainConfig(model=TranslatorConfig(widths=(8, 16, 32, 32)), bf16=False, warmup=1, lr=3e-3)
+    trainer = L1Trainer(cfg, Translator(cfg.model), total_steps=60)
+    batch = next(PairBatches([_scene(rng)], crop=32, batch_size=4, seed=0)(0))
+    losses = [trainer.training_step(batch)["total"] for _ in range(60)]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
