@@ -89,7 +89,18 @@ def test_every_method_package_registers_its_own_name() -> None:
 
     for package in PACKAGES:
         importlib.import_module(f"tinct.methods.{package}")
-    assert sorted(PACKAGES) == [m.name for m in list_methods()]
+    assert sorted(p.replace("_", "-") for p in PACKAGES) == [m.name for m in list_methods()]
+
+
+def test_a_hyphenated_method_imports_only_its_package() -> None:
+    """``nir-unet`` lives in package ``nir_unet``: asking for it must not import every method."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tinct; tinct.method_info('nir-snet'); "
+            "print(sorted(m for m in sys.modules if m.startswith('tinct.methods.') and m.count('.') == 2))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['tinct.methods.nir_snet', 'tinct.methods.nir_unet']"
 
 
 def test_asking_for_one_method_imports_only_its_package() -> None:

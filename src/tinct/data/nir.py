@@ -133,17 +133,13 @@ class PairBatches:
         short = min(h, w)
         side = int(rng.integers(max(min(self.crop, short), int(0.6 * short)), short + 1))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        s = self.crop / side
-        # one affine per crop: the crop window scaled to the training size (+ the misregistration)
-        base = np.array([[s, 0, -x * s], [0, s, -y * s]], np.float64)
-        out_n = cv2.warpAffine(nir, base, (self.crop, self.crop), flags=cv2.INTER_AREA,
-                               borderMode=cv2.BORDER_REFLECT)
-        m_rgb = base
-        if self.misregister > 0:
-            extra = np.vstack([random_affine(self.crop, self.misregister, rng), [0, 0, 1]])
-            m_rgb = (extra @ np.vstack([base, [0, 0, 1]]))[:2]
-        out_r = cv2.warpAffine(rgb, m_rgb, (self.crop, self.crop), flags=cv2.INTER_AREA,
-                               borderMode=cv2.BORDER_REFLECT)
+        size = (self.crop, self.crop)
+        interp = cv2.INTER_AREA if side > self.crop else cv2.INTER_LINEAR
+        out_n = cv2.resize(nir[y:y + side, x:x + side], size, interpolation=interp)
+        out_r = cv2.resize(rgb[y:y + side, x:x + side], size, interpolation=interp)
+        if self.misregister > 0:  # displace the RGB crop against the NIR crop
+            out_r = cv2.warpAffine(out_r, random_affine(self.crop, self.misregister, rng), size,
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         if rng.random() < 0.5:
             out_n, out_r = out_n[:, ::-1], out_r[:, ::-1]
         return out_n, out_r

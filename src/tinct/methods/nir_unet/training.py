@@ -7,7 +7,7 @@ pairs of each category are held out as ``val``, see :mod:`tinct.data.nir`), rand
 flips, optionally misregistered (``--misregister 8``: random affine displacement of the RGB
 crop). AdamW with a linear warm-up and cosine decay, bf16 autocast where measured faster.
 At the end the generator is written to ``OUT/<method>.safetensors`` (float16) with a card that
-holds its validation scores (:func:`tinct.bench.nir_floors.evaluate_pairs` protocol).
+holds its validation scores (:func:`tinct.bench.pairs.evaluate_pairs` protocol).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def train_and_export(method: str, trainer: PairedTrainer, cfg: Any, run: RunConf
     card = WeightCard(
         method=method, config={"model": model_config, "train": asdict(cfg)},
         data={"folder": folder, "pairs": len(pairs), "held_out": "val = last 3 pairs per category"},
-        split="train", metrics={"protocol": "val split, tinct.bench.nir_floors.evaluate_pairs (align ±4 px)",
+        split="train", metrics={"protocol": "val split, tinct.bench.pairs.evaluate_pairs (align ±4 px)",
                                 **metrics, "train_loss": history[-1] if history else {}},
         extra={"steps": trainer.step, "train_seconds_this_run": round(seconds, 1),
                "threads": torch.get_num_threads(), "parameters": count_parameters(generator)})
@@ -160,11 +160,8 @@ def train_and_export(method: str, trainer: PairedTrainer, cfg: Any, run: RunConf
 
 
 def validation_scores(generator: nn.Module, val: list) -> dict[str, float]:
-    """Mean scores of ``generator`` on the val pairs (empty if the benchmark module is absent)."""
-    try:
-        from tinct.bench.nir_floors import evaluate_pairs
-    except ImportError:  # pragma: no cover - the benchmark module ships with the package
-        return {}
+    """Mean scores of ``generator`` on the val pairs (:func:`tinct.bench.pairs.evaluate_pairs`)."""
+    from tinct.bench.pairs import PAIR_METRICS, evaluate_pairs
     from tinct.nn.unet import pad_to_multiple
 
     @torch.no_grad()
@@ -172,8 +169,8 @@ def validation_scores(generator: nn.Module, val: list) -> dict[str, float]:
         x, (h, w) = pad_to_multiple(torch.from_numpy(band)[None, None], generator.multiple)
         return generator(x)[0, :, :h, :w].permute(1, 2, 0).numpy()
 
-    report = evaluate_pairs(colorize, val)
-    return {k: round(float(v), 4) for k, v in report.means().items()}
+    means = evaluate_pairs(colorize, val).means()
+    return {k: round(float(means[k]), 4) for k in PAIR_METRICS}
 
 
 def run(cfg: NirUNetTrainConfig, run: RunConfig) -> int:
