@@ -14,6 +14,8 @@ The contract of a method (class attributes):
 - ``keeps_luma``: whether the output's BT.601 luma equals the input (True for ``luma`` methods,
   which compose through :func:`tinct.color.compose_luma_chroma`; NIR and line-art outputs do not).
 - ``reference_same_size``: the reference must have the input's size (rectified stereo views).
+- ``temporal``: a video method whose output depends on the previous frames (it overrides
+  ``_colorize_frames`` and starts from ``inputs.keyframe`` when one is given).
 
 :meth:`Colorizer.colorize` is the only place that checks inputs: the CLI, the web app and the
 benchmarks call it (or :func:`check_inputs`, its needs check, to refuse early).
@@ -24,7 +26,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,8 +43,8 @@ _INPUT_WORDS = {"reference": "a colour reference image", "hints": "colour scribb
 _MODALITY_WORDS = {"luma": "gray input", "nir": "near-infrared input", "lineart": "line-art input"}
 
 __all__ = ["INPUT_KINDS", "MODALITIES", "Colorizer", "Hints", "Inputs", "MethodInfo", "MissingInput",
-           "check_gray", "check_inputs", "check_rgb", "list_methods", "load_method", "method_info",
-           "register"]
+           "check_gray", "check_inputs", "check_rgb", "keyframe_start", "list_methods", "load_method",
+           "method_info", "register"]
 
 
 class MissingInput(TinctError):
@@ -61,11 +63,14 @@ class Inputs:
         reference: float32 ``(H', W', 3)`` RGB in [0, 1] (``(H, W, 3)`` for ``reference_same_size``).
         hints: :class:`Hints` of the image's ``(H, W)``.
         caption: non-empty text.
+        keyframe: float32 ``(H, W, 3)`` RGB in [0, 1], the user's coloured first frame
+            (:meth:`Colorizer.colorize_frames` only; not an input kind).
     """
 
     reference: np.ndarray | None = None
     hints: Hints | None = None
     caption: str | None = None
+    keyframe: np.ndarray | None = None
 
     def given(self) -> frozenset[str]:
         """The input kinds that are present."""
@@ -150,6 +155,7 @@ class Colorizer(ABC):
     modality: ClassVar[str] = "luma"
     keeps_luma: ClassVar[bool] = True
     reference_same_size: ClassVar[bool] = False
+    temporal: ClassVar[bool] = False
     Options: ClassVar[type] = NoOptions
 
     def __init__(self, options: Any = None, /, **values: Any) -> None:
@@ -177,21 +183,36 @@ class Colorizer(ABC):
         return _finish(self._colorize(image, inputs), image.shape, self.name, inputs)
 
     def colorize_frames(self, frames: Iterable[np.ndarray], *, reference: np.ndarray | None = None,
-                        hints: Hints | None = None, caption: str | None = None) -> Iterator[np.ndarray]:
+                        hints: Hints | None = None, caption: str | None = None,
+                        keyframe: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Colorize a sequence lazily, one frame in, one frame out (memory independent of length).
 
         Frames are float ``(H, W)`` in [0, 1], all of one size; the inputs are shared by every frame
-        (hints must match the frame size). Video methods override :meth:`_colorize_frames`.
+        (hints must match the frame size). Video methods (``temporal``) override
+        :meth:`_colorize_frames`.
+
+        Args:
+            keyframe: float ``(H, W, 3)`` RGB in [0, 1] of the frames' size: the coloured first frame.
+                Output 0 is its chroma on frame 0's luma (the keyframe itself for methods that do not
+                keep luma); a temporal method carries it on as its previous frame, a per-frame method
+                colours the later frames on their own (wrap it in ``video-blend`` to propagate it).
         """
         state: dict[str, Any] = {}
+        if keyframe is not None:
+            keyframe = check_rgb(keyframe, what="keyframe")
 
         def checked() -> Iterator[np.ndarray]:
             for k, frame in enumerate(frames):
                 frame = check_gray(frame, what=f"frame {k}")
                 if "shape" not in state:
                     state["shape"] = frame.shape
-                    state["inputs"] = self.prepare_inputs(frame.shape, reference=reference, hints=hints,
-                                                          caption=caption)
+                    given = self.prepare_inputs(frame.shape, reference=reference, hints=hints,
+                                                caption=caption)
+                    state["inputs"] = replace(given, keyframe=keyframe)
+                    if keyframe is not None and keyframe.shape[:2] != frame.shape:
+                        (h, w), (fh, fw) = keyframe.shape[:2], frame.shape
+                        raise TinctError(f"the keyframe is {w}x{h}, the frames {fw}x{fh}; give the first "
+                                         "frame's size")
                 elif frame.shape != state["shape"]:
                     raise TinctError(f"frame {k} is {frame.shape[1]}x{frame.shape[0]} but the first frame is "
                                      f"{state['shape'][1]}x{state['shape'][0]}; a sequence has one size")
@@ -239,9 +260,23 @@ class Colorizer(ABC):
         """Method body: ``image`` float32 ``(H, W)`` validated; returns ``(H, W, 3)`` RGB."""
 
     def _colorize_frames(self, frames: Iterator[np.ndarray], inputs: Inputs) -> Iterator[np.ndarray]:
-        """Sequence body: by default every frame on its own."""
-        for frame in frames:
-            yield self._colorize(frame, inputs)
+        """Sequence body: by default every frame on its own (frame 0 from the keyframe, if any)."""
+        for k, frame in enumerate(frames):
+            if k == 0 and inputs.keyframe is not None:
+                yield keyframe_start(inputs.keyframe, frame, keeps_luma=self.keeps_luma)
+            else:
+                yield self._colorize(frame, inputs)
+
+
+def keyframe_start(keyframe: np.ndarray, frame: np.ndarray, *, keeps_luma: bool = True) -> np.ndarray:
+    """The first output of a sequence started from ``keyframe`` (float ``(H, W, 3)`` RGB in [0, 1]):
+    float32 ``(H, W, 3)``, its YUV chroma on ``frame``'s luma (``(H, W)`` in [0, 1]) if ``keeps_luma``,
+    else the keyframe itself."""
+    from tinct.color import compose_luma_chroma, rgb_to_uv
+
+    if not keeps_luma:
+        return np.array(keyframe, dtype=np.float32)
+    return compose_luma_chroma(frame, rgb_to_uv(keyframe))
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

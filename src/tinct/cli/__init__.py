@@ -30,6 +30,7 @@ from tinct.cli.parser import (
     method_options,
 )
 from tinct.cli.train import cmd_train
+from tinct.cli.video import cmd_bench_video
 from tinct.errors import TinctError
 from tinct.options import OptionError
 
@@ -40,6 +41,7 @@ __all__ = [
     "build_parser",
     "cmd_bench_pairs",
     "cmd_bench_quality",
+    "cmd_bench_video",
     "cmd_colorize",
     "cmd_demo",
     "cmd_eval",
@@ -110,7 +112,8 @@ def _run(argv: list[str], debug: bool) -> int:
     if args.command == "eval":
         return cmd_eval(args)
     if args.command == "bench":
-        return cmd_bench_pairs(args) if args.bench == "pairs" else cmd_bench_quality(args)
+        bench = {"pairs": cmd_bench_pairs, "video": cmd_bench_video}.get(args.bench, cmd_bench_quality)
+        return bench(args)
     if args.command == "train":
         return cmd_train(extra)
     if args.command == "serve":

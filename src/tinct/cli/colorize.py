@@ -18,6 +18,7 @@ from tinct.batch.plan import find_inputs, plan_jobs
 from tinct.batch.work import WorkSpec
 from tinct.cli import catalog
 from tinct.cli.parser import DEFAULT_OUT_DIR, UsageError, method_options
+from tinct.cli.video import check_video_usage, colorize_video, wants_video
 from tinct.errors import TinctError
 from tinct.options import OptionError
 from tinct.registry import MissingInput, check_inputs
@@ -31,6 +32,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     """``tinct colorize``: returns 0 when every input is done (now or before), 1 if any failed, 2 for
     a usage error, 130 when interrupted (what is done stays done)."""
     name = args.method or tinct.DEFAULT_METHOD
+    if wants_video(args):
+        check_video_usage(args)
+        return colorize_video(args, name, check_usage(args, name, video=True))
+    if args.keyframe:
+        raise UsageError(PROG, "--keyframe is for videos (a video file, or a folder of frames with --video)")
     options = check_usage(args, name)
     out_dir = Path(args.out_dir or DEFAULT_OUT_DIR)
     found, empty = find_inputs(args.inputs, recursive=args.recursive, exclude=out_dir.resolve())
@@ -54,9 +60,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return _run_batch(args, spec, plan_jobs(found, name, out_dir), out_dir)
 
 
-def check_usage(args: argparse.Namespace, name: str) -> dict[str, Any]:
+def check_usage(args: argparse.Namespace, name: str, *, video: bool = False) -> dict[str, Any]:
     """Every check of the command line that needs no image and no method code; returns the method's
-    raw options (``-O`` and ``--weights``). Raises :class:`UsageError`."""
+    raw options (``-O`` and ``--weights``). Raises :class:`UsageError`. With ``video``, ``-o`` is
+    checked by :mod:`tinct.cli.video`."""
     facts = catalog.lookup(name)
     if facts is None:
         raise UsageError(PROG, f"unknown method '{name}'; known methods: {', '.join(catalog.known_names())}")
@@ -75,7 +82,7 @@ def check_usage(args: argparse.Namespace, name: str) -> dict[str, Any]:
         facts.check_options(options)
     except OptionError as exc:
         raise UsageError(PROG, str(exc)) from None
-    if args.output:
+    if args.output and not video:
         out = args.output
         if out.endswith(("/", "\\")) or Path(out).is_dir():
             raise UsageError(PROG, f"-o/--output takes a file name, and '{out}' is a folder; use --out-dir "

@@ -52,8 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
              "  tinct colorize left.png --method stereocopy --reference right.png -O num_disparities=64\n"
              "  tinct colorize old.jpg --weights warm   # a bundled weight variant (or a .safetensors)\n"
              "  tinct colorize archive/ -r --out-dir coloured    # again: skips what is done\n"
-             "  tinct colorize archive/ -r --out-dir coloured --backend ray --address auto\n\n"
+             "  tinct colorize archive/ -r --out-dir coloured --backend ray --address auto\n"
+             "  tinct colorize clip.mp4 -o clip_colour.mp4 --method video-blend   # a video, frame by frame\n"
+             "  tinct colorize frames/ --video -o coloured_frames/ --keyframe first_colour.png\n\n"
              "'tinct methods NAME' lists a method's options (-O) and weight variants (--weights).\n"
+             "Videos (a video file, or a folder of frames with --video) are streamed: read, coloured and\n"
+             "written one frame at a time into a video (.mp4 .m4v .mov .mkv: MPEG-4 'mp4v'; .avi: MJPEG)\n"
+             "or a folder of PNG frames; audio is not read or written. --keyframe starts from your coloured\n"
+             "first frame (a per-frame method is then wrapped in video-blend so its colours last the shot).\n"
              f"Outputs are <stem>_<method>.png in --out-dir (default ./{DEFAULT_OUT_DIR}), mirroring a\n"
              "folder's tree; x.jpg and x.tif in one folder give x_jpg_<method>.png and x_tif_<method>.png.\n"
              "OUT/tinct-manifest.jsonl records every input; a re-run skips what is done (same input,\n"
@@ -72,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="method option (repeatable), e.g. -O refine=true; 'tinct methods NAME' lists them")
     p.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method: a bundled variant "
                    "('tinct methods NAME' lists them) or a .safetensors file from 'tinct train'")
+    p.add_argument("--video", action="store_true", help="the input is a folder of frames (sorted by name) "
+                   "coloured as one video; a video file is recognised by its extension")
+    p.add_argument("--keyframe", metavar="IMG", help="a video's first frame in colour (yours, or any "
+                   "method's output): the colours to start from")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bit depth (default: the input's)")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse inputs larger than N pixels")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files that "
@@ -119,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="method option (repeatable)")
     q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
     _add_bench_pairs(bsubs)
+    _add_bench_video(bsubs)
 
     _sub(subs, "train", "train a trainable method ('tinct train --help' lists them)",
          "  tinct train --help\n  tinct train METHOD --help", add_help=False)
@@ -151,6 +162,25 @@ def _add_bench_pairs(bsubs: Any) -> None:
     q.add_argument("--resize-truth", action="store_true", help="resize a truth of another size to the "
                    "input's (area interpolation) instead of refusing the pair")
     q.add_argument("--limit", type=int, metavar="N", help="score only the first N pairs (sorted by key)")
+    q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option (repeatable)")
+    q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
+
+
+def _add_bench_video(bsubs: Any) -> None:
+    q = _sub(bsubs, "video", "colour frames -> luma -> colorize_frames -> warping error (flicker), "
+             "CIEDE2000, PSNR, colourfulness",
+             "  tinct bench video --method video-blend --data ../shared/data/video/davis2016/dog \\\n"
+             "      --json dog.json --markdown dog.md\n\n"
+             "The warping error (Lai et al. 2018) on Lab a*b*: DIS flow on the true luma, occlusions by a\n"
+             "forward-backward check; the same for the true video, and their ratio. docs/methods/video.md.")
+    q.add_argument("--method", metavar="NAME", help="method name (default: the bundled default method)")
+    q.add_argument("--data", required=True, metavar="PATH", help="a folder of colour frames or a video file")
+    q.add_argument("--limit", type=int, metavar="N", help="score only the first N frames")
+    q.add_argument("--keyframe-truth", action="store_true", help="give the method the true first frame as "
+                   "its keyframe")
+    q.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    q.add_argument("--markdown", metavar="OUT", help="also write the report as a Markdown file to OUT")
     q.add_argument("-O", "--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="method option (repeatable)")
     q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")

@@ -12,7 +12,9 @@ the same in memory (bytes in, bytes out, no temporary file), through the same co
 Modules: :mod:`tinct.io.read` (decoding files and bytes, modes, limits, the record of files
 read), :mod:`tinct.io.write` (encoding to bytes, atomic writes, input protection),
 :mod:`tinct.io.paths` (``list_images``, ``expand_inputs``, ``is_color``,
-``frame_count``). Everything public is re-exported here; import from ``tinct.io``. Tests that
+``frame_count``), :mod:`tinct.io.video` (``open_frames``: a video file or a folder of frames read one
+frame at a time; ``FrameWriter``: mp4/avi or PNG frames, committed atomically). Everything public
+is re-exported here; import from ``tinct.io``. Tests that
 patch a dependency patch it where it is used (e.g. ``tinct.io.write.os.replace``): this package
 re-exports no third-party module.
 """
@@ -21,18 +23,32 @@ from __future__ import annotations
 
 from tinct.io.paths import IMAGE_EXTENSIONS, expand_inputs, frame_count, is_color, list_images
 from tinct.io.read import DEFAULT_MAX_PIXELS, ImageData, decode, read_gray, read_image, read_rgb
+from tinct.io.video import (
+    VIDEO_EXTENSIONS,
+    WRITE_CODECS,
+    FrameSource,
+    FrameWriter,
+    is_video_file,
+    open_frames,
+)
 from tinct.io.write import encode, write_image
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "WRITE_CODECS",
+    "FrameSource",
+    "FrameWriter",
     "ImageData",
     "decode",
     "encode",
     "expand_inputs",
     "frame_count",
     "is_color",
+    "is_video_file",
     "list_images",
+    "open_frames",
     "read_gray",
     "read_image",
     "read_rgb",

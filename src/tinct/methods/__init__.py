@@ -7,6 +7,6 @@ registry imports a method's package when that method is first asked for (so
 """
 
 PACKAGES = ("cyclecnn", "cyclegan", "deepcolor", "fusion", "gray", "levin", "nir_acgan", "nir_scgan",
-            "nir_snet", "nir_unet", "reinhard", "spynco", "stereocopy", "welsh")
+            "nir_snet", "nir_unet", "reinhard", "spynco", "stereocopy", "video_blend", "welsh")
 """Every method package, by the name of the method it registers (``_`` in a package name is ``-`` in
 the method's: ``nir_unet`` registers ``nir-unet``)."""

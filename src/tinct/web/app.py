@@ -112,7 +112,7 @@ class WebApp:
             "modality": m.modality, "group": catalog.group_of(m), "plain": catalog.plain_description(m),
             "saturation": "saturation" in {spec.name for spec in m.option_specs()},
             "max_pixels": min(self.max_pixels, max_pixels_within(m.name, self.job_memory_bytes)),
-        } for m in tinct.list_methods()]
+        } for m in tinct.list_methods() if not m.factory.temporal]  # video methods: not for one photo
         groups = [{"key": k, "title": t, "text": x} for k, t, x in catalog.GROUPS]
         examples = [{"name": e.name, "title": e.title, "group": e.group, "has_reference": bool(e.reference),
                      "thumbnail_url": f"/api/examples/{e.name}/thumb.png"} for e in catalog.EXAMPLES]
