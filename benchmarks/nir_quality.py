@@ -56,6 +56,40 @@ def speed(method: tinct.Colorizer, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+def contact_sheet(methods: dict[str, tinct.Colorizer], out: Path, height: int = 160,
+                  width: int = 240) -> None:
+    """NIR | each method | RGB for 3 val and 3 test pairs, ``height`` px rows cropped to ``width``."""
+    import cv2
+
+    from tinct.data.nir import load_pair
+    from tinct.io import write_image
+
+    rows = []
+    for pair in [*nir_split("val")[::8][:3], *nir_split("test")[::17][:3]]:
+        nir, rgb = load_pair(pair)
+        s = height / nir.shape[0]
+        size = (round(nir.shape[1] * s), height)
+        nir = cv2.resize(nir, size, interpolation=cv2.INTER_AREA)[:, :width]
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)[:, :width]
+        preds = [m.colorize(nir) for m in methods.values()]
+        rows.append(np.concatenate([np.repeat(nir[..., None], 3, axis=2), *preds, rgb], axis=1))
+    write_image(out, np.concatenate(rows, axis=0), quality=88)
+
+
+def bundle(row: dict, splits: dict) -> Path:
+    """Copy a row's weights into the package, with its val/test scores on the card."""
+    from tinct.weights import bundled_path, load_weights, resolve, save_weights
+
+    src = resolve(row["method"], row["weights"])
+    tensors, card = load_weights(src)
+    protocol = "benchmarks/nir_quality.py (tinct.bench.pairs, ±4 px alignment)"
+    card.metrics = {**card.metrics, "protocol": protocol,
+                    **{s: {k: round(float(v), 4) for k, v in row[s].items()} for s in splits},
+                    "seconds_512x340": round(row["seconds_512x340"], 4)}
+    card.extra.setdefault("source_run", str(src))
+    return save_weights(bundled_path(row["method"]), tensors, card)
+
+
 def fmt(v: float, key: str) -> str:
     return f"{v:.3f}" if key == "ssim" else f"{v:.2f}"
 
@@ -65,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", action="append", default=[], help="NAME=PATH or LABEL=METHOD:PATH")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--name", default="nir_quality", help="output file stem in docs/results/")
+    ap.add_argument("--sheet", type=Path, help="also write a contact sheet (NIR | methods | RGB) here")
+    ap.add_argument("--bundle", action="append", default=[], metavar="LABEL",
+                    help="copy this row's weights into the package (repeatable)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     splits = {"val": nir_split("val"), "test": nir_split("test")}
@@ -73,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, fn in floor_methods(fit_lut(train), flat_colour(train)).items():
         rows.append({"label": f"floor: {label}", **{s: evaluate_pairs(fn, p, name=label).means()
                                                      for s, p in splits.items()}})
+    loaded = {}
     for label, name, weights in parse_variants(args.weights):
-        method = tinct.load_method(name, weights=weights)
+        method = loaded[label] = tinct.load_method(name, weights=weights)
         path = Path(method.path)
         rows.append({"label": label, "method": name, "weights": str(weights),
                      "bytes": path.stat().st_size, "seconds_512x340": speed(method),
@@ -100,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / f"{args.name}.md").write_text("\n".join(head + table) + "\n")
     (OUT / f"{args.name}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     print("\n".join(table))
+    if args.sheet:
+        contact_sheet(loaded, args.sheet)
+    for row in rows:
+        if row["label"] in args.bundle:
+            print("bundled:", bundle(row, splits))
     return 0
 
 
