@@ -117,3 +117,16 @@ def test_bench_video_command(tmp_path, capsys) -> None:
     assert len(err.splitlines()) == 1 and "no such file or folder" in err
     assert cli.main(["bench", "video", "--method", "levin", "--data", str(folder)]) == 2
     assert "colours the luma alone" in capsys.readouterr().err
+
+
+def test_chroma_colourfulness_is_hasler_on_the_composed_image() -> None:
+    from tinct import metrics
+    from tinct.color import compose_luma_chroma
+    from tinct.methods.video_blend import chroma_colourfulness, saturation_gain
+
+    uv = np.random.default_rng(0).normal(0, 0.05, (30, 40, 2)).astype(np.float32)
+    rgb = compose_luma_chroma(np.full((30, 40), 0.5, np.float32), uv)  # mid-gray luma: nothing clipped
+    assert chroma_colourfulness(uv) * 255 == pytest.approx(metrics.colorfulness(rgb), rel=1e-4)
+    mask = np.ones((30, 40), bool)
+    assert saturation_gain(uv, 0.8 * uv, mask) == pytest.approx(1.25, rel=1e-5)
+    assert saturation_gain(uv, 2.0 * uv, mask) == 1.0  # never desaturates

@@ -13,7 +13,7 @@ method / true says how much flicker the method adds to that of real colour (came
 errors and lighting give the true video a nonzero floor). As a washed-out video flickers little
 by construction, each frame is also scored against the truth with :func:`tinct.bench.quality.score_pair`
 (PSNR, SSIM, CIEDE2000, colourfulness). Time: the ``next()`` of the method's frame stream, less
-the reading of frames.
+the reading of frames, on the wall clock and in CPU seconds of the process.
 
 :func:`cut_recovery` measures a scene cut: sequence A then sequence B as one stream, compared
 frame by frame with the method run on B alone; the method has recovered at the first frame after
@@ -61,7 +61,7 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     ("warp_pred", "warp err", ".2f"), ("warp_true", "warp err true", ".2f"), ("warp_ratio", "ratio", ".2f"),
     ("ciede2000", "CIEDE2000", ".2f"), ("psnr", "PSNR (dB)", ".2f"),
     ("colorfulness_pred", "colourful", ".1f"), ("colorfulness_gt", "colourful GT", ".1f"),
-    ("fps", "frames/s", ".2f"))
+    ("fps", "frames/s", ".2f"), ("fps_cpu", "frames/CPU-s", ".2f"))
 
 
 def chroma_ab(rgb: np.ndarray) -> np.ndarray:
@@ -105,13 +105,15 @@ class VideoReport:
     command: str | None = None
 
     def summary(self) -> dict[str, float]:
-        """Means over frames (warping errors over frames 1..T-1), ``warp_ratio`` and ``fps``."""
+        """Means over frames (warping errors over frames 1..T-1), ``warp_ratio``, ``fps`` (wall clock) and
+        ``fps_cpu`` (frames per CPU second of the process: the rate on idle cores at 1 thread)."""
         out = mean_scores(self.rows, (*METRICS, "seconds"))
         moving = [r for r in self.rows[1:] if not math.isnan(r["warp_pred"])]
         out.update(mean_scores(moving, ("warp_pred", "warp_true")))
         out["warp_ratio"] = out["warp_pred"] / out["warp_true"] if out["warp_true"] > 0 else math.nan
-        total = sum(r["seconds"] for r in self.rows)
-        out["fps"] = len(self.rows) / total if total > 0 else math.nan
+        for key, seconds in (("fps", "seconds"), ("fps_cpu", "cpu_seconds")):
+            total = sum(r[seconds] for r in self.rows)
+            out[key] = len(self.rows) / total if total > 0 else math.nan
         out["frames"] = len(self.rows)
         return out
 
@@ -150,43 +152,50 @@ def _write(path: str | Path, text: str) -> Path:
     return path
 
 
+def _clock() -> np.ndarray:
+    """(wall seconds, CPU seconds of this process)."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 class _Feed:
     """Truth frames in, luma out to the method; remembers the truths not yet scored and the reading time."""
 
     def __init__(self, frames: Iterable[np.ndarray]) -> None:
-        self.frames, self.pending, self.read_seconds = iter(frames), deque(), 0.0
+        self.frames, self.pending, self.reading = iter(frames), deque(), np.zeros(2)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
-            start = time.perf_counter()
+            start = _clock()
             truth = next(self.frames, None)
             if truth is None:
                 return
             self.pending.append(truth)
             luma = luma_of(truth)
-            self.read_seconds += time.perf_counter() - start
+            self.reading += _clock() - start
             yield luma
 
 
 def timed_stream(colorizer: Colorizer, truths: Iterable[np.ndarray], *,
-                 keyframe: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
-    """Colour the luma of ``truths`` as one stream; yields ``(output, truth, seconds)`` per frame.
+                 keyframe: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Colour the luma of ``truths`` as one stream; yields ``(output, truth, (wall s, CPU s))`` per frame.
 
-    ``seconds`` is the time of the stream's ``next()`` less the reading of the frames it pulled.
+    The times are those of the stream's ``next()`` less the reading of the frames it pulled; CPU
+    seconds (all threads of this process) do not count waiting for a busy machine.
     """
     feed = _Feed(truths)
     outputs = colorizer.colorize_frames(iter(feed), keyframe=keyframe)
     while True:
-        start, read = time.perf_counter(), feed.read_seconds
+        start, read = _clock(), feed.reading.copy()
         out = next(outputs, None)
         if out is None:
             return
-        yield out, feed.pending.popleft(), time.perf_counter() - start - (feed.read_seconds - read)
+        yield out, feed.pending.popleft(), _clock() - start - (feed.reading - read)
 
 
 def evaluate_video(colorizer: Colorizer, frames: Iterable[np.ndarray], *, name: str | None = None,
                    data: str = "", limit: int | None = None, keyframe_truth: bool = False,
-                   progress: bool = False, total: int | None = None) -> VideoReport:
+                   progress: bool = False, total: int | None = None,
+                   motions: dict[int, Motion] | None = None) -> VideoReport:
     """Run this module's protocol on a sequence of true colour frames.
 
     Args:
@@ -196,6 +205,8 @@ def evaluate_video(colorizer: Colorizer, frames: Iterable[np.ndarray], *, name: 
         limit: score only the first ``limit`` frames.
         keyframe_truth: start the method from the true first frame as its keyframe.
         progress: a progress bar on stderr (``total`` frames, if known).
+        motions: a cache of the true frames' :class:`Motion` by frame index, filled and reused (pass
+            the same dict to runs on the same frames: the flows depend on the truth only).
 
     Returns:
         A :class:`VideoReport`.
@@ -216,12 +227,16 @@ def evaluate_video(colorizer: Colorizer, frames: Iterable[np.ndarray], *, name: 
     total = min(limit, total) if limit and total else (limit or total)
     bar = tqdm(total=total, unit="frame",
                desc=f"{name or colorizer.name} on {data}", disable=not progress, leave=False)
-    for out, truth, seconds in timed_stream(colorizer, frames, keyframe=keyframe):
+    for out, truth, (seconds, cpu) in timed_stream(colorizer, frames, keyframe=keyframe):
         luma, ab_out, ab_true = luma_of(truth), chroma_ab(out), chroma_ab(truth)
         row: dict[str, Any] = {"image": len(rows), **score_pair(out, truth), "seconds": seconds,
+                               "cpu_seconds": cpu,
                                "warp_pred": math.nan, "warp_true": math.nan, "occluded": math.nan}
         if prev is not None:
-            moved = motion(prev[0], luma)
+            index = len(rows)
+            moved = motions[index] if motions is not None and index in motions else motion(prev[0], luma)
+            if motions is not None:
+                motions[index] = moved
             row.update(warp_pred=warp_error(prev[1], ab_out, moved),
                        warp_true=warp_error(prev[2], ab_true, moved), occluded=moved.occluded_fraction)
         rows.append(row)

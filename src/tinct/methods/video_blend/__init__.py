@@ -7,12 +7,14 @@ chroma warped onto the current frame (DIS flow on the luma, :mod:`tinct.flow`)::
     out_t = alpha * warp(out_{t-1}) + (1 - alpha) * c_t    on pixels visible in frame t-1
     out_t = c_t                                            on occluded pixels (forward-backward check)
 
-an exponential moving average along the motion. The luma is the frame's exactly
-(:func:`tinct.color.compose_luma_chroma`). A *scene cut* (more than ``cut_occluded`` of the frame
-occluded, or the luma histograms further apart than ``cut_histogram``) resets the memory: the
-output is the inner method's frame again. A keyframe (``colorize_frames(..., keyframe=)``) is output
-0's chroma and is blended with ``keyframe_alpha`` until the first cut (a user's colours should last
-the shot). See ``docs/methods/video.md`` for the measurements behind the defaults.
+an exponential moving average along the motion. Averaging desaturates, so the blended chroma is
+scaled (``keep_saturation``) to the inner method's colourfulness on those pixels. The luma is the
+frame's exactly (:func:`tinct.color.compose_luma_chroma`). A *scene cut* (more than
+``cut_occluded`` of the frame occluded, or the luma histograms further apart than
+``cut_histogram``) resets the memory: the output is the inner method's frame again. A keyframe
+(``colorize_frames(..., keyframe=)``) is output 0's chroma and is blended with ``keyframe_alpha``
+(and no saturation gain) until the first cut: a user's colours should last the shot. See
+``docs/methods/video.md`` for the measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 from tinct import DEFAULT_METHOD
-from tinct.color import compose_luma_chroma, rgb_to_uv
+from tinct.color import RGB_FROM_YUV, compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
 from tinct.flow import Motion, motion, warp
 from tinct.hints import Hints
@@ -44,12 +46,13 @@ class VideoBlendOptions:
                                  "-O inner_options='{\"weights\": \"warm\"}'")
     alpha: float = option(0.8, "weight of the previous output (warped) on visible pixels, in [0, 1); "
                           "0 = the inner method alone")
-    keyframe_alpha: float = option(0.95, "alpha while the shot of a keyframe lasts, in [0, 1]")
+    keyframe_alpha: float = option(1.0, "alpha while the shot of a keyframe lasts, in [0, 1] (1: the "
+                                   "inner method fills only what the keyframe does not show)")
     cut_occluded: float = option(0.5, "scene cut when more than this share of the frame is occluded")
     cut_histogram: float = option(0.12, "scene cut when the luma histograms' Bhattacharyya distance "
                                   "(0 same .. 1 disjoint) is above this")
-    keep_saturation: bool = option(True, "scale the blended chroma so its mean magnitude is the inner "
-                                   "method's on the same pixels (averaging frames desaturates)")
+    keep_saturation: bool = option(True, "scale the blended chroma to the inner method's colourfulness on "
+                                   "the same pixels (averaging frames desaturates; not in a keyframe's shot)")
     flow_scale: float = option(0.5, "the flow is computed at this fraction of the frame size (speed), "
                                "in (0, 1]")
 
@@ -76,13 +79,25 @@ def histogram_distance(luma_a: np.ndarray, luma_b: np.ndarray, bins: int = 64) -
     return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
 
 
+_RGB_PER_UV = RGB_FROM_YUV[:, 1:].astype(np.float32)  # R - Y, G - Y, B - Y per unit of U and V
+_OPPONENT_PER_UV = np.stack([_RGB_PER_UV[0] - _RGB_PER_UV[1],  # rg = R - G, yb = (R + G) / 2 - B
+                             0.5 * (_RGB_PER_UV[0] + _RGB_PER_UV[1]) - _RGB_PER_UV[2]])
+
+
+def chroma_colourfulness(uv: np.ndarray) -> float:
+    """Hasler & Suesstrunk's colourfulness of pixels given by their YUV chroma ``(..., 2)`` (rg and yb
+    are linear in U, V: the luma cancels), in units of RGB [0, 1] (x 255 = :func:`tinct.metrics.colorfulness`
+    before gamut clipping)."""
+    opponent = np.asarray(uv, np.float32).reshape(-1, 2) @ _OPPONENT_PER_UV.T
+    return float(np.hypot(*opponent.std(axis=0)) + 0.3 * np.hypot(*opponent.mean(axis=0)))
+
+
 def saturation_gain(uv: np.ndarray, blended: np.ndarray, mask: np.ndarray, limit: float = 1.5) -> np.float32:
-    """``mean |uv| / mean |blended|`` over ``mask`` (chroma ``(H, W, 2)``), in [1, ``limit``]: the gain that
-    gives the blend the inner method's mean saturation (never less saturated, at most ``limit`` x)."""
+    """The chroma gain in [1, ``limit``] that gives ``blended`` the colourfulness of ``uv`` (the inner
+    method's chroma) on the pixels of ``mask``: averaging frames desaturates, this undoes it."""
     if not mask.any():
         return np.float32(1.0)
-    current = float(np.linalg.norm(uv[mask], axis=-1).mean())
-    mixed = float(np.linalg.norm(blended[mask], axis=-1).mean())
+    current, mixed = chroma_colourfulness(uv[mask]), chroma_colourfulness(blended[mask])
     return np.float32(np.clip(current / mixed, 1.0, limit) if mixed > 1e-6 else 1.0)
 
 
@@ -185,7 +200,7 @@ class VideoBlend(Colorizer):
             uv = rgb_to_uv(current)
             warped = warp(track.uv, moved.to_prev)
             blended = alpha * warped + (1 - alpha) * uv
-            if o.keep_saturation:
+            if o.keep_saturation and not track.keyframe_shot:  # a keyframe's colours are the user's
                 blended *= saturation_gain(uv, blended, moved.valid)
             uv = np.where(moved.valid[..., None], blended, uv)
             out = compose_luma_chroma(luma, uv)
