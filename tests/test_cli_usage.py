@@ -41,7 +41,7 @@ def work(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--method", "levin"], "needs colour scribbles (hints): pass --hints IMG"),
-    (["--method", "no-such"], "unknown method 'no-such'; known methods: cyclecnn"),
+    (["--method", "no-such"], "unknown method 'no-such'; known methods: caption, cyclecnn"),
     (["-O", "nope=1"], "unknown option 'nope'; valid options: weights (str)"),
     (["-O", "refine=maybe"], "option 'refine' must be true or false, got 'maybe'"),
     (["-O", "work_pixels=lots"], "option 'work_pixels' must be"),

@@ -1,4 +1,5 @@
-"""The one exception type a user sees: its message is a complete, one-line explanation."""
+"""The one exception type a user sees (its message is a complete, one-line explanation) and the one
+warning type."""
 
 
 class TinctError(Exception):
@@ -6,3 +7,8 @@ class TinctError(Exception):
 
     The CLI prints ``str(error)`` on one line and exits non-zero; no traceback.
     """
+
+
+class TinctWarning(UserWarning):
+    """A one-line note about the user's input that does not stop the work (a caption's words outside a
+    model's vocabulary). The CLI prints it as ``warning: <message>`` on one line."""

@@ -19,6 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from tinct.cli.caption import cmd_bench_caption, one_line_warnings
 from tinct.cli.colorize import cmd_colorize
 from tinct.cli.commands import cmd_bench_pairs, cmd_bench_quality, cmd_demo, cmd_eval, cmd_methods, cmd_serve
 from tinct.cli.parser import (
@@ -39,6 +40,7 @@ __all__ = [
     "DELEGATED",
     "UsageError",
     "build_parser",
+    "cmd_bench_caption",
     "cmd_bench_pairs",
     "cmd_bench_quality",
     "cmd_bench_video",
@@ -60,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     try:
-        return _run(argv, debug)
+        with one_line_warnings():
+            return _run(argv, debug)
     except UsageError as exc:
         print(f"{exc.prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -112,7 +115,8 @@ def _run(argv: list[str], debug: bool) -> int:
     if args.command == "eval":
         return cmd_eval(args)
     if args.command == "bench":
-        bench = {"pairs": cmd_bench_pairs, "video": cmd_bench_video}.get(args.bench, cmd_bench_quality)
+        bench = {"pairs": cmd_bench_pairs, "video": cmd_bench_video,
+                 "caption": cmd_bench_caption}.get(args.bench, cmd_bench_quality)
         return bench(args)
     if args.command == "train":
         return cmd_train(extra)

@@ -21,6 +21,16 @@ from tinct.options import OptionError, convert
 
 # BEGIN GENERATED (python -m tinct.cli.catalog)
 METHODS: dict[str, dict[str, Any]] = {
+    'caption': {'accepts': ['caption'],
+                'needs': [],
+                'options': [['weights', 'str'],
+                            ['conditioning', "'film'|'concat'|'none' | None"],
+                            ['work_size', 'int'],
+                            ['temperature', 'float | None'],
+                            ['prior_correction', 'float | None'],
+                            ['mix', 'float | None'],
+                            ['saturation', 'float']],
+                'weights': ['default', 'concat', 'none']},
     'cyclecnn': {'accepts': ['reference'],
                  'needs': ['reference'],
                  'options': [['weights', 'str'],

@@ -67,6 +67,8 @@ def check_usage(args: argparse.Namespace, name: str, *, video: bool = False) -> 
     facts = catalog.lookup(name)
     if facts is None:
         raise UsageError(PROG, f"unknown method '{name}'; known methods: {', '.join(catalog.known_names())}")
+    if args.caption is not None and not args.caption.strip():
+        raise UsageError(PROG, "--caption is empty; give some text, or leave the flag out")
     given = {kind for kind in _FLAGS if getattr(args, kind) is not None}
     try:
         ignored = check_inputs(name, facts.needs, facts.accepts, given)

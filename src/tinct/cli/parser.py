@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tinct
+from tinct.cli.caption import add_bench_caption
 from tinct.options import OptionError, parse_assignments
 
 DEFAULT_OUT_DIR = "tinct-out"
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--weights", metavar="NAME|PATH", help="weights of a trainable method (variant or file)")
     _add_bench_pairs(bsubs)
     _add_bench_video(bsubs)
+    add_bench_caption(bsubs, _sub)
 
     _sub(subs, "train", "train a trainable method ('tinct train --help' lists them)",
          "  tinct train --help\n  tinct train METHOD --help", add_help=False)

@@ -12,11 +12,16 @@ the fusion. Shapes: input ``(N, C_in, H, W)`` with H, W multiples of ``2 ** len(
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+Hook = Callable[[str, int, torch.Tensor], torch.Tensor]
+"""``hook(stage, index, features) -> features`` of :meth:`UNet.encode` (stage ``"down"``) and
+:meth:`UNet.decode` (``"up"``): conditioning layers between blocks (:mod:`tinct.nn.conditioning`)."""
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -65,25 +70,30 @@ class UNet(nn.Module):
     def multiple(self) -> int:
         return 2 ** len(self.config.widths)
 
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Features of every level, finest first; the last is the bottleneck."""
-        return self.encode_with_stem(x)[1:]
+    def encode(self, x: torch.Tensor, hook: Hook | None = None) -> list[torch.Tensor]:
+        """Features of every level, finest first; the last is the bottleneck. ``hook("down", k, h)``,
+        if given, replaces level ``k``'s output (before it is used as a skip or passed on)."""
+        return self.encode_with_stem(x, hook)[1:]
 
-    def encode_with_stem(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def encode_with_stem(self, x: torch.Tensor, hook: Hook | None = None) -> list[torch.Tensor]:
         """The full-resolution stem features ``(N, widths[0], H, W)``, then :meth:`encode`'s list
         (for heads that need full-resolution output)."""
         h = self.stem(x)
         feats = [h]
-        for level in self.down:
+        for k, level in enumerate(self.down):
             h = level(h)
+            h = hook("down", k, h) if hook is not None else h
             feats.append(h)
         return feats
 
-    def decode(self, feats: list[torch.Tensor]) -> torch.Tensor:
+    def decode(self, feats: list[torch.Tensor], hook: Hook | None = None) -> torch.Tensor:
+        """Upsample, concatenate the skip, conv, per decoder block; ``hook("up", j, h)`` replaces
+        block ``j``'s output (``j`` = 0 is the coarsest, widths[-2] channels)."""
         h = feats[-1]
-        for k, block in zip(reversed(range(len(feats) - 1)), self.up, strict=True):
+        for j, (k, block) in enumerate(zip(reversed(range(len(feats) - 1)), self.up, strict=True)):
             h = F.interpolate(h, size=feats[k].shape[-2:], mode="bilinear", align_corners=False)
             h = block(torch.cat([h, feats[k]], dim=1))
+            h = hook("up", j, h) if hook is not None else h
         return h
 
 

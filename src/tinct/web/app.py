@@ -24,6 +24,7 @@ import secrets
 import threading
 import time
 import traceback
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -34,7 +35,7 @@ import numpy as np
 import tinct
 from tinct import io as tio
 from tinct.color import gray_to_rgb, rgb_to_luma
-from tinct.errors import TinctError
+from tinct.errors import TinctError, TinctWarning
 from tinct.hints import hints_from_image
 from tinct.options import build_options
 from tinct.registry import Colorizer, MissingInput
@@ -47,6 +48,7 @@ DEFAULT_MAX_UPLOAD_MB = 25.0
 DEFAULT_MAX_PIXELS = 16_000_000
 DEFAULT_MAX_QUEUE = 16
 DEFAULT_MAX_STORE_MB = 2048.0
+MAX_CAPTION = 300  # characters of the caption box
 # Canvas strokes are anti-aliased: edge pixels are partly transparent. Only pixels at least this
 # opaque count as scribbles, so a stroke's soft rim does not smear its colour into the hints.
 HINT_ALPHA_THRESHOLD = 0.5
@@ -103,16 +105,18 @@ class WebApp:
 
     # ----------------------------------------------------------------------------- methods
     def config(self) -> dict[str, Any]:
-        """Methods (what each needs/accepts, its group and plain description, whether it has a
-        strength control, the largest photo its memory estimate allows), the groups, the gallery,
-        the default method and the limits."""
+        """Methods whose weights ship (what each needs/accepts, its group and plain description,
+        whether it has a strength control, the largest photo its memory estimate allows), the
+        groups, the gallery, the default method and the limits."""
         methods = [{
             "name": m.name, "summary": m.summary, "paper": m.paper, "needs": sorted(m.needs),
             "accepts": sorted(m.accepts), "bundled_weights": m.bundled_weights,
             "modality": m.modality, "group": catalog.group_of(m), "plain": catalog.plain_description(m),
             "saturation": "saturation" in {spec.name for spec in m.option_specs()},
             "max_pixels": min(self.max_pixels, max_pixels_within(m.name, self.job_memory_bytes)),
-        } for m in tinct.list_methods() if not m.factory.temporal]  # video methods: not for one photo
+        } for m in tinct.list_methods()
+            if not m.factory.temporal  # video methods: not for one photo
+            and (not m.weights or m.bundled_weights)]  # a trainable method shows once its weights ship
         groups = [{"key": k, "title": t, "text": x} for k, t, x in catalog.GROUPS]
         examples = [{"name": e.name, "title": e.title, "group": e.group, "has_reference": bool(e.reference),
                      "thumbnail_url": f"/api/examples/{e.name}/thumb.png"} for e in catalog.EXAMPLES]
@@ -216,13 +220,15 @@ class WebApp:
 
     # ----------------------------------------------------------------------------- jobs
     def submit(self, *, image_id: str, method: str, reference_id: str | None = None,
-               hints_id: str | None = None, saturation: float | None = None) -> Job:
+               hints_id: str | None = None, saturation: float | None = None,
+               caption: str | None = None) -> Job:
         """Queue a colorization; returns the :class:`Job` at once (poll :meth:`job`).
 
         Refused with a one-line :class:`TinctError` before queueing: an unknown method or upload,
         a missing input, scribbles of another size, a ``saturation`` (strength, in [0, 4]) for a
-        method without that option, a memory estimate over the budget; :class:`QueueFull` when
-        ``max_queue`` jobs are already waiting or running.
+        method without that option, a ``caption`` over :data:`MAX_CAPTION` characters (blank: none;
+        ignored by methods without captions), a memory estimate over the budget; :class:`QueueFull`
+        when ``max_queue`` jobs are already waiting or running.
         """
         info = tinct.method_info(method)  # unknown method -> clear TinctError now, not later
         if saturation is not None:
@@ -232,7 +238,9 @@ class WebApp:
         image = self.upload(image_id, "image")
         reference = self.upload(reference_id, "reference") if reference_id else None
         hints = self.upload(hints_id, "hints") if hints_id else None
-        given = {k for k, v in (("reference", reference), ("hints", hints)) if v is not None}
+        caption = _clean_caption(caption)
+        inputs = (("reference", reference), ("hints", hints), ("caption", caption))
+        given = {k for k, v in inputs if v is not None}
         try:
             ignored = info.check_inputs(given)  # the registry's needs check; sizes: colorize()
         except MissingInput as exc:
@@ -242,7 +250,8 @@ class WebApp:
         check_budget(method, image.width, image.height, self.job_memory_bytes)
         job = Job(id=secrets.token_hex(8), method=method, image=image,
                   reference=None if "reference" in ignored else reference,
-                  hints=None if "hints" in ignored else hints, saturation=saturation)
+                  hints=None if "hints" in ignored else hints, saturation=saturation,
+                  caption=None if "caption" in ignored else caption)
         with self._lock:
             active = sum(1 for j in self._jobs.values() if j.status in ("queued", "running"))
             if active >= self.max_queue:
@@ -351,7 +360,12 @@ class WebApp:
         if job.saturation is not None:  # read at colorize time; the cached instance keeps its weights
             colorizer.options = dataclasses.replace(defaults, saturation=float(job.saturation))
         try:
-            rgb = colorizer.colorize(job.image.pixels, reference=reference, hints=hints)
+            with warnings.catch_warnings(record=True) as caught:  # one worker thread: safe to record here
+                warnings.simplefilter("always", TinctWarning)
+                rgb = colorizer.colorize(job.image.pixels, reference=reference, hints=hints,
+                                         caption=job.caption)
+            notes = [str(w.message) for w in caught if issubclass(w.category, TinctWarning)]
+            job.note = "; ".join(notes) or None
         except MissingInput as exc:
             raise TinctError(f"{exc} but none were drawn or given; {_WHAT_TO_DO[exc.kind]}") from None
         finally:
@@ -371,3 +385,11 @@ class WebApp:
         """Stop the worker (after the current job); uploads and results live in memory only."""
         self._queue.put(None)
         self._worker.join(timeout=5)
+
+
+def _clean_caption(caption: Any) -> str | None:
+    """The caption box's text on one line, None when blank; longer than :data:`MAX_CAPTION`: refused."""
+    text = " ".join(str(caption).split()) if caption is not None else ""
+    if len(text) > MAX_CAPTION:
+        raise TinctError(f"the caption is {len(text)} characters long; keep it under {MAX_CAPTION}")
+    return text or None

@@ -59,7 +59,7 @@ def group_of(info: MethodInfo) -> str:
     """The :data:`GROUPS` key of a method: what the user needs to have to use it."""
     if info.modality in ("nir", "lineart"):
         return info.modality
-    if "caption" in info.needs:
+    if "caption" in info.accepts and "hints" not in info.accepts:  # accepts includes needs
         return "caption"
     if "reference" in info.needs:
         return "dual" if getattr(info.factory, "reference_same_size", False) else "reference"

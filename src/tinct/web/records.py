@@ -53,6 +53,8 @@ class Job:
     reference: Upload | None
     hints: Upload | None
     saturation: float | None = None  # the strength slider (methods with a ``saturation`` option)
+    caption: str | None = None  # the caption box (methods that accept a caption)
+    note: str | None = None  # a one-line warning of the method (a caption's unknown words)
     status: str = "queued"  # queued -> running -> done | error
     fraction: float = 0.0
     message: str = "waiting for the worker"
@@ -71,7 +73,7 @@ class Job:
             "fraction": round(self.fraction, 3), "indeterminate": self.indeterminate,
             "message": self.message, "error": self.error,
             "elapsed_s": round(elapsed, 2), "width": self.image.width, "height": self.image.height,
-            "saturation": self.saturation,
+            "saturation": self.saturation, "caption": self.caption, "note": self.note,
         }
         if self.status == "queued" and queue_position:
             out["message"] = f"queued: {queue_position} job(s) ahead"

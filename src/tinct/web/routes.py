@@ -8,9 +8,9 @@ Routes (JSON unless noted; ``docs/web.md`` has the table)::
     POST /api/examples/<name>                upload a gallery example -> {image, reference, palette_url}
     POST /api/upload?role=R&name=N           raw file body -> {id, width, height, is_color, note}
     GET  /api/uploads/<id>/preview.png       PNG of an upload
-    POST /api/colorize                       JSON {image, method, reference?, hints?, saturation?} or
-                                             multipart (files image, reference?, hints?; fields
-                                             method, saturation?) -> {job, status_url}
+    POST /api/colorize                       JSON {image, method, reference?, hints?, saturation?, caption?}
+                                             or multipart (files image, reference?, hints?; fields
+                                             method, saturation?, caption?) -> {job, status_url}
     GET  /api/jobs/<id>                      {status, fraction, message, error, ...}
     GET  /api/jobs/<id>/result.png           PNG (``?download=1`` adds a file name)
     GET  /api/results.zip?jobs=<id>,<id>     the results of several jobs in one zip
@@ -210,7 +210,7 @@ def create_app(app: WebApp, *, read_timeout: float = 5.0, work_threads: int = 2,
         job = await work(app.submit, image_id=str(fields["image"]),
                          method=str(fields.get("method") or "gray"),
                          reference_id=fields.get("reference") or None, hints_id=fields.get("hints") or None,
-                         saturation=_saturation(fields.get("saturation")))
+                         saturation=_saturation(fields.get("saturation")), caption=fields.get("caption"))
         return _json({"job": job.id, "status_url": f"/api/jobs/{job.id}"})
 
     async def job_status(request: Request) -> Response:

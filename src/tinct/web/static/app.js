@@ -160,6 +160,8 @@ async function requestFor(m, hintsId) {
   const request = { image: state.image.id, ...methodFields(m) };
   if (m.accepts.includes("reference") && state.reference) request.reference = state.reference.id;
   if (m.accepts.includes("hints") && hintsId) request.hints = hintsId;
+  const caption = $("caption").value.trim();
+  if (m.accepts.includes("caption") && caption) request.caption = caption;
   return request;
 }
 
@@ -192,7 +194,7 @@ async function colorize() {
     if (failed) throw new Error(`${failed.method}: ${failed.error || "the colorization failed"}`);
     if (statuses.length === 1) await showSingle(statuses[0], state.image, $("input-image").src);
     else await showPair(statuses, state.image);
-    setStatus(statuses.map((s) => `${s.method} done in ${s.elapsed_s.toFixed(1)} s`).join("; "));
+    setStatus(statuses.map((s) => `${s.method} done in ${s.elapsed_s.toFixed(1)} s${s.note ? ` (${s.note})` : ""}`).join("; "));
   } catch (err) {
     setStatus("");
     showError(err.message);

@@ -76,6 +76,7 @@ function showMethod() {
   $("reference-help").textContent = m.group === "dual"
     ? "The colour camera's view of the same scene, side by side with the gray one."
     : "A colour photo with similar content: its colours are borrowed.";
+  $("caption-section").hidden = !m.accepts.includes("caption");
   $("scribble-section").hidden = !m.accepts.includes("hints");
   $("hints-required").textContent = m.needs.includes("hints") ? "(required)" : "(optional)";
   fillSecond();

@@ -1,0 +1,193 @@
+"""Photos with region labels, and training batches of crops with captions of what each crop shows.
+
+Two sources: Stanford Background (true labels; its ``split_train.txt`` / ``split_val.txt``) and
+folders of unlabelled photos labelled by deepcolor's scene parser (the frozen parser of
+:class:`tinct.methods.fusion.scene.SceneHistogram`, run on the luma at 160 px and upsampled
+nearest; its label maps are cached in the run folder as ``parser_labels.npz``). The parser's class
+may be wrong ("water" for a wet road), but a region's colour word is always measured on its
+pixels, so the words stay true to the photo.
+
+Crops cut regions out, so a crop's caption is synthesized from the regions **inside the crop**
+(each >= 5 % of it, colours measured on the crop), not from the whole image's caption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from tinct.data.captions import is_held_out, synthesize, tokenize
+from tinct.data.color_names import image_regions
+from tinct.errors import TinctError
+
+from .model import batch_tokens
+
+STANFORD = "stanford"
+
+
+@dataclass
+class LabelledPhoto:
+    """A colour photo and its class map.
+
+    Attributes:
+        name: file name (unique per source).
+        source: ``"stanford"`` or the folder it came from.
+        split: ``"train"`` or ``"val"``.
+        rgb: uint8 ``(H, W, 3)`` RGB, long side <= the loader's ``max_side``.
+        labels: uint8 ``(H, W)`` class map (0..7, 255 = unknown).
+    """
+
+    name: str
+    source: str
+    split: str
+    rgb: np.ndarray
+    labels: np.ndarray
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    return rgb if s == 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+
+def load_stanford(root: str | Path, split: str, *, max_side: int = 320, limit: int | None = None
+                  ) -> list[LabelledPhoto]:
+    """Stanford Background ``split`` ("train" / "val") with its true labels."""
+    from tinct.data.stanford_background import downscale_pair, load_split, split_ids
+
+    images, labels = load_split(root, split, scale=1.0, limit=limit)
+    out = []
+    for ident, rgb, lab in zip(split_ids(root, split), images, labels, strict=False):
+        s = min(1.0, max_side / max(lab.shape))
+        if s < 1.0:
+            rgb, lab = downscale_pair(rgb, lab, s)
+        out.append(LabelledPhoto(f"{ident}.jpg", STANFORD, split, _to_uint8(rgb), lab))
+    return out
+
+
+class ParserLabeller:
+    """deepcolor's frozen scene parser: ``__call__(rgb uint8 (H, W, 3)) -> labels uint8 (H, W)``."""
+
+    def __init__(self) -> None:
+        from tinct.methods.fusion.scene import PARSER_SIZE, SceneHistogram
+
+        self.parser = SceneHistogram().parser.eval()
+        self.size = PARSER_SIZE
+
+    @torch.no_grad()
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        from tinct.color import rgb_to_luma
+
+        h, w = rgb.shape[:2]
+        small = _shrink(rgb, self.size).astype(np.float32) / 255.0
+        x = torch.from_numpy(rgb_to_luma(small).astype(np.float32))[None, None]
+        labels = self.parser(x)[0].argmax(0).numpy().astype(np.uint8)
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def load_parsed(folders: list[str | Path], split: str, *, max_side: int = 320, limit: int | None = None,
+                cache: str | Path | None = None, progress: bool = False) -> list[LabelledPhoto]:
+    """The colour photos of ``folders`` in ``split`` (:func:`tinct.data.captions.is_held_out`: "val"),
+    labelled by the scene parser; label maps are read from / added to the ``cache`` ``.npz``."""
+    from tinct.io import is_color, list_images, read_rgb
+
+    paths = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise TinctError(f"photo folder not found: {folder}")
+        paths += [p for p in list_images(folder) if is_held_out(p.name) == (split == "val")]
+    paths = paths[:limit] if limit else paths
+    cached: dict[str, np.ndarray] = {}
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache) as z:
+            cached = {k: z[k] for k in z.files}
+    labeller = None
+    out, added = [], False
+    for path in tqdm(paths, desc=f"labelling photos ({split})", disable=not progress, leave=False):
+        rgb = read_rgb(path)
+        if not is_color(rgb):
+            continue
+        rgb = _to_uint8(_shrink(rgb, max_side))
+        key = f"{Path(path).parent.name}/{Path(path).name}"
+        labels = cached.get(key)
+        if labels is None or labels.shape != rgb.shape[:2]:
+            labeller = labeller or ParserLabeller()
+            labels = cached[key] = labeller(rgb)
+            added = True
+        out.append(LabelledPhoto(Path(path).name, str(Path(path).parent), split, rgb, labels))
+    if cache is not None and added:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(cache).with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **cached)
+        tmp.replace(cache)
+    return out
+
+
+def random_crop_pair(rgb: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator,
+                     min_scale: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The same random square of ``rgb`` (uint8) and ``labels``: ``min_scale``..1 of the short side,
+    resized to ``size`` (area / nearest), flipped left-right half the time. Returns float32
+    ``(size, size, 3)`` RGB in [0, 1] and uint8 ``(size, size)`` labels."""
+    h, w = labels.shape
+    short = min(h, w)
+    lo = min(short, max(int(min_scale * short), min(size, short)))
+    side = int(rng.integers(lo, short + 1))
+    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    img = cv2.resize(rgb[y:y + side, x:x + side], (size, size),
+                     interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+    lab = cv2.resize(labels[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_NEAREST)
+    if rng.random() < 0.5:
+        img, lab = img[:, ::-1], lab[:, ::-1]
+    return np.ascontiguousarray(img, np.float32) / 255.0, np.ascontiguousarray(lab)
+
+
+def crop_caption(lab: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
+                 p_empty: float = 0.15, min_fraction: float = 0.05) -> str:
+    """A caption of the regions inside one crop (Lab ``(h, w, 3)``, labels ``(h, w)``), or ``""``
+    (the empty caption) with probability ``p_empty`` or when no region is large enough."""
+    if rng.random() < p_empty:
+        return ""
+    regions = image_regions(lab, labels, min_fraction=min_fraction)
+    return synthesize(regions, rng)[0] if regions else ""
+
+
+class CaptionBatches:
+    """``batches(start)`` for :func:`tinct.train.fit`: endless batches of random crops with their
+    captions, reseeded from ``seed`` and the start step (a resumed run continues its sequence).
+
+    Each batch: ``luma`` ``(N, 1, S, S)`` in [0, 1], ``ab`` ``(N, 2, S, S)`` Lab, ``tokens``
+    ``(N, T)`` int64, ``lengths`` ``(N,)``, and ``captions`` (the texts, for logs and tests).
+    """
+
+    def __init__(self, photos: list[LabelledPhoto], *, crop: int, batch_size: int, seed: int,
+                 p_empty: float = 0.15) -> None:
+        if not photos:
+            raise TinctError("no labelled training photos")
+        self.photos, self.crop, self.batch_size = photos, crop, batch_size
+        self.seed, self.p_empty = seed, p_empty
+
+    def __call__(self, start: int) -> Iterator[dict]:
+        from tinct.color import rgb_to_lab, rgb_to_luma
+
+        rng = np.random.default_rng([self.seed, start])
+        while True:
+            lumas, abs_, texts = [], [], []
+            for i in rng.integers(0, len(self.photos), self.batch_size):
+                rgb, labels = random_crop_pair(self.photos[i].rgb, self.photos[i].labels, self.crop, rng)
+                lab = rgb_to_lab(rgb).astype(np.float32)
+                texts.append(crop_caption(lab, labels, rng, p_empty=self.p_empty))
+                lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
+                abs_.append(lab[..., 1:].transpose(2, 0, 1))
+            tokens, lengths = batch_tokens([tokenize(t)[0] for t in texts])
+            yield {"luma": torch.from_numpy(np.stack(lumas)), "ab": torch.from_numpy(np.stack(abs_)),
+                   "tokens": tokens, "lengths": lengths, "captions": texts}

@@ -1,0 +1,273 @@
+"""Caption-steered colorization (issue 18): colour naming, caption synthesis and vocabulary, the
+conditioning layers, the network, training through `tinct train caption`, the method and its CLI."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import tinct
+from tinct import cli
+from tinct.data.captions import (
+    NONE,
+    VOCABULARY,
+    caption_plans,
+    captions_for,
+    is_held_out,
+    render,
+    synthesize,
+    tokenize,
+)
+from tinct.data.color_names import COLOR_WORDS, Region, image_regions, name_color, name_colors, reachable
+from tinct.errors import TinctWarning
+from tinct.io import write_image
+from tinct.methods.caption.data import CaptionBatches, LabelledPhoto, crop_caption
+from tinct.methods.caption.model import CaptionModelConfig, CaptionNet, batch_tokens
+from tinct.methods.caption.training import CaptionTrainConfig, CaptionTrainer
+from tinct.nn.conditioning import ConcatCondition, FiLM
+
+TINY = {"widths": (8, 16, 24, 32), "global_dim": 16, "text_dim": 16, "embed_dim": 8, "n_bins": 261}
+COLOURS = {0: (0.35, 0.55, 0.9), 2: (0.5, 0.5, 0.5), 3: (0.3, 0.6, 0.2), 5: (0.8, 0.2, 0.15)}
+
+
+@pytest.mark.parametrize(("lab", "word"), [
+    ((93, -1, -3), "white"), ((50, 0, 2), "gray"), ((15, 1, 1), "black"), ((60, 5, 5), "gray"),
+    ((45, -10, 24), "green"), ((35, -20, 25), "green"), ((72, -2, -30), "blue"), ((45, 55, 35), "red"),
+    ((66, 30, 60), "orange"), ((85, -5, 70), "yellow"), ((72, 32, 4), "pink"), ((38, 12, 25), "brown"),
+    ((40, 35, -35), "purple")])
+def test_colour_naming_of_hand_picked_lab_values(lab: tuple, word: str) -> None:
+    assert name_color(lab) == word
+
+
+def test_naming_is_vectorised_and_reachability_follows_lightness() -> None:
+    assert name_colors(np.array([[93.0, -1, -3], [45, -10, 24]])) == ["white", "green"]
+    assert reachable("blue", 60) and not reachable("black", 90) and not reachable("white", 30)
+    with pytest.raises(ValueError, match="Lab"):
+        name_colors(np.zeros((2, 2)))
+
+
+def _scene(h: int = 64, w: int = 80, middle: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A blue sky over a band (label ``middle``) over green grass; float RGB and labels."""
+    labels = np.zeros((h, w), np.uint8)
+    labels[24:40], labels[40:] = middle, 3
+    rgb = np.zeros((h, w, 3), np.float32)
+    for k, c in COLOURS.items():
+        rgb[labels == k] = c
+    return rgb, labels
+
+
+def test_regions_are_named_by_their_true_colour_largest_first() -> None:
+    from tinct.color import rgb_to_lab
+
+    rgb, labels = _scene()
+    labels[0, :5] = 7  # 5 pixels of "foreground": under 5 %, not a region
+    regions = image_regions(rgb_to_lab(rgb), labels)
+    assert [(r.label, r.word) for r in regions] == [(3, "green"), (0, "blue"), (5, "red")]
+    assert regions[1].fraction == pytest.approx((24 * 80 - 5) / (64 * 80))
+
+
+REGIONS = [Region(0, 0.4, (75, -2, -30), "blue"), Region(1, 0.3, (40, -20, 20), "green"),
+           Region(2, 0.2, (50, 0, 0), "gray")]
+
+
+def test_synthesized_captions_vary_and_stay_in_the_vocabulary() -> None:
+    rng = np.random.default_rng(0)
+    plans = [synthesize(REGIONS, rng) for _ in range(300)]
+    assert len({p.template for _, p in plans}) == 8 and len({t for t, _ in plans}) > 150
+    for text, plan in plans:
+        ids, unknown = tokenize(text)
+        assert not unknown and NONE not in ids
+        words = text.split()
+        for k in plan.regions:  # each named region's true word is in the sentence
+            assert {r.word for r in REGIONS if r.label == k} <= set(words)
+        if plan.template == "sky":
+            assert text.endswith("under a blue sky")
+    firsts = {tuple(p.regions)[0] for _, p in plans if len(p.regions) == 3}
+    assert len(firsts) == 3  # every order occurs
+
+
+def test_captions_are_deterministic_per_image_and_a_swap_changes_one_word() -> None:
+    assert captions_for("a.jpg", REGIONS) == captions_for("a.jpg", REGIONS)
+    assert captions_for("a.jpg", REGIONS) != captions_for("b.jpg", REGIONS)
+    text, plan = caption_plans("c.jpg", REGIONS, 1)[0]
+    target = plan.regions[0]
+    swapped = render(plan, {**{r.label: r.word for r in REGIONS}, target: "purple"})
+    diff = [(a, b) for a, b in zip(text.split(), swapped.split(), strict=True) if a != b]
+    assert len(diff) == 1 and diff[0][1] == "purple"
+
+
+def test_vocabulary_tokenizer_and_held_out_split() -> None:
+    assert VOCABULARY[:3] == ("<pad>", "<unk>", "<none>") and set(COLOR_WORDS) <= set(VOCABULARY)
+    ids, unknown = tokenize("A red bus near a GREY bus, and zebras!")
+    assert unknown == ["bus", "zebras"] and VOCABULARY[ids[1]] == "red" and VOCABULARY[ids[5]] == "gray"
+    assert tokenize("  ") == ([NONE], [])
+    names = [f"img_{i:05d}.jpg" for i in range(2000)]
+    held = [n for n in names if is_held_out(n)]
+    assert 150 < len(held) < 250 and held == [n for n in names if is_held_out(n)]
+
+
+def test_film_and_concat_start_as_the_identity_and_keep_shapes() -> None:
+    x, c = torch.rand(2, 6, 5, 7), torch.randn(2, 4)
+    for layer in (FiLM(6, 4), ConcatCondition(6, 4)):
+        out = layer(x, c)
+        assert out.shape == x.shape and torch.equal(out, x)
+    assert sum(p.numel() for p in FiLM(6, 4).parameters()) == 4 * 12 + 12
+    assert sum(p.numel() for p in ConcatCondition(6, 4).parameters()) == 6 * 10 + 6
+    film = FiLM(6, 4)
+    torch.nn.init.normal_(film.proj.weight)
+    assert not torch.allclose(film(x, c[:1].expand(2, -1)), film(x, c[1:].expand(2, -1)))
+
+
+def test_conditioned_networks_equal_the_plain_trunk_at_init_and_then_follow_the_caption() -> None:
+    torch.manual_seed(0)
+    plain = CaptionNet(CaptionModelConfig(conditioning="none", **TINY)).eval()
+    luma = torch.rand(2, 1, 32, 48)
+    tokens, lengths = batch_tokens([tokenize("blue sky, green grass")[0], tokenize("")[0]])
+    ref = plain(luma, tokens, lengths)
+    for kind in ("film", "concat"):
+        net = CaptionNet(CaptionModelConfig(conditioning=kind, **TINY)).eval()
+        net.load_state_dict(plain.state_dict(), strict=False)
+        logits, ab = net(luma, tokens, lengths)
+        assert logits.shape == (2, 261, 16, 24) and ab.shape == (2, 2, 16, 24)
+        assert torch.allclose(logits, ref[0], atol=1e-5) and torch.allclose(ab, ref[1], atol=1e-5)
+        with torch.no_grad():
+            for p in net.condition.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        other = batch_tokens([tokenize("red sky, purple grass")[0], tokenize("")[0]])
+        assert not torch.allclose(net(luma, tokens, lengths)[0][0], net(luma, *other)[0][0], atol=1e-4)
+        assert torch.allclose(net(luma, tokens, lengths)[0][1], net(luma, *other)[0][1])  # same empty
+
+
+def test_crop_captions_name_only_what_the_crop_shows() -> None:
+    from tinct.color import rgb_to_lab
+
+    rgb, labels = _scene()
+    rng = np.random.default_rng(1)
+    grass = crop_caption(rgb_to_lab(rgb[44:]), labels[44:], rng, p_empty=0.0)
+    assert "green" in grass.split() and "blue" not in grass.split() and "sky" not in grass.split()
+    assert crop_caption(rgb_to_lab(rgb), labels, rng, p_empty=1.0) == ""
+    photo = LabelledPhoto("x.jpg", "stanford", "train", (rgb * 255).astype(np.uint8), labels)
+    batch = next(CaptionBatches([photo], crop=32, batch_size=6, seed=0, p_empty=0.5)(0))
+    assert batch["luma"].shape == (6, 1, 32, 32) and batch["ab"].shape == (6, 2, 32, 32)
+    assert batch["tokens"].shape[0] == 6 and batch["lengths"].min() >= 1
+    empty = [i for i, t in enumerate(batch["captions"]) if not t]
+    assert all(batch["tokens"][i, 0] == NONE for i in empty)
+
+
+def test_a_tiny_network_learns_a_fixed_batch() -> None:
+    from tinct.methods.fusion.bins import gamut_bins
+
+    torch.manual_seed(0)
+    centers = gamut_bins()
+    cfg = CaptionTrainConfig(model=CaptionModelConfig(**TINY), lr=5e-3, warmup=1, bf16=True)
+    trainer = CaptionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=40)
+    rgb, labels = _scene(64, 64)  # crops of 64: at 32 the global branch's 1x1 BatchNorm can give NaN in bf16
+    photo = LabelledPhoto("x.jpg", "stanford", "train", (rgb * 255).astype(np.uint8), labels)
+    batch = next(CaptionBatches([photo], crop=64, batch_size=4, seed=0)(0))
+    losses = [trainer.training_step(batch)["total"] for _ in range(25)]
+    assert losses[-1] < 0.6 * losses[0]
+
+
+# ------------------------------------------------------------------ through `tinct train caption`
+def write_stanford(root: Path, n: int = 8) -> Path:
+    """A Stanford-Background-shaped folder of synthetic scenes (sky / road or building / grass)."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(0)
+    ids = []
+    for i in range(n):
+        rgb, labels = _scene(middle=2 if i % 2 else 5)
+        rgb = np.clip(rgb + rng.normal(0, 0.02, rgb.shape), 0, 1).astype(np.float32)
+        ids.append(f"{i:07d}")
+        write_image(root / "images" / f"{ids[-1]}.jpg", rgb)
+        write_image(root / "labels" / f"{ids[-1]}.png", np.repeat(labels[..., None] / 255.0, 3, axis=2))
+    (root / "split_train.txt").write_text("\n".join(ids[:6]) + "\n")
+    (root / "split_val.txt").write_text("\n".join(ids[6:]) + "\n")
+    return root
+
+
+TRAIN_ARGS = ["--no-photos", "--batch-size", "4", "--crop", "64", "--threads", "1", "--no-progress",
+              "--warmup", "2", "--set", "model.widths=[8,16,24,32]", "--set", "model.global_dim=16",
+              "--set", "model.text_dim=16", "--set", "model.embed_dim=8"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    """A FiLM and a no-caption model, 4 steps each through `tinct train caption` (the FiLM run resumed)."""
+    root = write_stanford(tmp_path_factory.mktemp("stanford"))
+    out = {"stanford": root}
+    for kind in ("film", "none"):
+        run = tmp_path_factory.mktemp(kind)
+        base = ["train", "caption", "--stanford", str(root), "--out", str(run), *TRAIN_ARGS,
+                "--set", f"model.conditioning={kind}"]
+        assert cli.main([*base, "--steps", "2" if kind == "film" else "4"]) == 0
+        if kind == "film":
+            assert cli.main([*base, "--steps", "4"]) == 0  # resumes from step 2
+        out[kind] = run / "caption.safetensors"
+    return out
+
+
+def test_training_writes_weights_card_and_caption_cache(trained: dict[str, Path]) -> None:
+    run = trained["film"].parent
+    steps = [json.loads(line)["step"] for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert steps == [2, 4]  # the second call continued, it did not start over
+    card = json.loads(trained["film"].with_suffix(".json").read_text())
+    assert card["config"]["model"]["conditioning"] == "film" and card["vocabulary"] == list(VOCABULARY)
+    cache = json.loads((run / "captions.json").read_text())
+    assert cache["vocabulary"] == list(VOCABULARY) and len(cache["images"]) == 8
+    assert {im["split"] for im in cache["images"]} == {"train", "val"}
+    first = cache["images"][0]
+    assert [r["word"] for r in first["regions"]] == ["blue", "green", "red"] and len(first["captions"]) == 3
+
+
+def test_method_colours_with_and_without_a_caption_and_names_unknown_words(trained) -> None:
+    from tinct.color import rgb_to_luma
+
+    method = tinct.load_method("caption", weights=str(trained["film"]))
+    rgb, _ = _scene()
+    gray = rgb_to_luma(rgb).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = method.colorize(gray)
+        steered = method.colorize(gray, caption="blue sky and green grass")
+    with pytest.warns(TinctWarning, match=r"1 word\(s\) outside .*: bus$"):
+        method.colorize(gray, caption="a red bus in front of a white house")
+    for out in (plain, steered):
+        assert out.shape == (64, 80, 3) and out.dtype == np.float32
+        np.testing.assert_allclose(rgb_to_luma(out), gray, atol=2e-5)
+    none = tinct.load_method("caption", weights=str(trained["none"]), conditioning="none")
+    with pytest.warns(TinctWarning, match="without captions"):
+        none.colorize(gray, caption="blue sky")
+
+
+def test_cli_caption_flag_warning_and_errors(trained, tmp_path, capsys) -> None:
+    rgb, _ = _scene()
+    write_image(tmp_path / "in.png", rgb)
+    w = str(trained["film"])
+    base = ["colorize", str(tmp_path / "in.png"), "--method", "caption", "--weights", w, "-q"]
+    caption = "a red bus in front of a white house"
+    assert cli.main([*base, "--caption", caption, "-o", str(tmp_path / "a.png")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: caption: 1 word(s) outside the model's vocabulary are ignored: bus"]
+    assert (tmp_path / "a.png").is_file()
+    assert cli.main([*base, "-o", str(tmp_path / "b.png")]) == 0  # no caption: the empty caption
+    assert cli.main([*base, "--caption", "  ", "-o", str(tmp_path / "c.png")]) == 2
+    assert "--caption is empty" in capsys.readouterr().err
+    concat = ["-O", "conditioning=concat", "--caption", "x", "-o", str(tmp_path / "d.png")]
+    assert cli.main([*base, *concat]) == 2
+    assert "trained with conditioning=film" in capsys.readouterr().err
+    assert cli.main([*base, "-O", "conditioning=blue", "-o", str(tmp_path / "e.png")]) == 2
+    assert cli.main(["colorize", str(tmp_path / "in.png"), "--method", "caption", "--caption", "x",
+                     "-o", str(tmp_path / "f.png")]) == 1  # no bundled weights yet: one line
+    assert "train them with `tinct train caption`" in capsys.readouterr().err
+
+
+def test_train_refuses_a_run_without_data(tmp_path, capsys) -> None:
+    code = cli.main(["train", "caption", "--no-photos", "--stanford", "none", "--out", str(tmp_path),
+                     "--steps", "1", "--no-progress"])
+    assert code != 0 and "no train photos" in capsys.readouterr().err
