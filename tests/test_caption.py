@@ -271,3 +271,22 @@ def test_train_refuses_a_run_without_data(tmp_path, capsys) -> None:
     code = cli.main(["train", "caption", "--no-photos", "--stanford", "none", "--out", str(tmp_path),
                      "--steps", "1", "--no-progress"])
     assert code != 0 and "no train photos" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["film", "concat"])
+def test_a_run_started_from_fusion_weights_starts_as_fusion(kind: str) -> None:
+    from tinct.methods.caption.training import start_from_fusion
+    from tinct.methods.fusion import load_network
+    from tinct.weights import resolve
+
+    fusion, _, _ = load_network(str(resolve("fusion", "default")))
+    net = CaptionNet(CaptionModelConfig(conditioning=kind, n_bins=fusion.config.n_bins)).eval()
+    assert start_from_fusion(net, "default") > 0
+    luma = torch.rand(1, 1, 64, 96)
+    with torch.no_grad():
+        want = fusion(luma)
+        got = net(luma, *batch_tokens([tokenize("a red sky over purple grass")[0]]))
+    assert torch.allclose(got[0], want[0], atol=1e-4) and torch.allclose(got[1], want[1], atol=1e-3)
+    small = CaptionNet(CaptionModelConfig(conditioning=kind, **TINY))
+    with pytest.raises(tinct.TinctError, match="do not fit this network"):
+        start_from_fusion(small, "default")
