@@ -43,7 +43,7 @@ class ACGanTrainConfig(NirTrainConfig):
     warmup: int = option(100, "linear warm-up steps")
     lambda_ba: float = option(0.5, "λ1: weight of the RGB->NIR adversarial term")
     lambda_cycle: float = option(10.0, "λ2: weight of the two cycle (reconstruction) L1 terms")
-    lambda_pair: float = option(0.0, "weight of an L1 to the registered partner at 1/8 resolution "
+    lambda_pair: float = option(10.0, "weight of an L1 to the registered partner at 1/8 resolution "
                                 "(a deviation; 0 = the paper's unpaired objective)")
     disc_width: int = option(32, "channels of the discriminators' first layers")
     disc_levels: int = option(3, "pyramid levels of the RGB discriminator")

@@ -34,7 +34,7 @@ class SNetConfig:
 
     widths: tuple[int, ...] = (24, 48, 96, 144, 144)
     edge_widths: tuple[int, int] = (32, 64)
-    skips: bool = False
+    skips: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
