@@ -7,12 +7,13 @@ true video, CIEDE2000, PSNR, colourfulness). Sequences: ``../shared/data/video/d
 TRAINING sequences (blackswan, bmx-trees, car-roundabout, cows) choose every setting, the
 EVALUATION sequences (camel, dog) and ``video/vtest`` are only measured.
 
-1. ``alpha`` sweep on the training sequences (deepcolor's frames computed once and replayed);
+1. ``alpha`` sweep on the training sequences (deepcolor's frames computed once and replayed), and
+   alpha 0.8 without the saturation gain;
 2. ``keyframe_alpha`` with the true first frame as keyframe, training sequences;
 3. scene-cut thresholds: luma-histogram distance and occluded share between consecutive frames of
    the training sequences and at the 12 joins between them;
-4. evaluation (camel, dog, vtest): deepcolor per frame, video-blend, video-blend from the true
-   keyframe, all run for real (frames/s at 640x360 from these runs);
+4. evaluation (camel, dog, vtest): deepcolor per frame, video-blend (also without the saturation
+   gain, for information), video-blend from the true keyframe, all run for real (frames/s);
 5. a scene cut: cows[:20] then dog[:20], recovery against dog[:20] alone (tolerance 1 CIEDE2000).
 
 Writes ``docs/results/video_quality.md`` and ``.json``, and ``docs/img/video_strip.jpg`` (dog frames
@@ -81,9 +82,11 @@ def sweep(deepcolor: Colorizer) -> tuple[list[dict], list[dict]]:
     for seq in TRAIN:
         frames = list(io.open_frames(DAVIS / seq))
         replay, motions = replay_of(deepcolor, frames), {}
-        for alpha in ALPHAS:
-            r = evaluate_video(VideoBlend.around(replay, alpha=alpha), frames, data=seq, motions=motions)
-            alpha_rows.append({"sequence": seq, "alpha": alpha, **summary_row(seq, r)})
+        for alpha, gain in [(a, True) for a in ALPHAS] + [(0.8, False)]:
+            blend = VideoBlend.around(replay, alpha=alpha, keep_saturation=gain)
+            r = evaluate_video(blend, frames, data=seq, motions=motions)
+            label = alpha if gain else f"{alpha}, keep_saturation=false"
+            alpha_rows.append({"sequence": seq, "alpha": label, **summary_row(seq, r)})
         for ka in KEYFRAME_ALPHAS:
             blend = VideoBlend.around(replay, keyframe_alpha=ka)
             r = evaluate_video(blend, frames, data=seq, keyframe_truth=True, motions=motions)
@@ -116,6 +119,7 @@ def evaluation(deepcolor: Colorizer) -> list[dict]:
     for path in [DAVIS / s for s in EVAL] + [VTEST]:
         source, motions = io.open_frames(path), {}
         runs = [("deepcolor (per frame)", deepcolor, False), ("video-blend", VideoBlend(), False),
+                ("video-blend, keep_saturation=false", VideoBlend(keep_saturation=False), False),
                 ("video-blend, true keyframe", VideoBlend(), True)]
         for label, method, keyframe in runs:
             r = evaluate_video(method, source, data=path.name, keyframe_truth=keyframe, motions=motions)
