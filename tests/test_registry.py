@@ -81,6 +81,19 @@ def test_warmup_lr_is_linear_then_flat():
     assert lrs == pytest.approx([2e-5, 1e-3, 2e-3, 2e-3, 2e-3])
 
 
+def test_schedule_warms_up_then_decays_to_the_cosine_floor():
+    import torch
+
+    from tinct.train import set_schedule_lr
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    lrs = []
+    for step in (1, 10, 55, 100, 200):
+        set_schedule_lr(opt, 1.0, step, warmup=10, total_steps=100)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.1, 1.0, 0.525, 0.05, 0.05])
+
+
 def test_every_method_package_registers_its_own_name() -> None:
     import importlib
 

@@ -131,6 +131,16 @@ def set_warmup_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, w
         group["lr"] = lr
 
 
+def set_schedule_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, warmup: int,
+                    total_steps: int) -> None:
+    """The usual schedule of step ``step`` (1-based): :func:`set_warmup_lr` for the first ``warmup``
+    steps, then :func:`set_cosine_lr` over the remaining ``total_steps - warmup``."""
+    if step <= warmup:
+        set_warmup_lr(optimizer, base_lr, step, warmup)
+    else:
+        set_cosine_lr(optimizer, base_lr, (step - warmup) / max(1, total_steps - warmup))
+
+
 def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, *,
                    clip_norm: float | None = None) -> float:
     """Zero the gradients, back-propagate ``loss``, clip the gradient norm of the optimizer's

@@ -39,8 +39,7 @@ from tinct.train import (
     fit,
     optimizer_step,
     seed_everything,
-    set_cosine_lr,
-    set_warmup_lr,
+    set_schedule_lr,
 )
 from tinct.weights import WeightCard, load_weights, resolve, save_weights
 
@@ -112,10 +111,7 @@ class CaptionTrainer(StepCounter):
         self.net.train()
         self.step += 1
         c = self.cfg
-        if self.step <= c.warmup:
-            set_warmup_lr(self.opt, c.lr, self.step, c.warmup)
-        else:
-            set_cosine_lr(self.opt, c.lr, (self.step - c.warmup) / max(1, self.total_steps - c.warmup))
+        set_schedule_lr(self.opt, c.lr, self.step, c.warmup, self.total_steps)
         terms = self.losses(batch)
         optimizer_step(self.opt, terms["total"], clip_norm=5.0)
         return {k: float(v.detach()) for k, v in terms.items()}

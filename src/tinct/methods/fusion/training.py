@@ -26,8 +26,7 @@ from tinct.train import (
     fit,
     optimizer_step,
     seed_everything,
-    set_cosine_lr,
-    set_warmup_lr,
+    set_schedule_lr,
 )
 from tinct.weights import WeightCard, load_weights, resolve, save_weights
 
@@ -97,11 +96,7 @@ class FusionTrainer(StepCounter):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.net.train()
         self.step += 1
-        if self.step <= self.cfg.warmup:
-            set_warmup_lr(self.opt, self.cfg.lr, self.step, self.cfg.warmup)
-        else:
-            set_cosine_lr(self.opt, self.cfg.lr, (self.step - self.cfg.warmup) / max(1, self.total_steps
-                                                                                     - self.cfg.warmup))
+        set_schedule_lr(self.opt, self.cfg.lr, self.step, self.cfg.warmup, self.total_steps)
         terms = self.losses(batch)
         optimizer_step(self.opt, terms["total"], clip_norm=5.0)
         return {k: float(v.detach()) for k, v in terms.items()}

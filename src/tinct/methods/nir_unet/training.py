@@ -31,8 +31,7 @@ from tinct.train import (
     fit,
     optimizer_step,
     seed_everything,
-    set_cosine_lr,
-    set_warmup_lr,
+    set_schedule_lr,
 )
 from tinct.weights import WeightCard, save_weights
 
@@ -84,10 +83,7 @@ class PairedTrainer(StepCounter):
     def schedule(self) -> float:
         """This step's learning-rate factor (warm-up, then cosine to 5 %); sets the generator's LR."""
         cfg = self.cfg
-        if self.step <= cfg.warmup:
-            set_warmup_lr(self.opt, cfg.lr, self.step, cfg.warmup)
-        else:
-            set_cosine_lr(self.opt, cfg.lr, (self.step - cfg.warmup) / max(1, self.total_steps - cfg.warmup))
+        set_schedule_lr(self.opt, cfg.lr, self.step, cfg.warmup, self.total_steps)
         return self.opt.param_groups[0]["lr"] / cfg.lr
 
     def generate(self, nir: torch.Tensor) -> torch.Tensor:
