@@ -6,7 +6,7 @@ registry imports a method's package when that method is first asked for (so
 ``tinct colorize --method reinhard`` never loads torch), and every package for listings.
 """
 
-PACKAGES = ("caption", "cyclecnn", "cyclegan", "deepcolor", "fusion", "gray", "levin", "nir_acgan",
+PACKAGES = ("caption", "cyclecnn", "cyclegan", "deepcolor", "fusion", "gray", "levin", "lineart", "nir_acgan",
             "nir_scgan", "nir_snet", "nir_unet", "reinhard", "spynco", "stereocopy", "tcvc", "video_blend",
             "welsh")
 """Every method package, by the name of the method it registers (``_`` in a package name is ``-`` in

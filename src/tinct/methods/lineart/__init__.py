@@ -1,0 +1,109 @@
+"""Line art -> colour (survey seed 002, Thasarathan et al.'s generator on line art, for stills), with
+optional colour hints: ``tinct colorize drawing.png --method lineart [--hints hints.png]``.
+
+The input is a line drawing ``(H, W)`` in [0, 1] (dark lines on a light page); the output is RGB
+``(H, W, 3)`` that does not keep the input's luma (``modality = "lineart"``). Hints are the
+project's scribbles (:class:`tinct.hints.Hints`, a hints file painted over the drawing); the one
+network serves both modes, trained with no hints for a share of its crops and random point/patch
+hints from the true photo for the rest (:mod:`tinct.methods.lineart.training`).
+
+The network (:mod:`tinct.methods.lineart.model`) is the project's :class:`tinct.nn.unet.Translator`
+on 9 channels (drawing, hint RGB and mask, the hints spread by normalized convolution); it runs in
+row strips with a halo exactly like the NIR methods (:class:`tinct.methods.nir_unet.NirColorizer`,
+whose loading and strip geometry it reuses), so memory is bounded by the strip at any size. An
+input that does not look like a drawing (a photo given by mistake) is turned into one first
+(``-O convert=auto``, a one-line warning).
+See ``docs/methods/lineart.md``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from tinct.data.lineart import canny_drawing, looks_like_drawing
+from tinct.errors import TinctWarning
+from tinct.hints import Hints
+from tinct.methods.lineart.model import network_input
+from tinct.methods.nir_unet import HALO, NirColorizer, NirOptions
+from tinct.nn.tiling import Strip, strips
+from tinct.options import OptionError, option
+from tinct.registry import Inputs, register
+
+CONVERT_HALO = 32
+"""Extra rows around a strip when a photo is turned into a drawing strip by strip."""
+
+
+@dataclass(frozen=True)
+class LineartOptions(NirOptions):
+    """Options of ``lineart`` (``weights``, ``strip_rows`` as the NIR methods, and ``convert``)."""
+
+    convert: Literal["auto", "never"] = option(
+        "auto", "auto: an input that is not dark lines on a light page is first made one (light lines on "
+                "dark are inverted; a photo is drawn by Canny, as in training); never: use it as given")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.convert not in ("auto", "never"):
+            raise OptionError(f"convert must be 'auto' or 'never', got {self.convert!r}")
+
+
+def _input_kind(image: np.ndarray, convert: str) -> str:
+    """``drawing``, ``inverted`` (light lines on dark) or ``photo`` (to be drawn first)."""
+    if convert == "never" or looks_like_drawing(image):
+        return "drawing"
+    return "inverted" if looks_like_drawing(1.0 - image) else "photo"
+
+
+@register(summary="line art -> colour: a U-Net on the drawing and optional colour hints (L1), trained on "
+                  "BSDS500 boundary drawings and synthetic Canny/XDoG drawings",
+          paper="survey seed 002, Thasarathan et al., temporally coherent (line-art) colorization; "
+                "scaled down, stills, no VGG losses",
+          options=LineartOptions,
+          weights={"default": "BSDS500 train+test human drawings + synthetic drawings of photos/extra_train"},
+          train_config="tinct.methods.lineart.training:LineartTrainConfig",
+          trainer="tinct.methods.lineart.training:run")
+class LineartColorizer(NirColorizer):
+    """Line drawing (+ hints) -> RGB by the 5-channel translator, in row strips."""
+
+    name = "lineart"
+    modality = "lineart"
+    keeps_luma = False
+    accepts = frozenset({"hints"})
+
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        kind = _input_kind(image, self.options.convert)
+        if kind != "drawing":
+            what = ("light lines on a dark page: inverted" if kind == "inverted"
+                    else "a photo, not a line drawing: drawn by Canny first")
+            warnings.warn(TinctWarning(f"lineart: the input looks like {what} (-O convert=never to use it "
+                                       "as given)"), stacklevel=3)
+        height, width = image.shape
+        out = np.empty((height, width, 3), np.float32)
+        m = self.net.multiple
+        for s in strips(height, self.options.strip_rows, HALO):
+            s = Strip(s.top, s.bottom, max(0, s.lo // m * m), s.hi)  # on the network's pooling grid
+            x = self.strip_input(image, inputs.hints, s, kind)
+            out[s.rows] = self.forward(x)[0].permute(1, 2, 0).numpy()[s.inner]
+        return out
+
+    @staticmethod
+    def strip_input(image: np.ndarray, hints: Hints | None, s: Strip, kind: str = "drawing") -> torch.Tensor:
+        """The network input ``(1, 9, hi - lo, W)`` of the strip's extended rows ``lo:hi``."""
+        if kind == "photo":
+            lo, hi = max(0, s.lo - CONVERT_HALO), min(image.shape[0], s.hi + CONVERT_HALO)
+            rows = canny_drawing(image[lo:hi])[s.lo - lo:s.hi - lo]
+        else:
+            rows = image[s.extended] if kind == "drawing" else 1.0 - image[s.extended]
+        drawing = torch.from_numpy(np.ascontiguousarray(rows, np.float32))[None, None]
+        if hints is None:
+            colour = torch.zeros((1, 3, *drawing.shape[-2:]))
+            mask = torch.zeros_like(drawing)
+        else:
+            colour = torch.from_numpy(np.ascontiguousarray(hints.color[s.extended])).permute(2, 0, 1)[None]
+            mask = torch.from_numpy(hints.mask[s.extended].astype(np.float32))[None, None]
+        return network_input(drawing, colour, mask)
