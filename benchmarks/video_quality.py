@@ -1,4 +1,4 @@
-"""Issue 17: flicker of per-frame colorization and of ``video-blend`` on DAVIS 2016 (and vtest).
+"""Issue 17: flicker of per-frame colorization, ``video-blend`` and ``tcvc`` on DAVIS 2016 (and vtest).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/video_quality.py --threads 1
 
@@ -13,11 +13,13 @@ EVALUATION sequences (camel, dog) and ``video/vtest`` are only measured.
 3. scene-cut thresholds: luma-histogram distance and occluded share between consecutive frames of
    the training sequences and at the 12 joins between them;
 4. evaluation (camel, dog, vtest): deepcolor per frame, video-blend (also without the saturation
-   gain, for information), video-blend from the true keyframe, all run for real (frames/s);
+   gain, for information), video-blend from the true keyframe, tcvc (its bundled weights; also with
+   saturation 1 and from the true keyframe), all run for real (frames/s);
 5. a scene cut: cows[:20] then dog[:20], recovery against dog[:20] alone (tolerance 1 CIEDE2000).
 
-Writes ``docs/results/video_quality.md`` and ``.json``, and ``docs/img/video_strip.jpg`` (dog frames
-20-24: deepcolor per frame, video-blend, the truth).
+tcvc's own settings and its exposure bias: ``benchmarks/tcvc_quality.py``. Writes
+``docs/results/video_quality.md`` and ``.json``, and ``docs/img/video_strip.jpg`` (dog frames 20-24:
+deepcolor per frame, video-blend, tcvc, the truth).
 """
 
 from __future__ import annotations
@@ -120,7 +122,10 @@ def evaluation(deepcolor: Colorizer) -> list[dict]:
         source, motions = io.open_frames(path), {}
         runs = [("deepcolor (per frame)", deepcolor, False), ("video-blend", VideoBlend(), False),
                 ("video-blend, keep_saturation=false", VideoBlend(keep_saturation=False), False),
-                ("video-blend, true keyframe", VideoBlend(), True)]
+                ("video-blend, true keyframe", VideoBlend(), True),
+                ("tcvc", tinct.load_method("tcvc"), False),
+                ("tcvc, saturation=1", tinct.load_method("tcvc", saturation=1.0), False),
+                ("tcvc, true keyframe", tinct.load_method("tcvc"), True)]
         for label, method, keyframe in runs:
             r = evaluate_video(method, source, data=path.name, keyframe_truth=keyframe, motions=motions)
             rows.append({"sequence": path.name, "size": f"{r.width}x{r.height}", **summary_row(label, r)})
@@ -132,7 +137,9 @@ def scene_cut(deepcolor: Colorizer) -> list[dict]:
     """Section 5: cows[:20] + dog[:20]."""
     cows, dog = io.open_frames(DAVIS / "cows"), io.open_frames(DAVIS / "dog")
     runs = [("deepcolor (per frame)", deepcolor), ("video-blend", VideoBlend()),
-            ("video-blend, no cut detection", VideoBlend(cut_occluded=1.0, cut_histogram=1.0))]
+            ("video-blend, no cut detection", VideoBlend(cut_occluded=1.0, cut_histogram=1.0)),
+            ("tcvc", tinct.load_method("tcvc")),
+            ("tcvc, no cut detection", tinct.load_method("tcvc", cut_occluded=1.0, cut_histogram=1.0))]
     rows = []
     for label, method in runs:
         rep = cut_recovery(method, cows, dog, first_frames=20, second_frames=20)
@@ -142,11 +149,12 @@ def scene_cut(deepcolor: Colorizer) -> list[dict]:
 
 
 def strip(deepcolor: Colorizer, out: Path, first: int = 20, count: int = 5, width: int = 192) -> None:
-    """Consecutive dog frames: deepcolor per frame | video-blend | truth, one row each (a JPEG)."""
+    """Consecutive dog frames: deepcolor per frame | video-blend | tcvc | truth, one row each (a JPEG)."""
     frames = list(io.open_frames(DAVIS / "dog"))[:first + count]
     lumas = [luma_of(f) for f in frames]
-    rows = [list(deepcolor.colorize_frames(lumas))[first:], list(VideoBlend().colorize_frames(lumas))[first:],
-            frames[first:]]
+    methods = (deepcolor, VideoBlend(), tinct.load_method("tcvc"))
+    rows = [list(m.colorize_frames(lumas))[first:] for m in methods]
+    rows.append(frames[first:])
     height = round(width * frames[0].shape[0] / frames[0].shape[1])
     sheet = np.concatenate([np.concatenate([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA)
                                             for f in row], axis=1) for row in rows], axis=0)
@@ -169,7 +177,7 @@ def _means(rows: list[dict], key: str) -> list[dict]:
 
 def markdown(result: dict) -> str:
     cmd, cs = result["command"], result["cut_statistics"]
-    lines = ["# Video: per-frame deepcolor vs video-blend (issue 17)", "", f"Command: `{cmd}`", "",
+    lines = ["# Video: per-frame deepcolor vs video-blend vs tcvc (issue 17)", "", f"Command: `{cmd}`", "",
              f"Threads: {result['threads']}; training running during the run: {result['training_running']}. "
              "Protocol: `tinct.bench.video` (warping error on Lab a*b*, units^2; ratio = method / true "
              "video). Training sequences choose the settings; camel, dog and vtest are only measured.", "",
