@@ -180,18 +180,18 @@ def test_training_lowers_the_loss_and_writes_a_card(trained) -> None:
     assert card["data"]["human_pairs"] == 5 and card["data"]["extra_photos"] == 3
 
 
-def test_contract_and_strips_equal_one_pass(trained, rng) -> None:
+def test_contract_and_tiles_equal_one_pass(trained, rng) -> None:
     info = tinct.method_info("lineart")
     assert info.modality == "lineart" and not info.keeps_luma and "hints" in info.accepts and info.trainable
-    drawing, rgb = _scene(rng, 300, 90)
+    drawing, rgb = _scene(rng, 300, 250)
     hints = sample_hints(rgb, rng, rate=0.01)
     whole = tinct.load_method("lineart", weights=trained["weights"])
     for h in (None, hints):
         one = whole.colorize(drawing, hints=h)
-        assert one.shape == (300, 90, 3) and one.dtype == np.float32
-        strip_method = tinct.load_method("lineart", weights=trained["weights"], strip_rows=64)
+        assert one.shape == (300, 250, 3) and one.dtype == np.float32
+        strip_method = tinct.load_method("lineart", weights=trained["weights"], tile=64)
         stripped = strip_method.colorize(drawing, hints=h)
-        assert np.abs(stripped - one).mean() < 0.01  # only context beyond the 96-row halo differs
+        assert np.abs(stripped - one).mean() < 0.01  # only context beyond the 96-px halo differs
     assert np.abs(whole.colorize(drawing, hints=hints) - whole.colorize(drawing)).mean() > 1e-4  # hints count
 
 

@@ -69,7 +69,7 @@ METHODS: dict[str, dict[str, Any]] = {
               'weights': []},
     'lineart': {'accepts': ['hints'],
                 'needs': [],
-                'options': [['weights', 'str'], ['strip_rows', 'int'], ['convert', "'auto'|'never'"]],
+                'options': [['weights', 'str'], ['tile', 'int'], ['convert', "'auto'|'never'"]],
                 'weights': ['default']},
     'nir-acgan': {'accepts': [],
                   'needs': [],

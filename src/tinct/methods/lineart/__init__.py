@@ -9,8 +9,9 @@ hints from the true photo for the rest (:mod:`tinct.methods.lineart.training`).
 
 The network (:mod:`tinct.methods.lineart.model`) is the project's :class:`tinct.nn.unet.Translator`
 on 9 channels (drawing, hint RGB and mask, the hints spread by normalized convolution); it runs in
-row strips with a halo exactly like the NIR methods (:class:`tinct.methods.nir_unet.NirColorizer`,
-whose loading and strip geometry it reuses), so memory is bounded by the strip at any size. An
+square tiles with a 96-px halo (the NIR methods' halo, :class:`tinct.methods.nir_unet.NirColorizer`,
+whose weight loading it reuses; tiles rather than its row strips, so a very wide image is bounded
+too), so memory is bounded by the tile at any size. An
 input that does not look like a drawing (a photo given by mistake) is turned into one first
 (``-O convert=auto``, a one-line warning).
 See ``docs/methods/lineart.md``.
@@ -29,25 +30,30 @@ from tinct.data.lineart import canny_drawing, looks_like_drawing
 from tinct.errors import TinctWarning
 from tinct.hints import Hints
 from tinct.methods.lineart.model import network_input
-from tinct.methods.nir_unet import HALO, NirColorizer, NirOptions
+from tinct.methods.nir_unet import HALO, NirColorizer
 from tinct.nn.tiling import Strip, strips
 from tinct.options import OptionError, option
 from tinct.registry import Inputs, register
 
 CONVERT_HALO = 32
-"""Extra rows around a strip when a photo is turned into a drawing strip by strip."""
+"""Extra pixels around a tile when a photo is turned into a drawing tile by tile."""
+TILE = 512
 
 
 @dataclass(frozen=True)
-class LineartOptions(NirOptions):
-    """Options of ``lineart`` (``weights``, ``strip_rows`` as the NIR methods, and ``convert``)."""
+class LineartOptions:
+    """Options of ``lineart``."""
 
+    weights: str = option("default", "bundled variant or a .safetensors path from `tinct train lineart`")
+    tile: int = option(TILE, "side of the square tiles of the network pass, in pixels, each with a 96-px "
+                             "halo (memory is bounded by it; images up to this size go in one pass)")
     convert: Literal["auto", "never"] = option(
         "auto", "auto: an input that is not dark lines on a light page is first made one (light lines on "
                 "dark are inverted; a photo is drawn by Canny, as in training); never: use it as given")
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        if self.tile < 32:
+            raise OptionError(f"tile must be at least 32, got {self.tile}")
         if self.convert not in ("auto", "never"):
             raise OptionError(f"convert must be 'auto' or 'never', got {self.convert!r}")
 
@@ -59,6 +65,16 @@ def _input_kind(image: np.ndarray, convert: str) -> str:
     return "inverted" if looks_like_drawing(1.0 - image) else "photo"
 
 
+def tiles(height: int, width: int, side: int, halo: int, multiple: int) -> list[tuple[Strip, Strip]]:
+    """(rows, columns) of square tiles of at most ``side`` px covering ``(height, width)``; each with a
+    ``halo`` of context, its start snapped down to a multiple of ``multiple`` (the network's pooling
+    grid, so its poolings see the pixels a whole pass sees)."""
+    def snap(s: Strip) -> Strip:
+        return Strip(s.top, s.bottom, max(0, s.lo // multiple * multiple), s.hi)
+
+    return [(snap(r), snap(c)) for r in strips(height, side, halo) for c in strips(width, side, halo)]
+
+
 @register(summary="line art -> colour: a U-Net on the drawing and optional colour hints (L1), trained on "
                   "BSDS500 boundary drawings and synthetic Canny/XDoG drawings",
           paper="survey seed 002, Thasarathan et al., temporally coherent (line-art) colorization; "
@@ -68,7 +84,7 @@ def _input_kind(image: np.ndarray, convert: str) -> str:
           train_config="tinct.methods.lineart.training:LineartTrainConfig",
           trainer="tinct.methods.lineart.training:run")
 class LineartColorizer(NirColorizer):
-    """Line drawing (+ hints) -> RGB by the 5-channel translator, in row strips."""
+    """Line drawing (+ hints) -> RGB by the 9-channel translator, in tiles."""
 
     name = "lineart"
     modality = "lineart"
@@ -84,26 +100,28 @@ class LineartColorizer(NirColorizer):
                                        "as given)"), stacklevel=3)
         height, width = image.shape
         out = np.empty((height, width, 3), np.float32)
-        m = self.net.multiple
-        for s in strips(height, self.options.strip_rows, HALO):
-            s = Strip(s.top, s.bottom, max(0, s.lo // m * m), s.hi)  # on the network's pooling grid
-            x = self.strip_input(image, inputs.hints, s, kind)
-            out[s.rows] = self.forward(x)[0].permute(1, 2, 0).numpy()[s.inner]
+        for rows, cols in tiles(height, width, self.options.tile, HALO, self.net.multiple):
+            x = self.tile_input(image, inputs.hints, rows, cols, kind)
+            out[rows.rows, cols.rows] = self.forward(x)[0].permute(1, 2, 0).numpy()[rows.inner, cols.inner]
         return out
 
     @staticmethod
-    def strip_input(image: np.ndarray, hints: Hints | None, s: Strip, kind: str = "drawing") -> torch.Tensor:
-        """The network input ``(1, 9, hi - lo, W)`` of the strip's extended rows ``lo:hi``."""
-        if kind == "photo":
-            lo, hi = max(0, s.lo - CONVERT_HALO), min(image.shape[0], s.hi + CONVERT_HALO)
-            rows = canny_drawing(image[lo:hi])[s.lo - lo:s.hi - lo]
+    def tile_input(image: np.ndarray, hints: Hints | None, rows: Strip, cols: Strip,
+                   kind: str = "drawing") -> torch.Tensor:
+        """The network input ``(1, 9, rows.hi - rows.lo, cols.hi - cols.lo)`` of a tile's extended pixels."""
+        area = (rows.extended, cols.extended)
+        if kind == "photo":  # drawn with CONVERT_HALO more pixels of context, then cut to the tile
+            grown = [Strip(s.lo, s.hi, max(0, s.lo - CONVERT_HALO), min(n, s.hi + CONVERT_HALO))
+                     for s, n in zip((rows, cols), image.shape, strict=True)]
+            drawn = canny_drawing(image[grown[0].extended, grown[1].extended])
+            pixels = drawn[grown[0].inner, grown[1].inner]
         else:
-            rows = image[s.extended] if kind == "drawing" else 1.0 - image[s.extended]
-        drawing = torch.from_numpy(np.ascontiguousarray(rows, np.float32))[None, None]
+            pixels = image[area] if kind == "drawing" else 1.0 - image[area]
+        drawing = torch.from_numpy(np.ascontiguousarray(pixels, np.float32))[None, None]
         if hints is None:
             colour = torch.zeros((1, 3, *drawing.shape[-2:]))
             mask = torch.zeros_like(drawing)
         else:
-            colour = torch.from_numpy(np.ascontiguousarray(hints.color[s.extended])).permute(2, 0, 1)[None]
-            mask = torch.from_numpy(hints.mask[s.extended].astype(np.float32))[None, None]
+            colour = torch.from_numpy(np.ascontiguousarray(hints.color[area])).permute(2, 0, 1)[None]
+            mask = torch.from_numpy(hints.mask[area].astype(np.float32))[None, None]
         return network_input(drawing, colour, mask)

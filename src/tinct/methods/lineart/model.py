@@ -64,7 +64,10 @@ def network_input(drawing: torch.Tensor, hint_rgb: torch.Tensor, hint_mask: torc
     """``(N, 1, H, W)`` drawing, ``(N, 3, H, W)`` hint colours, ``(N, 1, H, W)`` mask in {0, 1}
     -> ``(N, 9, H, W)`` network input (see the module doc)."""
     hint_rgb = hint_rgb * hint_mask
-    spread, confidence = spread_hints(hint_rgb, hint_mask)
+    if bool(hint_mask.any()):
+        spread, confidence = spread_hints(hint_rgb, hint_mask)
+    else:  # what spread_hints gives without hints, without its two full-size convolutions
+        spread, confidence = torch.zeros_like(hint_rgb), torch.zeros_like(hint_mask)
     return torch.cat([drawing, hint_rgb, hint_mask, spread, confidence], dim=1)
 
 

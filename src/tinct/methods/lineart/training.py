@@ -46,8 +46,8 @@ VAL_HINT_RATE = 0.01
 class LineartTrainConfig:
     """A lineart run (--data: a data root holding lineart/bsds500 and photos/{train,val,extra_train})."""
 
-    crop: int = option(160, "training crop in pixels, taken at native scale (with left-right flips)")
-    batch_size: int = option(12, "crops per batch")
+    crop: int = option(192, "training crop in pixels, taken at native scale (with left-right flips)")
+    batch_size: int = option(8, "crops per batch")
     lr: float = option(2e-3, "AdamW peak learning rate")
     weight_decay: float = option(1e-4, "AdamW weight decay")
     warmup: int = option(200, "linear warm-up steps")
@@ -80,9 +80,9 @@ def whole_image_colorizer(net: nn.Module):
 
     @torch.no_grad()
     def colorize(drawing: np.ndarray, hints=None) -> np.ndarray:
-        h = drawing.shape[0]
-        x, (hh, ww) = pad_to_multiple(LineartColorizer.strip_input(drawing, hints, Strip(0, h, 0, h)),
-                                      net.multiple)
+        (h, w), inputs = drawing.shape, LineartColorizer.tile_input
+        x = inputs(drawing, hints, Strip(0, h, 0, h), Strip(0, w, 0, w))
+        x, (hh, ww) = pad_to_multiple(x, net.multiple)
         return net(x)[0, :, :hh, :ww].permute(1, 2, 0).numpy()
 
     return colorize
