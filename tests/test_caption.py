@@ -26,7 +26,7 @@ from tinct.data.captions import (
 from tinct.data.color_names import COLOR_WORDS, Region, image_regions, name_color, name_colors, reachable
 from tinct.errors import TinctWarning
 from tinct.io import write_image
-from tinct.methods.caption.data import CaptionBatches, LabelledPhoto, crop_caption
+from tinct.methods.caption.data import CaptionBatches, LabelledPhoto, crop_caption, recolor
 from tinct.methods.caption.model import CaptionModelConfig, CaptionNet, batch_tokens
 from tinct.methods.caption.training import CaptionTrainConfig, CaptionTrainer
 from tinct.nn.conditioning import ConcatCondition, FiLM
@@ -143,14 +143,35 @@ def test_conditioned_networks_equal_the_plain_trunk_at_init_and_then_follow_the_
         assert torch.allclose(net(luma, tokens, lengths)[0][1], net(luma, *other)[0][1])  # same empty
 
 
+def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> None:
+    from tinct.color import rgb_to_lab
+    from tinct.data.color_names import image_regions
+
+    rgb, labels = _scene()
+    lab = rgb_to_lab(rgb).astype(np.float32)
+    sky = next(r for r in image_regions(lab, labels) if r.label == 0)
+    red = recolor(lab, labels, sky, "purple")
+    np.testing.assert_array_equal(red[..., 0], lab[..., 0])  # lightness untouched
+    np.testing.assert_array_equal(red[labels != 0], lab[labels != 0])  # other regions untouched
+    assert next(r for r in image_regions(red, labels) if r.label == 0).word == "purple"
+    texts = set()
+    for seed in range(12):
+        text, target = crop_caption(lab, labels, np.random.default_rng(seed), p_empty=0.0, p_recolor=1.0)
+        truth = {r.word for r in image_regions(target, labels)}
+        assert {w for w in text.split() if w in COLOR_WORDS} <= truth  # the caption says the target
+        texts.add(text)
+    assert any(w not in ("blue", "green") for t in texts for w in t.split() if w in COLOR_WORDS)
+
+
 def test_crop_captions_name_only_what_the_crop_shows() -> None:
     from tinct.color import rgb_to_lab
 
     rgb, labels = _scene()
     rng = np.random.default_rng(1)
-    grass = crop_caption(rgb_to_lab(rgb[44:]), labels[44:], rng, p_empty=0.0)
+    grass, target = crop_caption(rgb_to_lab(rgb[44:]), labels[44:], rng, p_empty=0.0)
     assert "green" in grass.split() and "blue" not in grass.split() and "sky" not in grass.split()
-    assert crop_caption(rgb_to_lab(rgb), labels, rng, p_empty=1.0) == ""
+    np.testing.assert_array_equal(target, rgb_to_lab(rgb[44:]))  # p_recolor 0: the true colours
+    assert crop_caption(rgb_to_lab(rgb), labels, rng, p_empty=1.0)[0] == ""
     photo = LabelledPhoto("x.jpg", "stanford", "train", (rgb * 255).astype(np.uint8), labels)
     batch = next(CaptionBatches([photo], crop=32, batch_size=6, seed=0, p_empty=0.5)(0))
     assert batch["luma"].shape == (6, 1, 32, 32) and batch["ab"].shape == (6, 2, 32, 32)

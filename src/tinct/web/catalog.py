@@ -50,6 +50,8 @@ PLAIN: dict[str, str] = {
     "welsh": "Finds, for each pixel, a similar-looking spot in the colour photo and takes its colour.",
     "stereocopy": "Matches the two views of the dual camera pixel by pixel and copies each colour "
                   "across.",
+    "caption": "Colours the photo automatically and follows the colours your caption names ('a red "
+               "car on green grass'); it knows the 11 basic colour words and common scene words.",
     "cyclecnn": "A neural network that learned to copy colour from the colour camera's view onto the "
                 "gray one, also where the views differ.",
 }

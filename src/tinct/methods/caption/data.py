@@ -9,6 +9,14 @@ pixels, so the words stay true to the photo.
 
 Crops cut regions out, so a crop's caption is synthesized from the regions **inside the crop**
 (each >= 5 % of it, colours measured on the crop), not from the whole image's caption.
+
+**Counterfactual colours** (:func:`recolor`): captions made from true colours mostly restate what
+the picture's content already predicts ("blue sky, green grass"), so a network can score well while
+ignoring the words. With probability ``p_recolor`` a captioned crop gets one region recoloured in
+its *target* (never its luma): the region's chroma is moved so that its median is another colour
+word's prototype (a word reachable at the region's lightness), and the caption is synthesized from
+the recoloured crop, so it names the new colour. This is our addition, not Manjunatha et al.'s
+(they train on COCO's human captions); see docs/methods/caption.md.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from tinct.data.captions import is_held_out, synthesize, tokenize
-from tinct.data.color_names import image_regions
+from tinct.data.color_names import COLOR_WORDS, PROTOTYPES, Region, image_regions, reachable
 from tinct.errors import TinctError
 
 from .model import batch_tokens
@@ -151,14 +159,45 @@ def random_crop_pair(rgb: np.ndarray, labels: np.ndarray, size: int, rng: np.ran
     return np.ascontiguousarray(img, np.float32) / 255.0, np.ascontiguousarray(lab)
 
 
+ACHROMATIC_KEEP = 0.2
+"""Share of a region's chroma (around its median) kept when it is recoloured black, white or gray."""
+
+
+def recolor(lab: np.ndarray, labels: np.ndarray, region: Region, word: str) -> np.ndarray:
+    """A copy of Lab ``(h, w, 3)`` whose pixels of ``region`` (``labels == region.label``) have their
+    ab moved so that the region's median ab is ``word``'s prototype (chromatic words), or shrunk to
+    :data:`ACHROMATIC_KEEP` of their spread around 0 (black, white, gray); L is unchanged."""
+    out = lab.copy()
+    mask = labels == region.label
+    ab = out[..., 1:][mask]
+    median = np.asarray(region.lab[1:], np.float32)
+    if word in PROTOTYPES:
+        ab += np.asarray(PROTOTYPES[word][1:], np.float32) - median
+    else:
+        ab = (ab - median) * ACHROMATIC_KEEP
+    out[..., 1:][mask] = ab
+    return out
+
+
 def crop_caption(lab: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
-                 p_empty: float = 0.15, min_fraction: float = 0.05) -> str:
-    """A caption of the regions inside one crop (Lab ``(h, w, 3)``, labels ``(h, w)``), or ``""``
-    (the empty caption) with probability ``p_empty`` or when no region is large enough."""
+                 p_empty: float = 0.15, p_recolor: float = 0.0, min_fraction: float = 0.05
+                 ) -> tuple[str, np.ndarray]:
+    """A caption of the regions inside one crop (Lab ``(h, w, 3)``, labels ``(h, w)``) and the crop's
+    Lab target: ``("", lab)`` (the empty caption) with probability ``p_empty`` or when no region is
+    large enough; otherwise, with probability ``p_recolor``, one random region is first recoloured
+    to another word reachable at its lightness (:func:`recolor`) and the caption describes that."""
     if rng.random() < p_empty:
-        return ""
+        return "", lab
     regions = image_regions(lab, labels, min_fraction=min_fraction)
-    return synthesize(regions, rng)[0] if regions else ""
+    if not regions:
+        return "", lab
+    if rng.random() < p_recolor:
+        region = regions[int(rng.integers(len(regions)))]
+        words = [w for w in COLOR_WORDS if w != region.word and reachable(w, region.lab[0])]
+        if words:
+            lab = recolor(lab, labels, region, str(rng.choice(words)))
+            regions = image_regions(lab, labels, min_fraction=min_fraction)
+    return synthesize(regions, rng)[0], lab
 
 
 class CaptionBatches:
@@ -170,11 +209,11 @@ class CaptionBatches:
     """
 
     def __init__(self, photos: list[LabelledPhoto], *, crop: int, batch_size: int, seed: int,
-                 p_empty: float = 0.15) -> None:
+                 p_empty: float = 0.15, p_recolor: float = 0.0) -> None:
         if not photos:
             raise TinctError("no labelled training photos")
         self.photos, self.crop, self.batch_size = photos, crop, batch_size
-        self.seed, self.p_empty = seed, p_empty
+        self.seed, self.p_empty, self.p_recolor = seed, p_empty, p_recolor
 
     def __call__(self, start: int) -> Iterator[dict]:
         from tinct.color import rgb_to_lab, rgb_to_luma
@@ -185,7 +224,8 @@ class CaptionBatches:
             for i in rng.integers(0, len(self.photos), self.batch_size):
                 rgb, labels = random_crop_pair(self.photos[i].rgb, self.photos[i].labels, self.crop, rng)
                 lab = rgb_to_lab(rgb).astype(np.float32)
-                texts.append(crop_caption(lab, labels, rng, p_empty=self.p_empty))
+                text, lab = crop_caption(lab, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor)
+                texts.append(text)
                 lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
                 abs_.append(lab[..., 1:].transpose(2, 0, 1))
             tokens, lengths = batch_tokens([tokenize(t)[0] for t in texts])

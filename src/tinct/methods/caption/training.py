@@ -71,6 +71,9 @@ class CaptionTrainConfig:
     lambda_reg: float = option(1.0, "weight of the regression head's Huber loss (ab / 10)")
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none ... 1: uniform)")
     p_empty: float = option(0.15, "share of crops trained with the empty caption (the no-caption mode)")
+    p_recolor: float = option(0.5, "share of captioned crops with one region recoloured to another colour "
+                              "word, the caption naming the new colour (counterfactual colours; "
+                              "conditioning=none never recolours: it cannot read the word)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
     init: str | None = option(None, "start the image network from these fusion weights (a bundled fusion "
@@ -171,8 +174,9 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     trainer = CaptionTrainer(cfg, centers, class_weights, steps)
     steps_before = start_from_fusion(trainer.net, cfg.init) if cfg.init else 0
     t0 = time.perf_counter()
+    p_recolor = 0.0 if model.conditioning == "none" else cfg.p_recolor
     batches = CaptionBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
-                             p_empty=cfg.p_empty)
+                             p_empty=cfg.p_empty, p_recolor=p_recolor)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
     history = fit(trainer, batches, fit_cfg, desc=f"caption ({model.conditioning})",
                   resolved_config={"caption": asdict(cfg), "run": asdict(run), "photos": len(photos)})
