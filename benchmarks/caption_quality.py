@@ -47,10 +47,19 @@ DECODINGS = {"zhang": {"temperature": 0.38, "prior_correction": 0.0, "mix": 1.0,
 GRID_WORDS = ("blue", "red", "green", "yellow", "purple")
 
 
+def parse_decoding(text: str) -> dict:
+    """A :data:`DECODINGS` name or ``T,ALPHA,GAIN`` (temperature, prior correction, gain)."""
+    if text in DECODINGS:
+        return DECODINGS[text]
+    t, a, g = (float(v) for v in text.split(","))
+    return {"temperature": t, "prior_correction": a, "mix": 1.0, "gain": g}
+
+
 def decoded(path: str, decoding: str, tmp: Path) -> Path:
-    """A copy of the weights at ``path`` whose card's inference defaults are ``DECODINGS[decoding]``."""
+    """A copy of the weights at ``path`` whose card's inference defaults are ``decoding``
+    (:func:`parse_decoding`)."""
     tensors, card = load_weights(path)
-    card.extra["inference"] = {**DECODINGS[decoding], "decoding": decoding}
+    card.extra["inference"] = {**parse_decoding(decoding), "decoding": decoding}
     card.extra.setdefault("source_run", str(path))
     return save_weights(tmp / f"{Path(path).parent.name}_{decoding}.safetensors", tensors, card)
 
@@ -148,15 +157,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, metavar="KIND=PATH",
                     help="a trained run: film|concat|none=caption.safetensors (repeatable)")
-    ap.add_argument("--decoding", action="append", choices=sorted(DECODINGS), metavar="NAME",
-                    help=f"decodings to score ({', '.join(DECODINGS)}; default: all)")
+    ap.add_argument("--decoding", action="append", metavar="NAME|T,ALPHA,GAIN",
+                    help=f"decodings to score ({', '.join(DECODINGS)} or temperature,prior correction,gain; "
+                    "default: the named ones)")
     ap.add_argument("--limit", type=int, help="only the first N images of each set (smoke runs)")
-    ap.add_argument("--bundle", choices=sorted(DECODINGS), help="bundle every run with this decoding")
+    ap.add_argument("--no-grid", action="store_true", help="skip the picture grid")
+    ap.add_argument("--bundle", metavar="DECODING", help="bundle every run with this decoding (one of "
+                    "--decoding)")
     ap.add_argument("--tmp", default="/tmp/caption_quality", help="folder for the decoded weight copies")
     ap.add_argument("--out", default=str(ROOT / "docs/results/caption_quality"))
     args = ap.parse_args()
     warnings.simplefilter("ignore", TinctWarning)
     runs = dict(r.split("=", 1) for r in args.run)
+    if args.bundle and args.bundle not in (args.decoding or list(DECODINGS)):
+        ap.error(f"--bundle {args.bundle} must be one of the scored decodings")
     tmp = Path(args.tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     result: dict = {"default_method": tinct.DEFAULT_METHOD, "runs": {}, "baselines": {}}
@@ -164,6 +178,8 @@ def main() -> int:
         result["baselines"][label] = quality(tinct.load_method(label), args.limit)
     for kind, path in runs.items():
         for dec in args.decoding or list(DECODINGS):
+            if kind == "none" and args.bundle and dec != args.bundle:
+                continue  # the captionless model: only the bundled decoding
             colorizer = CaptionColorizer(weights=str(decoded(path, dec, tmp)), conditioning=kind)
             report = evaluate_caption(colorizer, stanford=STANFORD, coco=COCO, limit=args.limit)
             result["runs"][f"{kind}/{dec}"] = {
@@ -174,7 +190,7 @@ def main() -> int:
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({**result, "command": command}, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(result, command))
-    if "film" in runs:
+    if "film" in runs and not args.no_grid:
         dec = args.bundle or (args.decoding or list(DECODINGS))[0]
         film = CaptionColorizer(weights=str(decoded(runs["film"], dec, tmp)))
         grid(film, ROOT / "docs/img/caption_grid.jpg")

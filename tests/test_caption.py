@@ -23,10 +23,18 @@ from tinct.data.captions import (
     synthesize,
     tokenize,
 )
-from tinct.data.color_names import COLOR_WORDS, Region, image_regions, name_color, name_colors, reachable
+from tinct.data.color_names import (
+    COLOR_WORDS,
+    PROTOTYPES,
+    Region,
+    image_regions,
+    name_color,
+    name_colors,
+    reachable,
+)
 from tinct.errors import TinctWarning
 from tinct.io import write_image
-from tinct.methods.caption.data import CaptionBatches, LabelledPhoto, crop_caption, recolor
+from tinct.methods.caption.data import CaptionBatches, ColourBank, LabelledPhoto, crop_caption, recolor
 from tinct.methods.caption.model import CaptionModelConfig, CaptionNet, batch_tokens
 from tinct.methods.caption.training import CaptionTrainConfig, CaptionTrainer
 from tinct.nn.conditioning import ConcatCondition, FiLM
@@ -161,6 +169,15 @@ def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> 
         assert {w for w in text.split() if w in COLOR_WORDS} <= truth  # the caption says the target
         texts.add(text)
     assert any(w not in ("blue", "green") for t in texts for w in t.split() if w in COLOR_WORDS)
+
+
+def test_colour_bank_draws_real_colours_of_the_word_at_similar_lightness() -> None:
+    regions = [Region(0, 0.5, (50.0, 10.0, -40.0), "blue"), Region(1, 0.5, (90.0, 0.0, -20.0), "blue")]
+    bank = ColourBank(regions, tolerance=10.0)
+    rng = np.random.default_rng(0)
+    np.testing.assert_allclose(bank.sample("blue", 55.0, rng), (10.0, -40.0))  # only the L 50 one
+    np.testing.assert_allclose(bank.sample("red", 55.0, rng), PROTOTYPES["red"][1:])  # none: prototype
+    np.testing.assert_allclose(bank.sample("white", 55.0, rng), PROTOTYPES["white"][1:])
 
 
 def test_crop_captions_name_only_what_the_crop_shows() -> None:

@@ -13,9 +13,10 @@ Crops cut regions out, so a crop's caption is synthesized from the regions **ins
 **Counterfactual colours** (:func:`recolor`): captions made from true colours mostly restate what
 the picture's content already predicts ("blue sky, green grass"), so a network can score well while
 ignoring the words. With probability ``p_recolor`` a captioned crop gets one region recoloured in
-its *target* (never its luma): the region's chroma is moved so that its median is another colour
-word's prototype (a word reachable at the region's lightness), and the caption is synthesized from
-the recoloured crop, so it names the new colour. This is our addition, not Manjunatha et al.'s
+its *target* (never its luma): the region's chroma is moved so that its median is the median colour
+of a real training region named another word (a word reachable at the region's lightness, a region
+of similar lightness: :class:`ColourBank`), and the caption is synthesized from the recoloured
+crop, so it names the new colour. This is our addition, not Manjunatha et al.'s
 (they train on COCO's human captions); see docs/methods/caption.md.
 """
 
@@ -163,16 +164,40 @@ ACHROMATIC_KEEP = 0.2
 """Share of a region's chroma (around its median) kept when it is recoloured black, white or gray."""
 
 
-def recolor(lab: np.ndarray, labels: np.ndarray, region: Region, word: str) -> np.ndarray:
+class ColourBank:
+    """Median Lab colours of real training regions by colour word: ``sample(word, L, rng)`` gives the
+    ab of a region named ``word`` whose lightness is within ``tolerance`` of ``L`` (the word's
+    prototype when there is none), so counterfactual colours look like colours that occur."""
+
+    def __init__(self, regions: list[Region], tolerance: float = 10.0) -> None:
+        self.tolerance = tolerance
+        self.by_word = {w: np.array([r.lab for r in regions if r.word == w], np.float32).reshape(-1, 3)
+                        for w in COLOR_WORDS}
+
+    def sample(self, word: str, lightness: float, rng: np.random.Generator) -> np.ndarray | None:
+        """ab ``(2,)`` of a random region named ``word`` near ``lightness``; None for achromatic
+        words without a prototype when the bank has none."""
+        labs = self.by_word.get(word, np.zeros((0, 3), np.float32))
+        near = labs[np.abs(labs[:, 0] - lightness) <= self.tolerance]
+        if len(near):
+            return near[int(rng.integers(len(near)))][1:]
+        return np.asarray(PROTOTYPES[word][1:], np.float32) if word in PROTOTYPES else None
+
+
+def recolor(lab: np.ndarray, labels: np.ndarray, region: Region, word: str,
+            target_ab: np.ndarray | None = None) -> np.ndarray:
     """A copy of Lab ``(h, w, 3)`` whose pixels of ``region`` (``labels == region.label``) have their
-    ab moved so that the region's median ab is ``word``'s prototype (chromatic words), or shrunk to
-    :data:`ACHROMATIC_KEEP` of their spread around 0 (black, white, gray); L is unchanged."""
+    ab moved so that the region's median ab is ``target_ab`` (default: ``word``'s prototype) for
+    chromatic words, or shrunk to :data:`ACHROMATIC_KEEP` of their spread around 0 (black, white,
+    gray, without a ``target_ab``); L is unchanged."""
     out = lab.copy()
     mask = labels == region.label
     ab = out[..., 1:][mask]
     median = np.asarray(region.lab[1:], np.float32)
-    if word in PROTOTYPES:
-        ab += np.asarray(PROTOTYPES[word][1:], np.float32) - median
+    if target_ab is None and word in PROTOTYPES:
+        target_ab = np.asarray(PROTOTYPES[word][1:], np.float32)
+    if target_ab is not None:
+        ab += np.asarray(target_ab, np.float32) - median
     else:
         ab = (ab - median) * ACHROMATIC_KEEP
     out[..., 1:][mask] = ab
@@ -180,12 +205,13 @@ def recolor(lab: np.ndarray, labels: np.ndarray, region: Region, word: str) -> n
 
 
 def crop_caption(lab: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
-                 p_empty: float = 0.15, p_recolor: float = 0.0, min_fraction: float = 0.05
-                 ) -> tuple[str, np.ndarray]:
+                 p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None,
+                 min_fraction: float = 0.05) -> tuple[str, np.ndarray]:
     """A caption of the regions inside one crop (Lab ``(h, w, 3)``, labels ``(h, w)``) and the crop's
     Lab target: ``("", lab)`` (the empty caption) with probability ``p_empty`` or when no region is
     large enough; otherwise, with probability ``p_recolor``, one random region is first recoloured
-    to another word reachable at its lightness (:func:`recolor`) and the caption describes that."""
+    to another word reachable at its lightness (:func:`recolor`; the colour drawn from ``bank``, else
+    the word's prototype) and the caption describes that."""
     if rng.random() < p_empty:
         return "", lab
     regions = image_regions(lab, labels, min_fraction=min_fraction)
@@ -195,7 +221,9 @@ def crop_caption(lab: np.ndarray, labels: np.ndarray, rng: np.random.Generator, 
         region = regions[int(rng.integers(len(regions)))]
         words = [w for w in COLOR_WORDS if w != region.word and reachable(w, region.lab[0])]
         if words:
-            lab = recolor(lab, labels, region, str(rng.choice(words)))
+            word = str(rng.choice(words))
+            target = bank.sample(word, region.lab[0], rng) if bank is not None else None
+            lab = recolor(lab, labels, region, word, target)
             regions = image_regions(lab, labels, min_fraction=min_fraction)
     return synthesize(regions, rng)[0], lab
 
@@ -209,11 +237,11 @@ class CaptionBatches:
     """
 
     def __init__(self, photos: list[LabelledPhoto], *, crop: int, batch_size: int, seed: int,
-                 p_empty: float = 0.15, p_recolor: float = 0.0) -> None:
+                 p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None) -> None:
         if not photos:
             raise TinctError("no labelled training photos")
         self.photos, self.crop, self.batch_size = photos, crop, batch_size
-        self.seed, self.p_empty, self.p_recolor = seed, p_empty, p_recolor
+        self.seed, self.p_empty, self.p_recolor, self.bank = seed, p_empty, p_recolor, bank
 
     def __call__(self, start: int) -> Iterator[dict]:
         from tinct.color import rgb_to_lab, rgb_to_luma
@@ -224,7 +252,8 @@ class CaptionBatches:
             for i in rng.integers(0, len(self.photos), self.batch_size):
                 rgb, labels = random_crop_pair(self.photos[i].rgb, self.photos[i].labels, self.crop, rng)
                 lab = rgb_to_lab(rgb).astype(np.float32)
-                text, lab = crop_caption(lab, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor)
+                text, lab = crop_caption(lab, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor,
+                                         bank=self.bank)
                 texts.append(text)
                 lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
                 abs_.append(lab[..., 1:].transpose(2, 0, 1))

@@ -43,7 +43,7 @@ from tinct.train import (
 )
 from tinct.weights import WeightCard, load_weights, resolve, save_weights
 
-from .data import CaptionBatches, LabelledPhoto, load_parsed, load_stanford
+from .data import CaptionBatches, ColourBank, LabelledPhoto, load_parsed, load_stanford
 from .model import CaptionModelConfig, CaptionNet, count_parameters
 
 DEFAULT_DATA = "../shared/data/photos/train,../shared/data/photos/extra_train"
@@ -71,7 +71,7 @@ class CaptionTrainConfig:
     lambda_reg: float = option(1.0, "weight of the regression head's Huber loss (ab / 10)")
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none ... 1: uniform)")
     p_empty: float = option(0.15, "share of crops trained with the empty caption (the no-caption mode)")
-    p_recolor: float = option(0.5, "share of captioned crops with one region recoloured to another colour "
+    p_recolor: float = option(0.3, "share of captioned crops with one region recoloured to another colour "
                               "word, the caption naming the new colour (counterfactual colours; "
                               "conditioning=none never recolours: it cannot read the word)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
@@ -146,15 +146,16 @@ def load_sources(cfg: CaptionTrainConfig, folders: list[str], split: str, out: P
     return photos
 
 
-def cache_captions(path: Path, photos: list[LabelledPhoto]) -> Path:
-    """``captions.json``: every photo's whole-image regions and three captions."""
+def cache_captions(path: Path, photos: list[LabelledPhoto]) -> list[CaptionedImage]:
+    """``captions.json``: every photo's whole-image regions and three captions (also returned)."""
     from tinct.color import rgb_to_lab
 
     records = []
     for p in photos:
         regions = tuple(image_regions(rgb_to_lab(p.rgb.astype(np.float32) / 255.0), p.labels))
         records.append(CaptionedImage(p.name, p.source, p.split, regions, captions_for(p.name, regions)))
-    return write_caption_cache(path, records)
+    write_caption_cache(path, records)
+    return records
 
 
 def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
@@ -164,7 +165,8 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     folders = [f for f in (run.data or DEFAULT_DATA).split(",") if f] if cfg.photos else []
     photos = load_sources(cfg, folders, "train", out, progress=run.progress)
     held_out = load_sources(cfg, folders, "val", out, progress=run.progress)
-    cache_captions(out / "captions.json", photos + held_out)
+    records = cache_captions(out / "captions.json", photos + held_out)
+    bank = ColourBank([r for rec in records if rec.split == "train" for r in rec.regions])
     centers = gamut_bins()
     prior = empirical_prior(sample_ab([p.rgb for p in photos], seed=run.seed), centers)
     class_weights = rebalancing_weights(prior, cfg.rebalance)
@@ -176,7 +178,7 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     t0 = time.perf_counter()
     p_recolor = 0.0 if model.conditioning == "none" else cfg.p_recolor
     batches = CaptionBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
-                             p_empty=cfg.p_empty, p_recolor=p_recolor)
+                             p_empty=cfg.p_empty, p_recolor=p_recolor, bank=bank)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
     history = fit(trainer, batches, fit_cfg, desc=f"caption ({model.conditioning})",
                   resolved_config={"caption": asdict(cfg), "run": asdict(run), "photos": len(photos)})
