@@ -8,7 +8,8 @@ Kodak24 and photos/val beside gray and the default automatic method, speed at 51
 
 Every run is scored with each ``--decoding`` (the card's ``inference``: ``zhang`` = Zhang et al.'s
 annealed mean T 0.38 of the rebalanced head; ``fusion`` = the values fusion tuned on photos/val,
-T 0.25, prior correction 0.75, gain 2.5). ``--bundle D`` copies the three runs, decoded with ``D``,
+T 0.25, prior correction 0.75, gain 2.5; ``fusion/zhang``: fusion's without a caption, Zhang's with
+one). ``--bundle D`` copies the three runs, decoded with ``D``,
 into the package (``film`` → ``default``) with their scores on the cards. Writes
 docs/results/caption_quality.{md,json} and docs/img/caption_grid.jpg.
 """
@@ -48,7 +49,11 @@ GRID_WORDS = ("blue", "red", "green", "yellow", "purple")
 
 
 def parse_decoding(text: str) -> dict:
-    """A :data:`DECODINGS` name or ``T,ALPHA,GAIN`` (temperature, prior correction, gain)."""
+    """A :data:`DECODINGS` name or ``T,ALPHA,GAIN`` (temperature, prior correction, gain); ``A/B``:
+    decoding ``A`` without a caption, ``B`` with one (the card's ``inference.with_caption``)."""
+    if "/" in text:
+        empty, with_caption = text.split("/", 1)
+        return {**parse_decoding(empty), "with_caption": parse_decoding(with_caption)}
     if text in DECODINGS:
         return DECODINGS[text]
     t, a, g = (float(v) for v in text.split(","))
@@ -61,7 +66,8 @@ def decoded(path: str, decoding: str, tmp: Path) -> Path:
     tensors, card = load_weights(path)
     card.extra["inference"] = {**parse_decoding(decoding), "decoding": decoding}
     card.extra.setdefault("source_run", str(path))
-    return save_weights(tmp / f"{Path(path).parent.name}_{decoding}.safetensors", tensors, card)
+    safe = decoding.replace("/", "+")
+    return save_weights(tmp / f"{Path(path).parent.name}_{safe}.safetensors", tensors, card)
 
 
 def quality(colorizer: tinct.Colorizer, limit: int | None) -> dict:

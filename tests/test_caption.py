@@ -328,3 +328,20 @@ def test_a_run_started_from_fusion_weights_starts_as_fusion(kind: str) -> None:
     small = CaptionNet(CaptionModelConfig(conditioning=kind, **TINY))
     with pytest.raises(tinct.TinctError, match="do not fit this network"):
         start_from_fusion(small, "default")
+
+
+def test_a_caption_has_its_own_decoding_from_the_card(trained, tmp_path) -> None:
+    from tinct.weights import load_weights, save_weights
+
+    tensors, card = load_weights(trained["film"])
+    card.extra["inference"] = {"temperature": 0.25, "prior_correction": 0.75, "gain": 2.0,
+                               "with_caption": {"prior_correction": 0.0, "gain": 1.0}}
+    path = save_weights(tmp_path / "two.safetensors", tensors, card)
+    method = tinct.load_method("caption", weights=str(path))
+    auto, named = method.decoding_for(None), method.decoding_for("blue sky")
+    assert (auto.prior_correction, auto.gain, auto.temperature) == (0.75, 2.0, 0.25)
+    assert (named.prior_correction, named.gain, named.temperature) == (0.0, 1.0, 0.25)  # T inherited
+    assert method.decoding_for("") == auto
+    forced = tinct.load_method("caption", weights=str(path), prior_correction=0.5)  # options win
+    assert forced.decoding_for("blue sky").prior_correction == 0.5
+    assert forced.decoding_for(None).prior_correction == 0.5

@@ -123,7 +123,7 @@ def _accuracy_counts(colorizer: Any, case: Case, caption: str | None) -> dict[st
     ab = F.avg_pool2d(ab, 2)
     logits, _ = colorizer.network_outputs(gray, caption)
     logits = logits[..., :ab.shape[-2], :ab.shape[-1]].float()
-    d = colorizer.decoding
+    d = colorizer.decoding_for(caption) if hasattr(colorizer, "decoding_for") else colorizer.decoding
     if d.prior_correction:
         logits = logits - d.prior_correction * torch.log(colorizer.bins["weights"]).view(1, -1, 1, 1)
     hits = topk_hits(logits, true_bins(ab, colorizer.bins["centers"]))

@@ -119,6 +119,14 @@ class CaptionColorizer(Colorizer):
             raise OptionError(f"caption: {self.path} was trained with conditioning={kind}, not "
                               f"{o.conditioning}")
         self.decoding = Decoding.from_card(inference, o)
+        with_caption = {**inference, **inference.get("with_caption", {})}
+        self.caption_decoding = Decoding.from_card(with_caption, o)
+
+    def decoding_for(self, caption: str | None) -> Decoding:
+        """The decoding of an empty caption (automatic colours: the card's ``inference``) or of a
+        caption (its ``inference.with_caption`` overrides, e.g. less prior correction, so that a
+        named rare colour is not pulled back toward the common ones); options override both."""
+        return self.caption_decoding if caption else self.decoding
 
     def tokens(self, caption: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(tokens (1, T), lengths (1,))`` of ``caption`` (None or "": the empty caption); words
@@ -145,7 +153,7 @@ class CaptionColorizer(Colorizer):
         """Lab ab ``(h, w, 2)`` of ``gray`` ``(h, w)`` (at the working size), decoded by the annealed mean."""
         h, w = gray.shape
         logits, ab_reg = self.network_outputs(gray, caption)
-        ab = self.decoding.ab(logits, ab_reg, self.bins["centers"], self.bins["weights"])
+        ab = self.decoding_for(caption).ab(logits, ab_reg, self.bins["centers"], self.bins["weights"])
         size = (ab.shape[-2] * 2, ab.shape[-1] * 2)
         ab = torch.nn.functional.interpolate(ab, size=size, mode="bilinear", align_corners=False)
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
