@@ -254,3 +254,16 @@ def test_hints_of_another_size_are_refused(trained) -> None:
     with pytest.raises(TinctError, match="same size"):
         method.colorize(np.ones((20, 30), np.float32), hints=Hints(np.zeros((10, 30, 3), np.float32),
                                                                    np.zeros((10, 30), bool)))
+
+
+def test_tiles_cover_every_pixel_once_on_the_pooling_grid() -> None:
+    from tinct.methods.lineart import tiles
+
+    seen = np.zeros((530, 1100), int)
+    for rows, cols in tiles(530, 1100, 256, 96, 16):
+        seen[rows.rows, cols.rows] += 1
+        assert rows.lo % 16 == 0 and cols.lo % 16 == 0 and rows.lo <= rows.top and cols.lo <= cols.top
+        assert rows.hi - rows.bottom <= 96 and cols.hi - cols.bottom <= 96
+        assert max(rows.bottom - rows.top, cols.bottom - cols.top) <= 256
+    assert (seen == 1).all()
+    assert len(tiles(321, 481, 512, 96, 16)) == 1  # a BSDS drawing goes in one pass

@@ -38,7 +38,7 @@ from tinct.options import option
 from tinct.train import RunConfig, fit, seed_everything
 from tinct.weights import WeightCard, save_weights
 
-DEFAULT_STEPS = 3000
+DEFAULT_STEPS = 3500
 VAL_HINT_RATE = 0.01
 
 
