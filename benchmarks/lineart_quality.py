@@ -7,7 +7,7 @@ Rows (protocol :mod:`tinct.bench.lineart`: PSNR and CIEDE2000 against the photo,
 ``val_*`` drawings of ``lineart/bsds500``):
 
 - floors without hints: the drawing itself as the image; the mean colour of the training photos under
-  the black lines (fitted on the train split only);
+  the black lines (the issue's floor) and without them (fitted on the train split only);
 - a floor with hints: the hints spread by normalized convolution (no network, lines unused);
 - the model without hints, with hints on 1 % of the pixels and on 0.1 % (points from the true photo,
   fixed seed: the same hints for every row).
@@ -115,7 +115,8 @@ def bundle(weights: str, result: dict) -> Path:
 
     tensors, card = load_weights(weights)
     card.metrics = {**card.metrics, "protocol": "benchmarks/lineart_quality.py (tinct.bench.lineart, val)",
-                    **{r["label"]: {"psnr": r["psnr"], "ciede2000": r["ciede2000"]} for r in result["rows"]},
+                    **{f"{r['label']} (hints: {r['hints']})": {"psnr": r["psnr"], "ciede2000": r["ciede2000"]}
+                       for r in result["rows"]},
                     "seconds_481x321": result["seconds_481x321"]}
     card.extra.setdefault("source_run", str(weights))
     return save_weights(bundled_path("lineart"), tensors, card)
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     spread = "floor: hints spread (normalized convolution, no lines)"
     for label, fn, rate in (("floor: the drawing itself", drawing_floor, 0.0),
                             ("floor: flat mean train colour under the lines", flat_floor(colour), 0.0),
+                            ("floor: flat mean train colour, no lines", flat_floor(colour, lines=False), 0.0),
                             (spread, spread_hints(colour), 0.01),
                             (spread, spread_hints(colour), 0.001),
                             ("lineart", lambda d, h: model(d, hints=h), 0.0),

@@ -267,3 +267,31 @@ def test_tiles_cover_every_pixel_once_on_the_pooling_grid() -> None:
         assert max(rows.bottom - rows.top, cols.bottom - cols.top) <= 256
     assert (seen == 1).all()
     assert len(tiles(321, 481, 512, 96, 16)) == 1  # a BSDS drawing goes in one pass
+
+
+def test_protocol_floors_and_fixed_hints(rng) -> None:
+    from tinct.bench.lineart import LineartItem, drawing_floor, flat_floor, hints_for, score, spread_hints
+    from tinct.metrics import psnr
+
+    items = [LineartItem(f"val_{i}", *_scene(rng)) for i in range(3)]
+    colour = np.array([0.4, 0.5, 0.3], np.float32)
+    plain = score(drawing_floor, items)
+    assert plain["images"] == 3
+    direct = np.mean([psnr(drawing_floor(it.drawing), it.photo) for it in items])
+    assert plain["psnr"] == pytest.approx(direct, abs=1e-3)
+    flat, no_lines = flat_floor(colour)(items[0].drawing), flat_floor(colour, lines=False)(items[0].drawing)
+    assert (flat[items[0].drawing == 0] == 0).all() and np.allclose(no_lines, colour)
+    first, again = hints_for(1, items[1].photo, 0.01), hints_for(1, items[1].photo, 0.01)
+    assert np.array_equal(first.mask, again.mask) and hints_for(1, items[1].photo, 0.0) is None
+    spread = spread_hints(colour)(items[1].drawing, first)
+    assert np.abs(spread[first.mask] - items[1].photo[first.mask]).mean() < 0.1  # near each hint: its colour
+    hinted = score(spread_hints(colour), items, hint_rate=0.05)
+    assert hinted["ciede2000"] < score(flat_floor(colour), items)["ciede2000"]
+
+
+def test_dense_two_tone_drawings_are_drawings() -> None:
+    stripes = np.ones((40, 40), np.float32)
+    stripes[:, ::2] = 0.0  # 47.5 % ink, but only two tones: a drawing, not a photo
+    stripes[:, 2] = 1.0
+    assert looks_like_drawing(stripes) and not looks_like_drawing(1.0 - stripes)
+    assert not looks_like_drawing(np.linspace(0, 1, 1600, dtype=np.float32).reshape(40, 40))  # a gradient

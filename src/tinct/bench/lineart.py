@@ -4,8 +4,9 @@ the drawing's photo with PSNR and CIEDE2000 (:mod:`tinct.metrics`), means over t
 Hints for the "hinted" rows are :func:`tinct.data.lineart.sample_hints` points on ``rate`` of the
 pixels of the true photo, from a generator seeded with ``(seed, image index)``, so every method
 gets the same hints. Floors (no learning): :func:`drawing_floor` (the drawing itself as the image),
-:func:`flat_floor` (the mean colour of the training photos under the black lines) and, with hints,
-:func:`spread_hints` (each pixel the Gaussian-weighted mean of the nearby hints, no lines used).
+:func:`flat_floor` (the mean colour of the training photos under the black lines, or without them)
+and, with hints, :func:`spread_hints` (each pixel the Gaussian-weighted mean of the nearby hints, no
+lines used).
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ def drawing_floor(drawing: np.ndarray, hints: Hints | None = None) -> np.ndarray
     return np.repeat(drawing[..., None], 3, axis=2)
 
 
-def flat_floor(colour: np.ndarray) -> Colorize:
-    """The flat ``colour`` ``(3,)`` everywhere, black under the lines (the drawing times the colour)."""
-    return lambda drawing, hints=None: drawing[..., None] * colour[None, None, :]
+def flat_floor(colour: np.ndarray, *, lines: bool = True) -> Colorize:
+    """The flat ``colour`` ``(3,)`` everywhere, black under the lines (the drawing times the colour; the
+    issue's floor), or without the lines (``lines=False``: the best constant image, a stronger floor)."""
+    if lines:
+        return lambda drawing, hints=None: drawing[..., None] * colour[None, None, :]
+    return lambda drawing, hints=None: np.broadcast_to(colour, (*drawing.shape, 3)).astype(np.float32)
 
 
 def spread_hints(colour: np.ndarray, sigma: float = 6.0) -> Colorize:

@@ -201,9 +201,14 @@ def drawing_stats(drawing: np.ndarray) -> dict[str, float]:
 
 def looks_like_drawing(image: np.ndarray) -> bool:
     """Whether a single-band image ``(H, W)`` in [0, 1] looks like dark lines on a light page: at least
-    half of its pixels are near white (> 0.8) and at most a third are dark (< 0.5)."""
+    half of its pixels are near white (> 0.8) and at most a third are dark (< 0.5); or it is nearly
+    two-tone (>= 90 % of the pixels below 0.2 or above 0.8) with more white than black (dense ink)."""
     image = np.asarray(image, np.float32)
-    return bool((image > 0.8).mean() >= 0.5 and (image < 0.5).mean() <= 1 / 3)
+    white, dark = float((image > 0.8).mean()), float((image < 0.5).mean())
+    if white >= 0.5 and dark <= 1 / 3:
+        return True
+    black = float((image < 0.2).mean())
+    return white + black >= 0.9 and white >= black
 
 
 def sample_hints(rgb: np.ndarray, rng: np.random.Generator, *, rate: float, patch: int = 1) -> Hints:
