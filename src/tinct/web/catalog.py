@@ -54,6 +54,8 @@ PLAIN: dict[str, str] = {
                "car on green grass'); it knows the 11 basic colour words and common scene words.",
     "cyclecnn": "A neural network that learned to copy colour from the colour camera's view onto the "
                 "gray one, also where the views differ.",
+    "lineart": "Fills a line drawing with colour. Without scribbles it only guesses a muted base "
+               "colour; a few colour dots or strokes say which colours go where.",
 }
 
 
