@@ -54,7 +54,7 @@ from .model import (
     predict_uv,
 )
 
-DEFAULT_STEPS = 3000
+DEFAULT_STEPS = 3600
 
 
 @dataclass
