@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -36,6 +34,7 @@ from tinct.color import rgb_to_luma
 from tinct.data.captions import render
 from tinct.errors import TinctWarning
 from tinct.methods.caption import VARIANT_OF, CaptionColorizer
+from tinct.testing import median_seconds
 from tinct.weights import bundled_path, load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,13 +84,7 @@ def quality(colorizer: tinct.Colorizer, limit: int | None) -> dict:
 def speed(colorizer: CaptionColorizer, runs: int = 5) -> float:
     """Median seconds of one 512x512 colorization with a caption (warm)."""
     gray = np.random.default_rng(0).random((512, 512), dtype=np.float32)
-    colorizer.colorize(gray, caption="blue sky over green grass")
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        colorizer.colorize(gray, caption="blue sky over green grass")
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(lambda: colorizer.colorize(gray, caption="blue sky over green grass"), runs)
 
 
 def grid(colorizer: CaptionColorizer, out: Path, picks: tuple[int, ...] = (3, 17)) -> None:

@@ -20,7 +20,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -32,7 +31,7 @@ from tinct.color import rgb_to_luma
 from tinct.io import read_rgb
 from tinct.methods.deepcolor import pipeline as pl
 from tinct.methods.deepcolor.features import orientation_maps, semantic_map
-from tinct.testing import write_report
+from tinct.testing import median_seconds, write_report
 
 PAPER = {256: 6.780, 512: 17.413, 1024: 63.142}  # Table II, seconds
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,14 +52,6 @@ def test_image(size: int) -> np.ndarray:
     return np.clip(rgb_to_luma(rgb), 0, 1).astype(np.float32)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def stages(method, gray: np.ndarray, repeats: int) -> dict[str, float]:
@@ -70,22 +61,22 @@ def stages(method, gray: np.ndarray, repeats: int) -> dict[str, float]:
     sem = semantic_map(g, b.parser, b.features)
     net = pl.choose_net(b, g, sem, True)
     uv = pl.predict_uv(b, g, net=net, semantic=sem, strip_rows=method.strip_rows)
-    orient_t = median_time(lambda: orientation_maps(g, b.features.daisy_sigma), repeats)
+    orient_t = median_seconds(lambda: orientation_maps(g, b.features.daisy_sigma), repeats)
     return {
-        "resize to working resolution": median_time(
+        "resize to working resolution": median_seconds(
             lambda: pl.working_gray(gray, method.work_pixels), repeats
         ),
-        "scene parser + domain transform": median_time(
+        "scene parser + domain transform": median_seconds(
             lambda: semantic_map(g, b.parser, b.features), repeats
         ),
-        "gist + cluster choice": median_time(lambda: pl.choose_net(b, g, sem, True), repeats),
+        "gist + cluster choice": median_seconds(lambda: pl.choose_net(b, g, sem, True), repeats),
         "DAISY orientation maps": orient_t,
-        "network (convolutions)": median_time(
+        "network (convolutions)": median_seconds(
             lambda: pl.predict_uv(b, g, net=net, semantic=sem, strip_rows=method.strip_rows), repeats
         )
         - orient_t,
-        "joint bilateral refinement": median_time(lambda: pl.refine_uv(uv, g, b.refine), repeats),
-        "full-resolution composition": median_time(lambda: pl.compose(gray, uv), repeats),
+        "joint bilateral refinement": median_seconds(lambda: pl.refine_uv(uv, g, b.refine), repeats),
+        "full-resolution composition": median_seconds(lambda: pl.compose(gray, uv), repeats),
         "working resolution": f"{g.shape[1]}x{g.shape[0]}",
     }
 
@@ -150,9 +141,9 @@ def main() -> int:
         row = {"size": size, "paper_s": PAPER.get(size)}
         for threads in args.threads:
             torch.set_num_threads(threads)
-            row[f"ours_s_{threads}t"] = median_time(lambda g=gray: method.colorize(g), args.repeats)
+            row[f"ours_s_{threads}t"] = median_seconds(lambda g=gray: method.colorize(g), args.repeats)
         torch.set_num_threads(args.threads[0])
-        row["ours_full_res_s"] = median_time(lambda g=gray: full.colorize(g), max(3, args.repeats // 2))
+        row["ours_full_res_s"] = median_seconds(lambda g=gray: full.colorize(g), max(3, args.repeats // 2))
         row["stages"] = stages(method, gray, args.repeats)
         rows.append(row)
         print(json.dumps(row), flush=True)

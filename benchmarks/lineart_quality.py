@@ -21,9 +21,7 @@ package with these scores on the card.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,7 @@ from tinct.bench.lineart import (
     score,
     spread_hints,
 )
-from tinct.testing import write_report
+from tinct.testing import median_seconds, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 BAR = {"psnr_no_hints": 14.14, "ciede2000_1pct": 12.0}
@@ -47,13 +45,7 @@ BAR = {"psnr_no_hints": 14.14, "ciede2000_1pct": 12.0}
 
 def speed(method: tinct.Colorizer, drawing: np.ndarray, repeat: int = 5) -> float:
     """Median seconds of ``repeat`` warm calls on ``drawing``."""
-    method.colorize(drawing)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        method.colorize(drawing)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(lambda: method.colorize(drawing), repeat)
 
 
 def contact_sheet(method: tinct.Colorizer, items: list, out: Path, count: int = 6) -> None:

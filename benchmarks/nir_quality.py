@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import tinct
 from tinct.bench.nir_floors import fit_lut, flat_colour, floor_methods
 from tinct.bench.pairs import evaluate_pairs
 from tinct.data.nir import nir_split
+from tinct.testing import median_seconds
 
 METHODS = ("nir-unet", "nir-snet", "nir-scgan", "nir-acgan")
 KEYS = ("psnr", "ssim", "ae", "ciede2000", "ae_aligned", "ciede2000_aligned", "colorfulness_pred")
@@ -47,13 +46,7 @@ def parse_variants(items: list[str]) -> list[tuple[str, str, str]]:
 
 def speed(method: tinct.Colorizer, repeat: int = 5) -> float:
     band = np.random.default_rng(0).random((340, 512), dtype=np.float32)
-    method.colorize(band)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        method.colorize(band)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(lambda: method.colorize(band), repeat)
 
 
 def contact_sheet(methods: dict[str, tinct.Colorizer], out: Path, height: int = 160,

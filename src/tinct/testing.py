@@ -37,6 +37,19 @@ if TYPE_CHECKING:
 # benchmark output
 
 
+def median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    import time
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def write_report(out: str | Path, result: dict[str, Any], markdown: str) -> None:
     """Write ``result`` to ``out.json`` and ``markdown`` to ``out.md`` (folders made), print the table.
 
