@@ -38,8 +38,9 @@ import tinct
 from tinct import io
 from tinct.bench.quality import markdown_table
 from tinct.bench.video import SUMMARY_COLUMNS, cut_recovery, evaluate_video, luma_of
-from tinct.methods.video_blend import VideoBlend, histogram_distance, scaled_motion
+from tinct.methods.video_blend import VideoBlend, scaled_motion
 from tinct.registry import Colorizer, Inputs
+from tinct.scene_cut import histogram_distance
 from tinct.testing import write_report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,8 @@ first human caption with a colour word). Every score is also measured with the e
 - **ab accuracy@k** (Manjunatha et al.'s ab accuracy): at the network's output resolution (half of
   the working size), the ground-truth bin of a pixel is the in-gamut ab bin nearest to the 2x2
   mean of the original's Lab ab; a pixel counts if that bin is among the ``k`` most probable bins
-  of the network (its logits with the card's prior correction). Pooled over all pixels of all
+  of the network's distribution (its raw logits: no prior correction, so the accuracy does not
+  depend on the decoding and every conditioning is scored on the same footing). Pooled over all pixels of all
   images: ``acc@k = hits / pixels``. Needs a colorizer with ``network_outputs`` (the ``caption``
   method); others get NaN.
 - **ΔE00 in the named regions**: CIEDE2000 of the output (full pipeline) against the original,
@@ -123,9 +124,6 @@ def _accuracy_counts(colorizer: Any, case: Case, caption: str | None) -> dict[st
     ab = F.avg_pool2d(ab, 2)
     logits, _ = colorizer.network_outputs(gray, caption)
     logits = logits[..., :ab.shape[-2], :ab.shape[-1]].float()
-    d = colorizer.decoding_for(caption) if hasattr(colorizer, "decoding_for") else colorizer.decoding
-    if d.prior_correction:
-        logits = logits - d.prior_correction * torch.log(colorizer.bins["weights"]).view(1, -1, 1, 1)
     hits = topk_hits(logits, true_bins(ab, colorizer.bins["centers"]))
     return {"hits1": hits[1], "hits5": hits[5], "pixels": int(ab.shape[-2] * ab.shape[-1])}
 

@@ -24,10 +24,10 @@ import torch
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
 from tinct.flow import motion, warp
-from tinct.methods.video_blend import histogram_distance
 from tinct.nn.unet import TranslatorConfig
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, keyframe_start, register
+from tinct.scene_cut import SceneCutOptions
 from tinct.weights import load_weights, resolve
 
 from .model import blank_like, build_generator, predict_uv
@@ -36,7 +36,7 @@ NAME = "tcvc"
 
 
 @dataclass(frozen=True)
-class TcvcOptions:
+class TcvcOptions(SceneCutOptions):
     """Options of :class:`Tcvc`."""
 
     weights: str = option("default", "bundled variant or a .safetensors path from `tinct train tcvc`")
@@ -44,18 +44,12 @@ class TcvcOptions:
                             "luma kept at full size")
     warp: bool = option(False, "feed the previous output warped onto the current frame by DIS flow "
                         "(occluded pixels blank); the paper feeds it as it is")
-    cut_occluded: float = option(0.5, "scene cut (blank previous frame) when more than this share of the "
-                                 "frame is occluded")
-    cut_histogram: float = option(0.12, "scene cut when the luma histograms' Bhattacharyya distance is above "
-                                  "this")
     saturation: float = option(1.0, "chroma scale of the output frames (not of the frame fed back)")
 
     def __post_init__(self) -> None:
         if self.work_size < 32:
             raise OptionError(f"{NAME}: work_size must be at least 32, got {self.work_size}")
-        for key in ("cut_occluded", "cut_histogram"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise OptionError(f"{NAME}: {key} must be in [0, 1], got {getattr(self, key)}")
+        self.check_cut_options(NAME)
         if not 0.0 <= self.saturation <= 4.0:
             raise OptionError(f"{NAME}: saturation must be in [0, 4], got {self.saturation}")
 
@@ -165,10 +159,10 @@ class Tcvc(Colorizer):
         if state is None:
             return None, None
         o = self.options
-        if histogram_distance(state.luma, luma) > o.cut_histogram:
+        if o.histogram_cut(state.luma, luma):
             return None, None
         moved = motion(state.luma, luma)
-        if moved.occluded_fraction > o.cut_occluded:
+        if o.occlusion_cut(moved.occluded_fraction):
             return None, None
         if o.warp:
             return warp(state.rgb, moved.to_prev), moved.valid

@@ -33,12 +33,13 @@ from tinct.flow import Motion, motion, warp
 from tinct.hints import Hints
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, keyframe_start, load_method, method_info, register
+from tinct.scene_cut import SceneCutOptions
 
 NAME = "video-blend"
 
 
 @dataclass(frozen=True)
-class VideoBlendOptions:
+class VideoBlendOptions(SceneCutOptions):
     """Options of :class:`VideoBlend`."""
 
     inner: str = option(DEFAULT_METHOD, "the method that colours each frame (any method with a gray input)")
@@ -48,9 +49,6 @@ class VideoBlendOptions:
                           "0 = the inner method alone")
     keyframe_alpha: float = option(1.0, "alpha while the shot of a keyframe lasts, in [0, 1] (1: the "
                                    "inner method fills only what the keyframe does not show)")
-    cut_occluded: float = option(0.5, "scene cut when more than this share of the frame is occluded")
-    cut_histogram: float = option(0.12, "scene cut when the luma histograms' Bhattacharyya distance "
-                                  "(0 same .. 1 disjoint) is above this")
     keep_saturation: bool = option(True, "scale the blended chroma to the inner method's colourfulness on "
                                    "the same pixels (averaging frames desaturates; not in a keyframe's shot)")
     flow_scale: float = option(0.5, "the flow is computed at this fraction of the frame size (speed), "
@@ -58,25 +56,14 @@ class VideoBlendOptions:
 
     def __post_init__(self) -> None:
         for key, low, high, closed in (("alpha", 0.0, 1.0, False), ("keyframe_alpha", 0.0, 1.0, True),
-                                       ("cut_occluded", 0.0, 1.0, True), ("cut_histogram", 0.0, 1.0, True),
                                        ("flow_scale", 0.05, 1.0, True)):
             value = getattr(self, key)
             if not (low <= value <= high if closed else low <= value < high):
                 bracket = "]" if closed else ")"
                 raise OptionError(f"{NAME}: {key} must be in [{low}, {high}{bracket}, got {value}")
+        self.check_cut_options(NAME)
         if self.inner == NAME:
             raise OptionError(f"{NAME}: the inner method cannot be {NAME} itself")
-
-
-def histogram_distance(luma_a: np.ndarray, luma_b: np.ndarray, bins: int = 64) -> float:
-    """Bhattacharyya distance of two frames' luma histograms: 0 (same) .. 1 (disjoint).
-
-    Args:
-        luma_a, luma_b: float ``(H, W)`` in [0, 1].
-    """
-    hists = [cv2.calcHist([np.clip(x, 0, 1).astype(np.float32)], [0], None, [bins], [0, 1.0001])
-             for x in (luma_a, luma_b)]
-    return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
 
 
 _RGB_PER_UV = RGB_FROM_YUV[:, 1:].astype(np.float32)  # R - Y, G - Y, B - Y per unit of U and V
@@ -190,8 +177,7 @@ class VideoBlend(Colorizer):
         """One frame: blend ``current``'s chroma with the warped previous output, or reset at a cut."""
         o = self.options
         moved = scaled_motion(track.luma, luma, o.flow_scale)
-        cut = (moved.occluded_fraction > o.cut_occluded
-               or histogram_distance(track.luma, luma) > o.cut_histogram)
+        cut = o.occlusion_cut(moved.occluded_fraction) or o.histogram_cut(track.luma, luma)
         if cut:
             track.keyframe_shot = False
             out = current
