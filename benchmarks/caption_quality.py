@@ -69,6 +69,18 @@ def decoded(path: str, decoding: str, tmp: Path) -> Path:
     return save_weights(tmp / f"{Path(path).parent.name}_{safe}.safetensors", tensors, card)
 
 
+def reusable(paths: list[str], limit: int | None) -> dict:
+    """The baselines and runs of earlier results (``--reuse``) scored with the same ``limit``."""
+    out: dict = {"baselines": {}, "runs": {}}
+    for path in paths:
+        old = json.loads(Path(path).read_text())
+        if "limit" not in old or old["limit"] != limit:
+            raise SystemExit(f"--reuse {path}: scored with --limit {old.get('limit')}, not {limit}")
+        out["baselines"].update(old["baselines"])
+        out["runs"].update(old["runs"])
+    return out
+
+
 def quality(colorizer: tinct.Colorizer, limit: int | None) -> dict:
     """Mean PSNR, ΔE00, colourfulness ratio per set (no caption)."""
     out = {}
@@ -163,6 +175,9 @@ def main() -> int:
     ap.add_argument("--no-grid", action="store_true", help="skip the picture grid")
     ap.add_argument("--bundle", metavar="DECODING", help="bundle every run with this decoding (one of "
                     "--decoding)")
+    ap.add_argument("--reuse", action="append", default=[], metavar="JSON",
+                    help="an earlier run's .json: its scores of the same weights, decoding and --limit are "
+                    "taken as they are (score runs as they finish, bundle them together)")
     ap.add_argument("--tmp", default="/tmp/caption_quality", help="folder for the decoded weight copies")
     ap.add_argument("--out", default=str(ROOT / "docs/results/caption_quality"))
     args = ap.parse_args()
@@ -172,13 +187,19 @@ def main() -> int:
         ap.error(f"--bundle {args.bundle} must be one of the scored decodings")
     tmp = Path(args.tmp)
     tmp.mkdir(parents=True, exist_ok=True)
-    result: dict = {"default_method": tinct.DEFAULT_METHOD, "runs": {}, "baselines": {}}
+    result: dict = {"default_method": tinct.DEFAULT_METHOD, "runs": {}, "baselines": {}, "limit": args.limit}
+    earlier = reusable(args.reuse, args.limit)
     for label in ("gray", tinct.DEFAULT_METHOD):
-        result["baselines"][label] = quality(tinct.load_method(label), args.limit)
+        result["baselines"][label] = (earlier["baselines"].get(label)
+                                      or quality(tinct.load_method(label), args.limit))
     for kind, path in runs.items():
         for dec in args.decoding or list(DECODINGS):
             if kind == "none" and args.bundle and dec != args.bundle:
                 continue  # the captionless model: only the bundled decoding
+            old = earlier["runs"].get(f"{kind}/{dec}")
+            if old is not None and old["weights"] == path:
+                result["runs"][f"{kind}/{dec}"] = old
+                continue
             colorizer = CaptionColorizer(weights=str(decoded(path, dec, tmp)), conditioning=kind)
             report = evaluate_caption(colorizer, stanford=STANFORD, coco=COCO, limit=args.limit)
             result["runs"][f"{kind}/{dec}"] = {

@@ -230,8 +230,8 @@ def write_stanford(root: Path, n: int = 8) -> Path:
 
 
 TRAIN_ARGS = ["--no-photos", "--batch-size", "4", "--crop", "64", "--threads", "1", "--no-progress",
-              "--warmup", "2", "--set", "model.widths=[8,16,24,32]", "--set", "model.global_dim=16",
-              "--set", "model.text_dim=16", "--set", "model.embed_dim=8"]
+              "--warmup", "2", "--init", "none", "--set", "model.widths=[8,16,24,32]",
+              "--set", "model.global_dim=16", "--set", "model.text_dim=16", "--set", "model.embed_dim=8"]
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ from .model import CaptionModelConfig, CaptionNet, count_parameters
 
 DEFAULT_DATA = "../shared/data/photos/train,../shared/data/photos/extra_train"
 DEFAULT_STANFORD = "../shared/data/segmentation/stanford_background"
-DEFAULT_STEPS = 20000
+DEFAULT_STEPS = 1000  # the shipped runs (from fusion's weights, ~25 min on 2 cores)
 INFERENCE = {"temperature": 0.38, "prior_correction": 0.0, "mix": 1.0, "gain": 1.0}
 
 
@@ -64,21 +64,22 @@ class CaptionTrainConfig:
                           "Stanford Background only)")
     crop: int = option(128, "training crop in pixels (random scale 0.5-1 of the short side, flip)")
     batch_size: int = option(32, "crops per batch")
-    lr: float = option(2e-3, "AdamW peak learning rate")
+    lr: float = option(1e-3, "AdamW peak learning rate")
     weight_decay: float = option(1e-4, "AdamW weight decay")
-    warmup: int = option(500, "linear warm-up steps")
+    warmup: int = option(150, "linear warm-up steps")
     lambda_cls: float = option(1.0, "weight of the ab-bin cross-entropy")
     lambda_reg: float = option(1.0, "weight of the regression head's Huber loss (ab / 10)")
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none ... 1: uniform)")
     p_empty: float = option(0.15, "share of crops trained with the empty caption (the no-caption mode)")
-    p_recolor: float = option(0.3, "share of captioned crops with one region recoloured to another colour "
+    p_recolor: float = option(0.6, "share of captioned crops with one region recoloured to another colour "
                               "word, the caption naming the new colour (counterfactual colours; "
                               "conditioning=none never recolours: it cannot read the word)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
-    init: str | None = option(None, "start the image network from these fusion weights (a bundled fusion "
-                              "variant or a .safetensors path; same trunk); the conditioning layers start "
-                              "at the identity, so the run starts as that fusion model")
+    init: str | None = option("default", "start the image network from these fusion weights (a bundled "
+                              "fusion variant or a .safetensors path; same trunk; none: from scratch); the "
+                              "conditioning layers start at the identity, so the run starts as that fusion "
+                              "model")
 
 
 class CaptionTrainer(StepCounter):
