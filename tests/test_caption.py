@@ -34,6 +34,7 @@ from tinct.data.color_names import (
 )
 from tinct.errors import TinctWarning
 from tinct.io import write_image
+from tinct.methods.caption import KNOWN_NOUNS
 from tinct.methods.caption.data import CaptionBatches, ColourBank, LabelledPhoto, crop_caption, recolor
 from tinct.methods.caption.model import CaptionModelConfig, CaptionNet, batch_tokens
 from tinct.methods.caption.training import CaptionTrainConfig, CaptionTrainer
@@ -273,7 +274,7 @@ def test_method_colours_with_and_without_a_caption_and_names_unknown_words(train
         warnings.simplefilter("error")
         plain = method.colorize(gray)
         steered = method.colorize(gray, caption="blue sky and green grass")
-    with pytest.warns(TinctWarning, match=r"1 word\(s\) outside .*: bus$"):
+    with pytest.warns(TinctWarning, match=r"1 word\(s\) outside .*: bus \(it knows scene regions only"):
         method.colorize(gray, caption="a red bus in front of a white house")
     for out in (plain, steered):
         assert out.shape == (64, 80, 3) and out.dtype == np.float32
@@ -291,7 +292,8 @@ def test_cli_caption_flag_warning_and_errors(trained, tmp_path, capsys) -> None:
     caption = "a red bus in front of a white house"
     assert cli.main([*base, "--caption", caption, "-o", str(tmp_path / "a.png")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["warning: caption: 1 word(s) outside the model's vocabulary are ignored: bus"]
+    assert err == ["warning: caption: 1 word(s) outside the model's vocabulary are ignored: "
+                   f"bus ({KNOWN_NOUNS})"]
     assert (tmp_path / "a.png").is_file()
     assert cli.main([*base, "-o", str(tmp_path / "b.png")]) == 0  # no caption: the empty caption
     assert cli.main([*base, "--caption", "  ", "-o", str(tmp_path / "c.png")]) == 2

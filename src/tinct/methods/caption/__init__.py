@@ -33,6 +33,8 @@ from tinct.weights import DEFAULT_VARIANT, load_weights, looks_like_path, resolv
 from .model import CaptionModelConfig, CaptionNet, batch_tokens
 
 VARIANT_OF = {"film": DEFAULT_VARIANT, "concat": "concat", "none": "none"}
+KNOWN_NOUNS = ("it knows scene regions only: sky, trees, road, grass, water, building, mountain, foreground; "
+               "a colour word whose noun is unknown may colour the whole picture")
 """Bundled weight variant of each conditioning kind."""
 
 
@@ -134,7 +136,7 @@ class CaptionColorizer(Colorizer):
         ids, unknown = tokenize(caption or "", self.vocabulary)
         if unknown:
             warnings.warn(TinctWarning(f"caption: {len(unknown)} word(s) outside the model's vocabulary "
-                                       f"are ignored: {', '.join(unknown)}"), stacklevel=3)
+                                       f"are ignored: {', '.join(unknown)} ({KNOWN_NOUNS})"), stacklevel=3)
         if caption and self.net.text is None:
             warnings.warn(TinctWarning(f"caption: these weights ({self.path.name}) were trained without "
                                        "captions (conditioning=none); the caption is ignored"), stacklevel=3)
