@@ -31,7 +31,6 @@ from tinct import io
 from tinct.bench.caption import evaluate_caption, stanford_cases
 from tinct.bench.quality import evaluate_quality
 from tinct.color import rgb_to_luma
-from tinct.data.captions import render
 from tinct.errors import TinctWarning
 from tinct.methods.caption import VARIANT_OF, CaptionColorizer
 from tinct.testing import median_seconds
@@ -44,7 +43,13 @@ COCO = DATA / "captions/coco2017"
 SETS = {"kodak24": DATA / "eval/kodak24", "photos_val": DATA / "photos/val"}
 DECODINGS = {"zhang": {"temperature": 0.38, "prior_correction": 0.0, "mix": 1.0, "gain": 1.0},
              "fusion": {"temperature": 0.25, "prior_correction": 0.75, "mix": 1.0, "gain": 2.5}}
-GRID_WORDS = ("blue", "red", "green", "yellow", "purple")
+# (Stanford val index, captions): chosen to show both what works (a word bound to its region) and
+# what does not (a word alone, or a noun the sentence puts in another region, tints everything).
+GRID = ((52, ("gray pavement and red sky", "red pavement and blue sky", "yellow pavement and purple sky")),
+        (54, ("the sky is blue and the grass is green", "the sky is blue and the grass is yellow",
+              "the sky is purple")),
+        (51, ("blue sky, a gray road, green trees and red buildings", "blue sky, a yellow road",
+              "purple sky")))
 
 
 def parse_decoding(text: str) -> dict:
@@ -99,22 +104,21 @@ def speed(colorizer: CaptionColorizer, runs: int = 5) -> float:
     return median_seconds(lambda: colorizer.colorize(gray, caption="blue sky over green grass"), runs)
 
 
-def grid(colorizer: CaptionColorizer, out: Path, picks: tuple[int, ...] = (3, 17)) -> None:
-    """For a few Stanford val photos: gray | no caption | the true caption | the largest region's word
-    swapped to each of :data:`GRID_WORDS` | original, with the caption under each picture."""
+def grid(colorizer: CaptionColorizer, out: Path) -> None:
+    """Rows of :data:`GRID`, Stanford val photos: gray | no caption | the true caption | the row's
+    captions (one region's word changed, or a word for a region alone) | original."""
     cases = stanford_cases(STANFORD)
     rows = []
-    for i in picks:
+    for i, captions in GRID:
         case = cases[i % len(cases)]
         gray = rgb_to_luma(case.rgb).astype(np.float32)
-        words = {r.label: r.word for r in case.regions}
-        target = max(case.plan.regions, key=lambda k: next(r.fraction for r in case.regions if r.label == k))
-        captions = [None, case.caption] + [render(case.plan, {**words, target: w}) for w in GRID_WORDS
-                                           if w != words[target]][:4]
         tiles = [_labelled(np.repeat(gray[..., None], 3, axis=2), "gray input")]
-        tiles += [_labelled(colorizer.colorize(gray, caption=c), c or "(no caption)") for c in captions]
+        tiles += [_labelled(colorizer.colorize(gray, caption=c), c or "(no caption)")
+                  for c in [None, case.caption, *captions]]
         tiles.append(_labelled(case.rgb, "original"))
         rows.append(np.concatenate(tiles, axis=1))
+    height = max(r.shape[0] for r in rows)
+    rows = [np.pad(r, ((0, height - r.shape[0]), (0, 0), (0, 0)), constant_values=1.0) for r in rows]
     io.write_image(out, np.concatenate(rows, axis=0), quality=88)
 
 
@@ -143,13 +147,15 @@ def markdown(result: dict, command: str) -> str:
              "caption (`tinct.bench.quality`) on Kodak24 and photos/val. Bar: FiLM ≥ CONCAT > none on "
              "acc@1, manipulation ≥ 70 %, no-caption Kodak24 ΔE00 within 0.5 of the default method's.", "",
              "| run | decoding | data | acc@1 % | acc@5 % | acc@1 empty % | ΔE00 regions | ΔE00 regions "
-             "empty | manip. % | manip. reachable % |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "empty | manip. % | manip. reachable % | swap ΔE00 in | swap ΔE00 out |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"].values():
         for data, s in r["caption"].items():
             lines.append(f"| {r['run']} | {r['decoding']} | {data} | {s['acc1']:.1f} | {s['acc5']:.1f} | "
                          f"{s['acc1_empty']:.1f} | {s.get('de_regions', float('nan')):.2f} | "
                          f"{s.get('de_regions_empty', float('nan')):.2f} | {s['manip']:.1f} | "
-                         f"{s['manip_reachable']:.1f} |")
+                         f"{s['manip_reachable']:.1f} | {s.get('swap_de_in', float('nan')):.2f} | "
+                         f"{s.get('swap_de_out', float('nan')):.2f} |")
     lines += ["", "No caption (empty caption), beside gray and the default method "
               f"(`{result['default_method']}`):", "",
               "| method | decoding | Kodak24 PSNR | Kodak24 ΔE00 | Kodak24 colourf. | photos/val PSNR | "

@@ -168,6 +168,9 @@ def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> 
         text, target = crop_caption(lab, labels, np.random.default_rng(seed), p_empty=0.0, p_recolor=1.0)
         truth = {r.word for r in image_regions(target, labels)}
         assert {w for w in text.split() if w in COLOR_WORDS} <= truth  # the caption says the target
+        changed = [r for r in image_regions(target, labels) if r.word != {q.label: q.word for q in
+                   image_regions(lab, labels)}[r.label]]
+        assert len(changed) == 1 and changed[0].word in text.split()  # the recoloured region is named
         texts.add(text)
     assert any(w not in ("blue", "green") for t in texts for w in t.split() if w in COLOR_WORDS)
 
@@ -302,9 +305,11 @@ def test_cli_caption_flag_warning_and_errors(trained, tmp_path, capsys) -> None:
     assert cli.main([*base, *concat]) == 2
     assert "trained with conditioning=film" in capsys.readouterr().err
     assert cli.main([*base, "-O", "conditioning=blue", "-o", str(tmp_path / "e.png")]) == 2
-    assert cli.main(["colorize", str(tmp_path / "in.png"), "--method", "caption", "--caption", "x",
-                     "-o", str(tmp_path / "f.png")]) == 1  # no bundled weights yet: one line
-    assert "train them with `tinct train caption`" in capsys.readouterr().err
+    shipped = ["colorize", str(tmp_path / "in.png"), "--method", "caption", "--caption", "blue sky"]
+    assert cli.main([*shipped, "-O", "conditioning=concat", "-o", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").is_file()  # the bundled concat variant follows the option
+    assert cli.main([*shipped, "-O", "weights=nope", "-o", str(tmp_path / "g.png")]) == 1
+    assert "bundled: default, concat, none" in capsys.readouterr().err
 
 
 def test_train_refuses_a_run_without_data(tmp_path, capsys) -> None:

@@ -39,7 +39,7 @@ def test_topk_hits_on_a_constructed_case() -> None:
 
 
 def test_summary_pools_pixels_and_splits_reachable_swaps() -> None:
-    swap = {"reachable": True, "to": "red", "got": "red"}
+    swap = {"reachable": True, "to": "red", "got": "red", "de_in": 20.0, "de_out": 2.0}
     rows = [{"hits1": 10, "hits5": 40, "pixels": 100, "hits1_empty": 5, "hits5_empty": 30,
              "pixels_empty": 100, "de_regions": 4.0, "swaps": [swap, {**swap, "got": "brown"}]},
             {"hits1": 0, "hits5": 20, "pixels": 300, "hits1_empty": 0, "hits5_empty": 10, "pixels_empty": 300,
@@ -49,6 +49,7 @@ def test_summary_pools_pixels_and_splits_reachable_swaps() -> None:
     assert s["acc1_empty"] == pytest.approx(1.25) and s["de_regions"] == pytest.approx(6.0)
     assert s["manip"] == pytest.approx(200 / 3) and s["manip_reachable"] == pytest.approx(50.0)
     assert s["swaps"] == 3 and s["swaps_reachable"] == 2 and np.isnan(s["de_image"])
+    assert s["swap_de_in"] == pytest.approx(20.0) and s["swap_de_out"] == pytest.approx(2.0)
 
 
 def write_coco(root: Path) -> Path:
@@ -89,6 +90,8 @@ def test_protocol_end_to_end_on_synthetic_sets(weights) -> None:
         assert 0.0 <= s["stanford_val"][key] <= 100.0
     assert s["stanford_val"]["acc1"] <= s["stanford_val"]["acc5"]
     assert s["stanford_val"]["de_regions"] > 0 and np.isnan(s["coco_color"]["de_regions"])
+    assert s["stanford_val"]["swap_de_in"] >= 0 and s["stanford_val"]["swap_de_out"] >= 0
+    assert np.isnan(s["coco_color"]["swap_de_in"])
     rows = report.to_markdown().splitlines()
     assert len(rows) == 4 and rows[2].startswith("| stanford_val | 2 |")
     with pytest.raises(TinctError, match="does not use a caption"):
@@ -184,5 +187,5 @@ def test_web_caption_box_reaches_the_method_and_its_warning_comes_back(web) -> N
         app.submit(image_id=upload.id, method="_test_caption", caption="x" * 301)
     config = app.config()
     groups = {m["name"]: m["group"] for m in config["methods"]}
-    assert groups["_test_caption"] == "caption" and "caption" not in groups  # no bundled weights yet
+    assert groups["_test_caption"] == "caption" and groups["caption"] == "caption"  # bundled weights
     assert catalog.group_of(tinct.method_info("caption")) == "caption"

@@ -22,6 +22,9 @@ first human caption with a colour word). Every score is also measured with the e
   median Lab over that region is named the requested word (:func:`name_color`). Chance is about
   1/11. The luma is kept, so some words cannot name a region of that lightness (a black sky):
   ``manip_reachable`` counts only the swaps whose word is :func:`reachable` at the region's L.
+  **Locality**: ``swap_de_in`` / ``swap_de_out`` are the mean CIEDE2000 between the swapped output
+  and the true caption's output inside the region and outside it; a model that obeys the word
+  by tinting the whole picture has ``swap_de_out`` close to ``swap_de_in``.
 """
 
 from __future__ import annotations
@@ -150,19 +153,23 @@ def score_case(colorizer: Colorizer, case: Case, *, swaps: int = 3) -> dict[str,
     named = (np.isin(case.labels, list(case.plan.regions)) if case.labels is not None and case.plan
              else None)
     row: dict[str, Any] = {"image": case.name, "caption": case.caption}
+    outputs = {}
     for suffix, caption in (("", case.caption), ("_empty", None)):
-        pred_lab = rgb_to_lab(colorizer.colorize(gray, caption=caption))
+        pred_lab = outputs[suffix] = rgb_to_lab(colorizer.colorize(gray, caption=caption))
         row[f"de_image{suffix}"] = _mean_de(pred_lab, true_lab)
         if named is not None:
             row[f"de_regions{suffix}"] = _mean_de(pred_lab, true_lab, named)
         row.update({f"{k}{suffix}": v for k, v in _accuracy_counts(colorizer, case, caption).items()})
     if case.plan is not None and case.labels is not None and swaps > 0:
-        row["swaps"] = _manipulate(colorizer, case, gray, swaps)
+        row["swaps"] = _manipulate(colorizer, case, gray, swaps, outputs[""])
     return row
 
 
-def _manipulate(colorizer: Colorizer, case: Case, gray: np.ndarray, swaps: int) -> list[dict[str, Any]]:
-    """The largest named region's word swapped ``swaps`` times: requested, obtained, reachable."""
+def _manipulate(colorizer: Colorizer, case: Case, gray: np.ndarray, swaps: int,
+                base_lab: np.ndarray) -> list[dict[str, Any]]:
+    """The largest named region's word swapped ``swaps`` times: requested, obtained, reachable, and
+    how far the output moved (ΔE00 against ``base_lab``, the output with the true caption) inside the
+    region and outside it (``de_in``, ``de_out``)."""
     assert case.plan is not None and case.labels is not None
     words = {r.label: r.word for r in case.regions}
     target = max(case.plan.regions, key=lambda k: next(r.fraction for r in case.regions if r.label == k))
@@ -174,8 +181,11 @@ def _manipulate(colorizer: Colorizer, case: Case, gray: np.ndarray, swaps: int) 
         text = render(case.plan, {**words, target: str(word)})
         lab = rgb_to_lab(colorizer.colorize(gray, caption=text))
         got = np.median(lab[mask], axis=0)
+        moved = metrics.ciede2000(lab, base_lab)
         out.append({"region": int(target), "from": words[target], "to": str(word), "got": name_color(got),
-                    "reachable": reachable(str(word), float(got[0])), "caption": text})
+                    "reachable": reachable(str(word), float(got[0])), "caption": text,
+                    "de_in": float(moved[mask].mean()),
+                    "de_out": float(moved[~mask].mean()) if (~mask).any() else float("nan")})
     return out
 
 
@@ -210,7 +220,8 @@ class CaptionReport:
                 ("acc1_empty", "acc@1 empty %", ".1f"), ("acc5_empty", "acc@5 empty %", ".1f"),
                 ("de_regions", "ΔE00 regions", ".2f"), ("de_regions_empty", "ΔE00 regions empty", ".2f"),
                 ("de_image", "ΔE00 image", ".2f"), ("de_image_empty", "ΔE00 image empty", ".2f"),
-                ("manip", "manip. %", ".1f"), ("manip_reachable", "manip. reachable %", ".1f")]
+                ("manip", "manip. %", ".1f"), ("manip_reachable", "manip. reachable %", ".1f"),
+                ("swap_de_in", "swap ΔE00 in", ".2f"), ("swap_de_out", "swap ΔE00 out", ".2f")]
         lines = ["| data | " + " | ".join(h for _, h, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
         for name, s in self.summary().items():
             cells = ["–" if s.get(k) is None or s[k] != s[k] else format(s[k], f) for k, _, f in cols]
@@ -240,6 +251,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
            "swaps_reachable": len(near)}
     for key in ("de_regions", "de_regions_empty", "de_image", "de_image_empty"):
         out[key] = mean(key)
+    for key in ("de_in", "de_out"):  # how far a swap moved the output inside / outside its region
+        vals = [s[key] for s in swaps if key in s and s[key] == s[key]]
+        out[f"swap_{key}"] = float(np.mean(vals)) if vals else float("nan")
     return out
 
 

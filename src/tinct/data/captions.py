@@ -102,12 +102,17 @@ class CaptionPlan:
     relation: str = "in front of"
 
 
-def plan_caption(regions: Sequence[Region], rng: np.random.Generator, *, max_named: int = 4) -> CaptionPlan:
-    """A random :class:`CaptionPlan` naming 1..``max_named`` of ``regions`` (which must be non-empty)."""
+def plan_caption(regions: Sequence[Region], rng: np.random.Generator, *, max_named: int = 4,
+                 must_name: int | None = None) -> CaptionPlan:
+    """A random :class:`CaptionPlan` naming 1..``max_named`` of ``regions`` (which must be non-empty);
+    ``must_name`` (a region's class index) is always among them (a recoloured region must be named,
+    or its colour is unexplained by the caption)."""
     if not regions:
         raise ValueError("a caption needs at least one region")
     n = int(rng.integers(1, min(max_named, len(regions)) + 1))
     picked = [regions[i].label for i in rng.permutation(len(regions))[:n]]
+    if must_name is not None and must_name not in picked:
+        picked[int(rng.integers(n))] = must_name
     options = ["list", "photo", "picture", "image", "bare", "is"]
     if 0 in picked and n > 1:
         options.append("sky")
@@ -153,9 +158,11 @@ def render(plan: CaptionPlan, words: dict[int, str]) -> str:
     raise ValueError(f"unknown template {t!r}")
 
 
-def synthesize(regions: Sequence[Region], rng: np.random.Generator) -> tuple[str, CaptionPlan]:
-    """A caption of ``regions`` (at least one) with their true colour words, and its plan."""
-    plan = plan_caption(regions, rng)
+def synthesize(regions: Sequence[Region], rng: np.random.Generator,
+               must_name: int | None = None) -> tuple[str, CaptionPlan]:
+    """A caption of ``regions`` (at least one) with their true colour words, and its plan
+    (``must_name``: see :func:`plan_caption`)."""
+    plan = plan_caption(regions, rng, must_name=must_name)
     return render(plan, {r.label: r.word for r in regions}), plan
 
 
