@@ -13,7 +13,8 @@ from fixtures.video import moving_square_frames
 import tinct
 from tinct import cli, flow, io
 from tinct.color import rgb_to_luma, rgb_to_uv
-from tinct.data.video_pairs import FramePairBatches, PrevShares, load_uint8, pseudo_pair, video_pair
+from tinct.data.files import load_uint8
+from tinct.data.video_pairs import FramePairBatches, PrevShares, pseudo_pair, video_pair
 from tinct.errors import TinctError
 from tinct.methods.tcvc.model import (
     UV_MAX,

@@ -20,21 +20,10 @@ import numpy as np
 import torch
 
 from tinct.color import rgb_to_luma
+from tinct.data.files import load_uint8, training_images
 from tinct.errors import TinctError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 SOURCES = {"cifar10": "cifar10/train", "photos": "photos/train"}
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Sorted image files directly inside ``folder``; a :class:`TinctError` if there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise TinctError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise TinctError(f"no images in {folder}")
-    return files
 
 
 def disjoint_halves(items: Sequence, seed: int) -> tuple[list, list]:
@@ -47,13 +36,6 @@ def disjoint_halves(items: Sequence, seed: int) -> tuple[list, list]:
     order = np.random.default_rng(seed).permutation(len(items))
     half = (len(items) + 1) // 2
     return [items[i] for i in order[:half]], [items[i] for i in order[half:]]
-
-
-def _load_uint8(path: Path) -> np.ndarray:
-    from tinct.io import read_rgb  # the only module that decodes image files
-
-    rgb = read_rgb(path)
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 @dataclass
@@ -84,8 +66,8 @@ def load_unpaired(source: str, data_root: str | Path, *, seed: int = 0, crop: in
         limit: keep only the first ``limit`` files (sorted) before splitting (tests, smoke runs).
     """
     folder = Path(data_root) / SOURCES[source] if source in SOURCES else Path(source)
-    files = list_images(folder)[:limit]
-    images = [_load_uint8(p) for p in files]
+    files = training_images(folder)[:limit]
+    images = [load_uint8(p) for p in files]
     keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= crop]
     files, images = [files[i] for i in keep], [images[i] for i in keep]
     gray_idx, color_idx = disjoint_halves(list(range(len(files))), seed)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,7 +35,6 @@ DAVIS = "../shared/data/video/davis2016"
 PHOTOS = "../shared/data/photos/extra_train"
 TRAIN_SEQUENCES = ("blackswan", "bmx-trees", "car-roundabout", "cows")
 EVAL_SEQUENCES = ("camel", "dog")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -126,29 +124,6 @@ def _holes(size: int, rng: np.random.Generator, count: int = 3, largest: float =
         y, x = int(rng.integers(0, size - hh + 1)), int(rng.integers(0, size - ww + 1))
         mask[y:y + hh, x:x + ww] = 0.0
     return mask
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files of ``folder`` sorted by name; :class:`TinctError` if it is missing or holds none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise TinctError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise TinctError(f"{folder}: no images (.jpg, .png)")
-    return files
-
-
-def load_uint8(path: Path, short_side: int | None = None) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` RGB of an image file, its short side resized to ``short_side`` if given."""
-    from tinct.io import read_rgb
-
-    rgb = read_rgb(path)
-    if short_side is not None and min(rgb.shape[:2]) != short_side:
-        h, w = rgb.shape[:2]
-        k = short_side / min(h, w)
-        rgb = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)

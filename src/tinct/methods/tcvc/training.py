@@ -26,14 +26,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from tinct.data.files import load_uint8, training_images
 from tinct.data.video_pairs import (
     DAVIS,
     PHOTOS,
     TRAIN_SEQUENCES,
     FramePairBatches,
     PrevShares,
-    list_images,
-    load_uint8,
 )
 from tinct.errors import TinctError
 from tinct.methods.nir_unet.training import PairedTrainer, autocast, count_parameters
@@ -153,11 +152,11 @@ def _names(text: str) -> list[str]:
 
 def load_training_data(cfg: TcvcTrainConfig, photos_folder: str) -> tuple[list, list, dict]:
     """(videos: per sequence a list of uint8 frames, photos: uint8 arrays, a description for the card)."""
-    videos = [[load_uint8(p, cfg.video_short) for p in list_images(Path(cfg.videos) / s)]
+    videos = [[load_uint8(p, cfg.video_short) for p in training_images(Path(cfg.videos) / s)]
               for s in _names(cfg.sequences)]
     photos = []
     if cfg.video_share < 1:
-        photos = [load_uint8(p) for p in list_images(photos_folder)[:cfg.photo_limit]]
+        photos = [load_uint8(p) for p in training_images(photos_folder)[:cfg.photo_limit]]
     if not videos and not photos:
         raise TinctError("tcvc: no training data (give --sequences or photos)")
     info = {"videos": cfg.videos, "sequences": _names(cfg.sequences), "frames": sum(map(len, videos)),
