@@ -257,7 +257,7 @@ def test_hints_of_another_size_are_refused(trained) -> None:
 
 
 def test_tiles_cover_every_pixel_once_on_the_pooling_grid() -> None:
-    from tinct.methods.lineart import tiles
+    from tinct.nn.tiling import grid_tiles as tiles
 
     seen = np.zeros((530, 1100), int)
     for rows, cols in tiles(530, 1100, 256, 96, 16):
@@ -267,6 +267,8 @@ def test_tiles_cover_every_pixel_once_on_the_pooling_grid() -> None:
         assert max(rows.bottom - rows.top, cols.bottom - cols.top) <= 256
     assert (seen == 1).all()
     assert len(tiles(321, 481, 512, 96, 16)) == 1  # a BSDS drawing goes in one pass
+    strips = tiles(1030, 3000, 512, 96, 16, full_width=True)  # NIR: row strips over every column
+    assert len(strips) == 3 and all(c.lo == 0 and c.hi == 3000 for _, c in strips)
 
 
 def test_protocol_floors_and_fixed_hints(rng) -> None:

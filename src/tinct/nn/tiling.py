@@ -103,6 +103,23 @@ def strips(height: int, rows: int, halo: int = 0) -> list[Strip]:
             for top, bottom in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def snap(strip: Strip, multiple: int) -> Strip:
+    """``strip`` with its input start ``lo`` moved down to a multiple of ``multiple`` (a network's
+    pooling grid), so its poolings see the pixels a whole-image pass sees."""
+    return Strip(strip.top, strip.bottom, max(0, strip.lo // multiple * multiple), strip.hi)
+
+
+def grid_tiles(height: int, width: int, side: int, halo: int, multiple: int = 1,
+               full_width: bool = False) -> list[tuple[Strip, Strip]]:
+    """(rows, columns) of the tiles of a network pass over ``(height, width)``: at most ``side`` px
+    each way (``full_width``: row strips spanning every column), each with a ``halo`` of context,
+    its input start snapped to ``multiple`` (:func:`snap`). The tiles' own pixels cover the image
+    exactly once."""
+    whole = [Strip(0, width, 0, width)]
+    cols = whole if full_width else [snap(c, multiple) for c in strips(width, side, halo)]
+    return [(snap(r, multiple), c) for r in strips(height, side, halo) for c in cols]
+
+
 def strip_moments(values: Callable[[Strip], np.ndarray], height: int,
                   rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and (biased) standard deviation over a whole image, computed strip by strip.

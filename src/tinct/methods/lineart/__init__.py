@@ -31,7 +31,7 @@ from tinct.errors import TinctWarning
 from tinct.hints import Hints
 from tinct.methods.lineart.model import network_input
 from tinct.methods.nir_unet import HALO, NirColorizer
-from tinct.nn.tiling import Strip, strips
+from tinct.nn.tiling import Strip, grid_tiles
 from tinct.options import OptionError, option
 from tinct.registry import Inputs, register
 
@@ -65,16 +65,6 @@ def _input_kind(image: np.ndarray, convert: str) -> str:
     return "inverted" if looks_like_drawing(1.0 - image) else "photo"
 
 
-def tiles(height: int, width: int, side: int, halo: int, multiple: int) -> list[tuple[Strip, Strip]]:
-    """(rows, columns) of square tiles of at most ``side`` px covering ``(height, width)``; each with a
-    ``halo`` of context, its start snapped down to a multiple of ``multiple`` (the network's pooling
-    grid, so its poolings see the pixels a whole pass sees)."""
-    def snap(s: Strip) -> Strip:
-        return Strip(s.top, s.bottom, max(0, s.lo // multiple * multiple), s.hi)
-
-    return [(snap(r), snap(c)) for r in strips(height, side, halo) for c in strips(width, side, halo)]
-
-
 @register(summary="line art -> colour: a U-Net on the drawing and optional colour hints (L1), trained on "
                   "BSDS500 boundary drawings and synthetic Canny/XDoG drawings",
           paper="survey seed 002, Thasarathan et al., temporally coherent (line-art) colorization; "
@@ -98,30 +88,31 @@ class LineartColorizer(NirColorizer):
                     else "a photo, not a line drawing: drawn by Canny first")
             warnings.warn(TinctWarning(f"lineart: the input looks like {what} (-O convert=never to use it "
                                        "as given)"), stacklevel=3)
-        height, width = image.shape
-        out = np.empty((height, width, 3), np.float32)
-        for rows, cols in tiles(height, width, self.options.tile, HALO, self.net.multiple):
-            x = self.tile_input(image, inputs.hints, rows, cols, kind)
-            out[rows.rows, cols.rows] = self.forward(x)[0].permute(1, 2, 0).numpy()[rows.inner, cols.inner]
-        return out
+        return self.run_tiles(*image.shape, lambda rows, cols: drawing_input(image, inputs.hints, rows, cols,
+                                                                            kind))
 
-    @staticmethod
-    def tile_input(image: np.ndarray, hints: Hints | None, rows: Strip, cols: Strip,
-                   kind: str = "drawing") -> torch.Tensor:
-        """The network input ``(1, 9, rows.hi - rows.lo, cols.hi - cols.lo)`` of a tile's extended pixels."""
-        area = (rows.extended, cols.extended)
-        if kind == "photo":  # drawn with CONVERT_HALO more pixels of context, then cut to the tile
-            grown = [Strip(s.lo, s.hi, max(0, s.lo - CONVERT_HALO), min(n, s.hi + CONVERT_HALO))
-                     for s, n in zip((rows, cols), image.shape, strict=True)]
-            drawn = canny_drawing(image[grown[0].extended, grown[1].extended])
-            pixels = drawn[grown[0].inner, grown[1].inner]
-        else:
-            pixels = image[area] if kind == "drawing" else 1.0 - image[area]
-        drawing = torch.from_numpy(np.ascontiguousarray(pixels, np.float32))[None, None]
-        if hints is None:
-            colour = torch.zeros((1, 3, *drawing.shape[-2:]))
-            mask = torch.zeros_like(drawing)
-        else:
-            colour = torch.from_numpy(np.ascontiguousarray(hints.color[area])).permute(2, 0, 1)[None]
-            mask = torch.from_numpy(hints.mask[area].astype(np.float32))[None, None]
-        return network_input(drawing, colour, mask)
+    def tile_grid(self, height: int, width: int) -> list[tuple[Strip, Strip]]:
+        """Square tiles of ``tile`` px (bounded memory for wide images too)."""
+        return grid_tiles(height, width, self.options.tile, HALO, self.net.multiple)
+
+
+def drawing_input(image: np.ndarray, hints: Hints | None, rows: Strip, cols: Strip,
+                  kind: str = "drawing") -> torch.Tensor:
+    """The network input ``(1, 9, rows.hi - rows.lo, cols.hi - cols.lo)`` of a tile's extended pixels
+    (``kind``: ``drawing``, ``inverted`` or ``photo``, see :func:`_input_kind`)."""
+    area = (rows.extended, cols.extended)
+    if kind == "photo":  # drawn with CONVERT_HALO more pixels of context, then cut to the tile
+        grown = [Strip(s.lo, s.hi, max(0, s.lo - CONVERT_HALO), min(n, s.hi + CONVERT_HALO))
+                 for s, n in zip((rows, cols), image.shape, strict=True)]
+        drawn = canny_drawing(image[grown[0].extended, grown[1].extended])
+        pixels = drawn[grown[0].inner, grown[1].inner]
+    else:
+        pixels = image[area] if kind == "drawing" else 1.0 - image[area]
+    drawing = torch.from_numpy(np.ascontiguousarray(pixels, np.float32))[None, None]
+    if hints is None:
+        colour = torch.zeros((1, 3, *drawing.shape[-2:]))
+        mask = torch.zeros_like(drawing)
+    else:
+        colour = torch.from_numpy(np.ascontiguousarray(hints.color[area])).permute(2, 0, 1)[None]
+        mask = torch.from_numpy(hints.mask[area].astype(np.float32))[None, None]
+    return network_input(drawing, colour, mask)

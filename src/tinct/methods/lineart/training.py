@@ -76,12 +76,12 @@ class LineartTrainer(PairedTrainer):
 
 def whole_image_colorizer(net: nn.Module):
     """``colorize(drawing (H, W), hints | None) -> RGB (H, W, 3)`` by one pass of ``net`` (validation)."""
-    from tinct.methods.lineart import LineartColorizer
+    from tinct.methods.lineart import drawing_input
 
     @torch.no_grad()
     def colorize(drawing: np.ndarray, hints=None) -> np.ndarray:
-        (h, w), inputs = drawing.shape, LineartColorizer.tile_input
-        x = inputs(drawing, hints, Strip(0, h, 0, h), Strip(0, w, 0, w))
+        h, w = drawing.shape
+        x = drawing_input(drawing, hints, Strip(0, h, 0, h), Strip(0, w, 0, w))
         x, (hh, ww) = pad_to_multiple(x, net.multiple)
         return net(x)[0, :, :hh, :ww].permute(1, 2, 0).numpy()
 

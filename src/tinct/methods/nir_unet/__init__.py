@@ -13,6 +13,7 @@ See ``docs/methods/nir.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from tinct.errors import TinctError
-from tinct.nn.tiling import Strip, strips
+from tinct.nn.tiling import Strip, grid_tiles
 from tinct.nn.unet import Translator, TranslatorConfig, pad_to_multiple
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
@@ -86,17 +87,23 @@ class NirColorizer(Colorizer):
         x, (h, w) = pad_to_multiple(band, self.net.multiple)
         return self.net(x)[..., :h, :w]
 
-    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
-        height, width = image.shape
+    def tile_grid(self, height: int, width: int) -> list[tuple[Strip, Strip]]:
+        """The (rows, columns) of the network passes: row strips of ``strip_rows`` over every column."""
+        return grid_tiles(height, width, self.options.strip_rows, HALO, self.net.multiple, full_width=True)
+
+    def run_tiles(self, height: int, width: int,
+                  tile_input: Callable[[Strip, Strip], torch.Tensor]) -> np.ndarray:
+        """RGB ``(height, width, 3)`` float32 in [0, 1], one network pass per tile of :meth:`tile_grid`;
+        ``tile_input(rows, cols)`` gives a tile's input ``(1, C, rows.hi - rows.lo, cols.hi - cols.lo)``."""
         out = np.empty((height, width, 3), np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
-        m = self.net.multiple
-        for s in strips(height, self.options.strip_rows, HALO):
-            # start each strip on the network's grid, so its poolings see the rows a whole pass sees
-            s = Strip(s.top, s.bottom, max(0, s.lo // m * m), s.hi)
-            y = self.forward(s.take(x))[0].permute(1, 2, 0).numpy()
-            out[s.rows] = y[s.inner]
+        for rows, cols in self.tile_grid(height, width):
+            y = self.forward(tile_input(rows, cols))[0].permute(1, 2, 0).numpy()
+            out[rows.rows, cols.rows] = y[rows.inner, cols.inner]
         return out
+
+    def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
+        return self.run_tiles(*image.shape, lambda rows, cols: x[..., rows.extended, cols.extended])
 
 
 @register(summary="near-infrared -> RGB: an encoder-decoder (U-Net) trained with L1 on registered pairs "
