@@ -320,13 +320,12 @@ def test_train_refuses_a_run_without_data(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("kind", ["film", "concat"])
 def test_a_run_started_from_fusion_weights_starts_as_fusion(kind: str) -> None:
-    from tinct.methods.caption.training import start_from_fusion
     from tinct.methods.fusion import load_network
-    from tinct.weights import resolve
+    from tinct.weights import resolve, warm_start
 
     fusion, _, _ = load_network(str(resolve("fusion", "default")))
     net = CaptionNet(CaptionModelConfig(conditioning=kind, n_bins=fusion.config.n_bins)).eval()
-    assert start_from_fusion(net, "default") > 0
+    assert warm_start(net, "fusion", "default", partial=True) > 0
     luma = torch.rand(1, 1, 64, 96)
     with torch.no_grad():
         want = fusion(luma)
@@ -334,7 +333,10 @@ def test_a_run_started_from_fusion_weights_starts_as_fusion(kind: str) -> None:
     assert torch.allclose(got[0], want[0], atol=1e-4) and torch.allclose(got[1], want[1], atol=1e-3)
     small = CaptionNet(CaptionModelConfig(conditioning=kind, **TINY))
     with pytest.raises(tinct.TinctError, match="do not fit this network"):
-        start_from_fusion(small, "default")
+        warm_start(small, "fusion", "default", partial=True)
+    with pytest.raises(tinct.TinctError, match="is missing"):  # a FiLM net is more than fusion's
+        warm_start(CaptionNet(CaptionModelConfig(conditioning=kind, n_bins=fusion.config.n_bins)), "fusion",
+                   "default")
 
 
 def test_a_caption_has_its_own_decoding_from_the_card(trained, tmp_path) -> None:

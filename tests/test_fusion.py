@@ -194,7 +194,7 @@ def test_scene_histogram_feeds_the_global_branch(centers: np.ndarray, tmp_path) 
 
 def test_warm_start_loads_the_network_and_refuses_another_architecture(centers: np.ndarray, tmp_path) -> None:
     from tinct.errors import TinctError
-    from tinct.methods.fusion.training import warm_start
+    from tinct.weights import warm_start
 
     model = FusionModelConfig(**{**TINY.to_dict(), "n_bins": len(centers)})
     cfg = FusionTrainConfig(model=model, bf16=False)
@@ -203,10 +203,10 @@ def test_warm_start_loads_the_network_and_refuses_another_architecture(centers: 
     path = export(tmp_path / "w.safetensors", src, np.full(len(centers), 1 / len(centers), np.float32),
                   WeightCard(method="fusion", config={"model": model.to_dict()}, extra={"steps": 7}))
     dst = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=5)
-    assert warm_start(dst, str(path)) == 7
+    assert warm_start(dst.net, "fusion", str(path)) == 7
     for a, b in zip(src.net.state_dict().values(), dst.net.state_dict().values(), strict=True):
         torch.testing.assert_close(a.half().float(), b.float())
     other = FusionTrainer(replace(cfg, model=replace(model, global_dim=4)), centers,
                           np.ones(len(centers), np.float32), total_steps=5)
-    with pytest.raises(TinctError, match="architecture"):
-        warm_start(other, str(path))
+    with pytest.raises(TinctError, match="do not fit this network"):
+        warm_start(other.net, "fusion", str(path))

@@ -27,6 +27,7 @@ from tinct.methods.tcvc.model import (
 from tinct.methods.tcvc.training import TcvcTrainConfig, TcvcTrainer
 from tinct.nn.gan import count_parameters
 from tinct.nn.unet import TranslatorConfig
+from tinct.options import OptionError
 
 
 def _photo(seed: int = 0, shape: tuple[int, int] = (120, 160)) -> np.ndarray:
@@ -118,6 +119,31 @@ def test_training_lowers_the_loss() -> None:
     assert np.mean([x["l1"] for x in losses[-5:]]) < 0.6 * np.mean([x["l1"] for x in losses[:5]])
 
 
+def test_self_generated_previous_frames_are_the_generators_iterates() -> None:
+    torch.manual_seed(0)
+    cfg = _tiny_config(p_self=1.0, p_blank=0.0, p_perturbed=0.0, chain=3)
+    trainer = TcvcTrainer(cfg, build_generator(cfg.model), total_steps=10)
+    frames = [(f * 255).astype(np.uint8) for f in moving_square_frames(n=5)]
+    batch = next(FramePairBatches([frames], [], size=32, batch_size=2, seed=0,
+                                  shares=PrevShares(0.0, 0.0, 1.0, 0.0))(0))
+    gray = batch["prev_gray"]
+    with torch.no_grad():
+        iterates = [compose_torch(gray, predict_uv(trainer.net, gray, *blank_like(gray)))]
+        for _ in range(2):
+            uv = predict_uv(trainer.net, gray, iterates[-1], torch.ones_like(gray))
+            iterates.append(compose_torch(gray, uv))
+    seen = set()
+    for step in range(12):  # the number of passes is drawn from the step: 1, 2 or 3
+        trainer.step = step
+        got = trainer.previous(batch)
+        match = [k for k, it in enumerate(iterates) if torch.allclose(got, it, atol=1e-5)]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert seen == {0, 1, 2}
+    with pytest.raises(OptionError, match="chain"):
+        TcvcTrainConfig(chain=0)
+
+
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> str:
     """tcvc trained for 3 steps through `tinct train` on synthetic videos and photos."""
@@ -144,6 +170,19 @@ def test_train_command_writes_weights_with_a_card(weights: str) -> None:
     assert card["data"]["sequences"] == ["seq0"] and card["data"]["photos"] == 3
     assert set(card["metrics"]["seq1"]) >= {"warp_ratio", "ciede2000", "colorfulness_pred"}
     assert Path(weights).stat().st_size < 2_100_000
+
+
+def test_init_continues_from_weights_and_counts_their_steps(weights: str, tmp_path: Path) -> None:
+    root = Path(weights).parent
+    card = json.loads(Path(weights).with_suffix(".json").read_text())
+    data = Path(card["data"]["photos_folder"])
+    code = cli.main(["train", "tcvc", "--data", str(data), "--videos", card["data"]["videos"],
+                     "--sequences", "seq0", "--eval-sequences", "", "--out", str(tmp_path), "--init", weights,
+                     "--steps", "2", "--crop", "32", "--batch-size", "2", "--video-short", "48",
+                     "--no-progress", "--threads", "1"])
+    assert code == 0 and root != tmp_path
+    again = json.loads((tmp_path / "tcvc.json").read_text())
+    assert again["init"] == weights and again["total_steps"] == 5
 
 
 def test_luma_is_kept_and_frame_zero_is_the_single_image(weights: str) -> None:

@@ -149,6 +149,28 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], WeightCard]
     return tensors, read_card(path)
 
 
+def warm_start(net: torch.nn.Module, method: str, init: str | Path, *, prefix: str = "net.",
+               partial: bool = False) -> int:
+    """Load the ``prefix`` tensors of ``method``'s weights ``init`` (a bundled variant or a path) into
+    ``net``; returns the steps they were trained for (the card's cumulative ``total_steps``, else
+    ``steps``). ``partial``: ``net`` may have more tensors (new layers keep their initialisation).
+
+    Raises:
+        TinctError: in one line, when the weights do not fit ``net`` (another architecture).
+    """
+    tensors, card = load_weights(resolve(method, init))
+    own = net.state_dict()
+    taken = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    bad = [k for k, v in taken.items() if k not in own or own[k].shape != v.shape]
+    missing = [] if partial else [k for k in own if k not in taken]
+    if bad or missing:
+        what = (f"{bad[0]}: {tuple(taken[bad[0]].shape)}" if bad else f"{missing[0]} is missing")
+        raise TinctError(f"--init {init}: these {method} weights do not fit this network ({what}); "
+                         "use the same architecture")
+    net.load_state_dict(taken, strict=not partial)
+    return int(card.extra.get("total_steps", card.extra.get("steps", 0)))
+
+
 def bundled_path(method: str, name: str = DEFAULT_VARIANT) -> Path:
     """Path of a method's bundled weights file (may not exist); method ``nir-unet`` lives in package
     ``nir_unet``."""

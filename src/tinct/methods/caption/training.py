@@ -41,7 +41,7 @@ from tinct.train import (
     seed_everything,
     set_schedule_lr,
 )
-from tinct.weights import WeightCard, load_weights, resolve, save_weights
+from tinct.weights import WeightCard, save_weights, warm_start
 
 from .data import CaptionBatches, ColourBank, LabelledPhoto, load_parsed, load_stanford
 from .model import CaptionModelConfig, CaptionNet, count_parameters
@@ -121,20 +121,6 @@ class CaptionTrainer(StepCounter):
         return {k: float(v.detach()) for k, v in terms.items()}
 
 
-def start_from_fusion(net: CaptionNet, init: str) -> int:
-    """Copy the trunk, global branch and heads of fusion weights ``init`` into ``net``; returns the
-    steps they were trained for. One line if the shapes differ."""
-    tensors, card = load_weights(resolve("fusion", init))
-    own = net.state_dict()
-    taken = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")}
-    bad = [k for k, v in taken.items() if k not in own or own[k].shape != v.shape]
-    if bad:
-        raise TinctError(f"--init {init}: these fusion weights do not fit this network ({bad[0]}: "
-                         f"{tuple(taken[bad[0]].shape)}); use the same widths and fusion setting")
-    net.load_state_dict(taken, strict=False)
-    return int(card.extra.get("total_steps", card.extra.get("steps", 0)))
-
-
 def load_sources(cfg: CaptionTrainConfig, folders: list[str], split: str, out: Path, *,
                  progress: bool = False) -> list[LabelledPhoto]:
     """Stanford Background (if configured) and the parser-labelled photos of ``split``."""
@@ -175,7 +161,7 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     cfg = replace(cfg, model=model)
     steps = run.steps or DEFAULT_STEPS
     trainer = CaptionTrainer(cfg, centers, class_weights, steps)
-    steps_before = start_from_fusion(trainer.net, cfg.init) if cfg.init else 0
+    steps_before = warm_start(trainer.net, "fusion", cfg.init, partial=True) if cfg.init else 0
     t0 = time.perf_counter()
     p_recolor = 0.0 if model.conditioning == "none" else cfg.p_recolor
     batches = CaptionBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tinct.errors import TinctError
 from tinct.options import option
 from tinct.train import (
     RunConfig,
@@ -28,7 +27,7 @@ from tinct.train import (
     seed_everything,
     set_schedule_lr,
 )
-from tinct.weights import WeightCard, load_weights, resolve, save_weights
+from tinct.weights import WeightCard, save_weights, warm_start
 
 from .bins import SoftEncoder, empirical_prior, gamut_bins, rebalancing_weights, soft_cross_entropy
 from .data import CropBatches, load_photos, sample_ab
@@ -112,18 +111,6 @@ def export(path: str | Path, trainer: FusionTrainer, prior: np.ndarray, card: We
     return save_weights(path, tensors, card)
 
 
-def warm_start(trainer: FusionTrainer, init: str) -> int:
-    """Load the network weights of ``init`` into ``trainer``; returns the steps they were trained
-    for (their card's cumulative count). Refuses a different architecture in one line."""
-    tensors, card = load_weights(resolve("fusion", init))
-    theirs = card.section("model", FusionModelConfig)
-    if theirs != trainer.net.config:
-        raise TinctError(f"--init {init}: its architecture {theirs.to_dict()} differs from this run's "
-                         f"{trainer.net.config.to_dict()}")
-    trainer.net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")})
-    return int(card.extra.get("total_steps", card.extra.get("steps", 0)))
-
-
 def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
     """``tinct train fusion``: read the photos, the prior, train, export ``OUT/fusion.safetensors``."""
     seed_everything(run.seed)
@@ -136,7 +123,7 @@ def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
     cfg = replace(cfg, model=model)
     steps = run.steps or DEFAULT_STEPS
     trainer = FusionTrainer(cfg, centers, class_weights, steps)
-    steps_before = warm_start(trainer, cfg.init) if cfg.init else 0
+    steps_before = warm_start(trainer.net, "fusion", cfg.init) if cfg.init else 0
     t0 = time.perf_counter()
     batches = CropBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
