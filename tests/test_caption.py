@@ -39,6 +39,7 @@ from tinct.methods.caption.data import CaptionBatches, ColourBank, LabelledPhoto
 from tinct.methods.caption.model import CaptionModelConfig, CaptionNet, batch_tokens
 from tinct.methods.caption.training import CaptionTrainConfig, CaptionTrainer
 from tinct.nn.conditioning import ConcatCondition, FiLM
+from tinct.options import OptionError
 
 TINY = {"widths": (8, 16, 24, 32), "global_dim": 16, "text_dim": 16, "embed_dim": 8, "n_bins": 261}
 COLOURS = {0: (0.35, 0.55, 0.9), 2: (0.5, 0.5, 0.5), 3: (0.3, 0.6, 0.2), 5: (0.8, 0.2, 0.15)}
@@ -173,6 +174,26 @@ def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> 
         assert len(changed) == 1 and changed[0].word in text.split()  # the recoloured region is named
         texts.add(text)
     assert any(w not in ("blue", "green") for t in texts for w in t.split() if w in COLOR_WORDS)
+
+
+def test_several_recoloured_regions_get_different_words_and_are_all_named() -> None:
+    from tinct.color import rgb_to_lab
+    from tinct.data.color_names import image_regions
+
+    rgb, labels = _scene()
+    lab = rgb_to_lab(rgb).astype(np.float32)
+    before = {r.label: r.word for r in image_regions(lab, labels)}
+    counts = set()
+    for seed in range(30):
+        text, target = crop_caption(lab, labels, np.random.default_rng(seed), p_empty=0.0, p_recolor=1.0,
+                                    recolor_regions=2)
+        changed = [r for r in image_regions(target, labels) if r.word != before[r.label]]
+        assert len({r.word for r in changed}) == len(changed)  # each its own word
+        assert all(r.word in text.split() for r in changed)  # every recoloured region is named
+        counts.add(len(changed))
+    assert counts == {1, 2}
+    with pytest.raises(OptionError, match="recolor_regions"):
+        CaptionTrainConfig(recolor_regions=0)
 
 
 def test_colour_bank_draws_real_colours_of_the_word_at_similar_lightness() -> None:

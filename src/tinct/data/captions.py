@@ -103,16 +103,22 @@ class CaptionPlan:
 
 
 def plan_caption(regions: Sequence[Region], rng: np.random.Generator, *, max_named: int = 4,
-                 must_name: int | None = None) -> CaptionPlan:
+                 must_name: Sequence[int] = ()) -> CaptionPlan:
     """A random :class:`CaptionPlan` naming 1..``max_named`` of ``regions`` (which must be non-empty);
-    ``must_name`` (a region's class index) is always among them (a recoloured region must be named,
-    or its colour is unexplained by the caption)."""
+    the classes in ``must_name`` are always among them (a recoloured region must be named, or its
+    colour is unexplained by the caption), in random places."""
     if not regions:
         raise ValueError("a caption needs at least one region")
     n = int(rng.integers(1, min(max_named, len(regions)) + 1))
     picked = [regions[i].label for i in rng.permutation(len(regions))[:n]]
-    if must_name is not None and must_name not in picked:
-        picked[int(rng.integers(n))] = must_name
+    missing = [k for k in must_name if k not in picked]
+    if missing:
+        free = [i for i, k in enumerate(picked) if k not in must_name]
+        for k in missing:
+            if free:
+                picked[free.pop(int(rng.integers(len(free))))] = k
+            else:
+                picked.insert(int(rng.integers(len(picked) + 1)), k)
     options = ["list", "photo", "picture", "image", "bare", "is"]
     if 0 in picked and n > 1:
         options.append("sky")
@@ -159,7 +165,7 @@ def render(plan: CaptionPlan, words: dict[int, str]) -> str:
 
 
 def synthesize(regions: Sequence[Region], rng: np.random.Generator,
-               must_name: int | None = None) -> tuple[str, CaptionPlan]:
+               must_name: Sequence[int] = ()) -> tuple[str, CaptionPlan]:
     """A caption of ``regions`` (at least one) with their true colour words, and its plan
     (``must_name``: see :func:`plan_caption`)."""
     plan = plan_caption(regions, rng, must_name=must_name)

@@ -208,27 +208,36 @@ def recolor(lab: np.ndarray, labels: np.ndarray, region: Region, word: str,
 
 def crop_caption(lab: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
                  p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None,
-                 min_fraction: float = 0.05) -> tuple[str, np.ndarray]:
+                 min_fraction: float = 0.05, recolor_regions: int = 1) -> tuple[str, np.ndarray]:
     """A caption of the regions inside one crop (Lab ``(h, w, 3)``, labels ``(h, w)``) and the crop's
     Lab target: ``("", lab)`` (the empty caption) with probability ``p_empty`` or when no region is
-    large enough; otherwise, with probability ``p_recolor``, one random region is first recoloured
-    to another word reachable at its lightness (:func:`recolor`; the colour drawn from ``bank``, else
-    the word's prototype) and the caption describes that, always naming the recoloured region."""
+    large enough; otherwise, with probability ``p_recolor``, 1..``recolor_regions`` random regions
+    are first recoloured, each to a different word reachable at its lightness (:func:`recolor`; the
+    colour drawn from ``bank``, else the word's prototype), and the caption describes that, always
+    naming the recoloured regions."""
     if rng.random() < p_empty:
         return "", lab
     regions = image_regions(lab, labels, min_fraction=min_fraction)
     if not regions:
         return "", lab
-    named = None
+    named: list[int] = []
     if rng.random() < p_recolor:
-        region = regions[int(rng.integers(len(regions)))]
-        words = [w for w in COLOR_WORDS if w != region.word and reachable(w, region.lab[0])]
-        if words:
-            word = str(rng.choice(words))
-            target = bank.sample(word, region.lab[0], rng) if bank is not None else None
-            lab = recolor(lab, labels, region, word, target)
+        count = 1 if recolor_regions == 1 else 1 + int(rng.integers(min(recolor_regions, len(regions))))
+        picks = [int(rng.integers(len(regions)))] if count == 1 else rng.permutation(len(regions))[:count]
+        used: set[str] = set()
+        for i in picks:
+            region = regions[i]
+            words = [w for w in COLOR_WORDS if w != region.word and w not in used
+                     and reachable(w, region.lab[0])]
+            if words:
+                word = str(rng.choice(words))
+                used.add(word)
+                target = bank.sample(word, region.lab[0], rng) if bank is not None else None
+                lab = recolor(lab, labels, region, word, target)
+                named.append(region.label)
+        if named:
             regions = image_regions(lab, labels, min_fraction=min_fraction)
-            named = region.label if any(r.label == region.label for r in regions) else None
+            named = [k for k in named if any(r.label == k for r in regions)]
     return synthesize(regions, rng, must_name=named)[0], lab
 
 
@@ -241,11 +250,13 @@ class CaptionBatches:
     """
 
     def __init__(self, photos: list[LabelledPhoto], *, crop: int, batch_size: int, seed: int,
-                 p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None) -> None:
+                 p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None,
+                 recolor_regions: int = 1) -> None:
         if not photos:
             raise TinctError("no labelled training photos")
         self.photos, self.crop, self.batch_size = photos, crop, batch_size
         self.seed, self.p_empty, self.p_recolor, self.bank = seed, p_empty, p_recolor, bank
+        self.recolor_regions = recolor_regions
 
     def __call__(self, start: int) -> Iterator[dict]:
         from tinct.color import rgb_to_lab, rgb_to_luma
@@ -257,7 +268,7 @@ class CaptionBatches:
                 rgb, labels = random_crop_pair(self.photos[i].rgb, self.photos[i].labels, self.crop, rng)
                 lab = rgb_to_lab(rgb).astype(np.float32)
                 text, lab = crop_caption(lab, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor,
-                                         bank=self.bank)
+                                         bank=self.bank, recolor_regions=self.recolor_regions)
                 texts.append(text)
                 lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
                 abs_.append(lab[..., 1:].transpose(2, 0, 1))

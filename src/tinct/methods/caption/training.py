@@ -32,7 +32,7 @@ from tinct.methods.fusion.bins import (
     soft_cross_entropy,
 )
 from tinct.methods.fusion.data import sample_ab
-from tinct.options import option
+from tinct.options import OptionError, option
 from tinct.train import (
     RunConfig,
     StepCounter,
@@ -74,12 +74,19 @@ class CaptionTrainConfig:
     p_recolor: float = option(0.6, "share of captioned crops with one region recoloured to another colour "
                               "word, the caption naming the new colour (counterfactual colours; "
                               "conditioning=none never recolours: it cannot read the word)")
+    recolor_regions: int = option(1, "a recoloured crop has 1..N of its regions recoloured, each to a "
+                                  "different word, all named (N > 1 asks the network to bind each word "
+                                  "to its region rather than tint the whole crop)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
     init: str | None = option("default", "start the image network from these fusion weights (a bundled "
                               "fusion variant or a .safetensors path; same trunk; none: from scratch); the "
                               "conditioning layers start at the identity, so the run starts as that fusion "
                               "model")
+
+    def __post_init__(self) -> None:
+        if self.recolor_regions < 1:
+            raise OptionError(f"recolor_regions must be at least 1, got {self.recolor_regions}")
 
 
 class CaptionTrainer(StepCounter):
@@ -165,7 +172,8 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     t0 = time.perf_counter()
     p_recolor = 0.0 if model.conditioning == "none" else cfg.p_recolor
     batches = CaptionBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
-                             p_empty=cfg.p_empty, p_recolor=p_recolor, bank=bank)
+                             p_empty=cfg.p_empty, p_recolor=p_recolor, bank=bank,
+                             recolor_regions=cfg.recolor_regions)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
     history = fit(trainer, batches, fit_cfg, desc=f"caption ({model.conditioning})",
                   resolved_config={"caption": asdict(cfg), "run": asdict(run), "photos": len(photos)})
