@@ -192,6 +192,10 @@ def test_several_recoloured_regions_get_different_words_and_are_all_named() -> N
         assert all(r.word in text.split() for r in changed)  # every recoloured region is named
         counts.add(len(changed))
     assert counts == {1, 2}
+    regions = [Region(k, 0.2, (50, 0, 0), "gray") for k in range(4)]
+    for seed in range(200):  # more regions must be named than were drawn: the sentence still fits them
+        text, plan = synthesize(regions, np.random.default_rng(seed), must_name=[0, 1, 2])
+        assert {0, 1, 2} <= set(plan.regions) and text.split().count("gray") == len(plan.regions)
     with pytest.raises(OptionError, match="recolor_regions"):
         CaptionTrainConfig(recolor_regions=0)
 

@@ -119,6 +119,7 @@ def plan_caption(regions: Sequence[Region], rng: np.random.Generator, *, max_nam
                 picked[free.pop(int(rng.integers(len(free))))] = k
             else:
                 picked.insert(int(rng.integers(len(picked) + 1)), k)
+        n = len(picked)  # the templates below depend on how many are named
     options = ["list", "photo", "picture", "image", "bare", "is"]
     if 0 in picked and n > 1:
         options.append("sky")
