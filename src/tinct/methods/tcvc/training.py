@@ -124,10 +124,11 @@ class TcvcTrainer(PairedTrainer):
         if chosen.any():
             gray = batch["prev_gray"][chosen]
             passes = 1 + int(np.random.default_rng([self.step, 17]).integers(self.cfg.chain))
+            fed, given = blank_like(gray)
             with torch.no_grad(), autocast(self.cfg.bf16):
-                own = compose_torch(gray, predict_uv(self.net, gray, *blank_like(gray)))
-                for _ in range(passes - 1):
-                    own = compose_torch(gray, predict_uv(self.net, gray, own.float(), torch.ones_like(gray)))
+                for _ in range(passes):
+                    own = compose_torch(gray, predict_uv(self.net, gray, fed, given)).float()
+                    fed, given = own, torch.ones_like(gray)
             prev = prev.clone()
             prev[chosen] = own.float() * batch["mask"][chosen]
         return prev
