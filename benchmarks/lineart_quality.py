@@ -10,7 +10,9 @@ Rows (protocol :mod:`tinct.bench.lineart`: PSNR and CIEDE2000 against the photo,
   the black lines (the issue's floor) and without them (fitted on the train split only);
 - a floor with hints: the hints spread by normalized convolution (no network, lines unused);
 - the model without hints, with hints on 1 % of the pixels and on 0.1 % (points from the true photo,
-  fixed seed: the same hints for every row).
+  fixed seed: the same hints for every row);
+- two oracles that know the true photo (its mean colour, or its mean colour per row): not methods,
+  but how far a guess without hints could go if it knew each photo's overall colour.
 
 Speed: median of 5 warm calls on a 481x321 drawing (``--threads``, default 2). Writes
 ``docs/results/lineart_quality.md`` / ``.json`` and the contact sheet ``docs/img/lineart_sheet.jpg``
@@ -31,6 +33,7 @@ import tinct
 from tinct.bench.lineart import (
     drawing_floor,
     flat_floor,
+    oracle_score,
     hints_for,
     load_items,
     mean_train_colour,
@@ -168,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"label": label, "hints": f"{100 * rate:g} %" if rate else "none",
                      **score(fn, items, hint_rate=rate)})
         print(rows[-1], file=sys.stderr)
+    for kind, label in (("mean", "oracle: each photo's own mean colour (knows the truth)"),
+                        ("rows", "oracle: each photo's own mean colour per row (knows the truth)")):
+        rows.append({"label": label, "hints": "none", **oracle_score(kind, items)})
     by = {(r["label"], r["hints"]): r for r in rows}
     result = {"command": "python benchmarks/lineart_quality.py " + " ".join(argv or sys.argv[1:]),
               "images": len(items), "rows": rows, "threads": args.threads, "weights": str(method.path),

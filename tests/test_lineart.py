@@ -297,3 +297,16 @@ def test_dense_two_tone_drawings_are_drawings() -> None:
     stripes[:, 2] = 1.0
     assert looks_like_drawing(stripes) and not looks_like_drawing(1.0 - stripes)
     assert not looks_like_drawing(np.linspace(0, 1, 1600, dtype=np.float32).reshape(40, 40))  # a gradient
+
+
+def test_oracles_bound_the_flat_guesses(rng) -> None:
+    from tinct.bench.lineart import LineartItem, flat_floor, oracle_score, score
+
+    items = [LineartItem(f"val_{i}", *_scene(rng)) for i in range(3)]
+    mean, rows = oracle_score("mean", items), oracle_score("rows", items)
+    # the photo's own mean colour is the best constant image for PSNR; per-row means can only do better
+    for colour in (np.array([0.4, 0.5, 0.3], np.float32), np.float32(0.5) * np.ones(3, np.float32)):
+        assert mean["psnr"] >= score(flat_floor(colour, lines=False), items)["psnr"]
+    assert rows["psnr"] >= mean["psnr"] and rows["images"] == 3
+    with pytest.raises(ValueError, match="oracle kind"):
+        oracle_score("median", items)

@@ -6,7 +6,8 @@ pixels of the true photo, from a generator seeded with ``(seed, image index)``, 
 gets the same hints. Floors (no learning): :func:`drawing_floor` (the drawing itself as the image),
 :func:`flat_floor` (the mean colour of the training photos under the black lines, or without them)
 and, with hints, :func:`spread_hints` (each pixel the Gaussian-weighted mean of the nearby hints, no
-lines used).
+lines used). :func:`oracle_score` is not a floor but a ceiling for guesses without hints: it knows the
+photo's own mean colour (per image or per row).
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ def spread_hints(colour: np.ndarray, sigma: float = 6.0) -> Colorize:
         return ((num + prior * colour) / (den + prior)).astype(np.float32)
 
     return colorize
+
+
+def oracle_score(kind: str, items: list[LineartItem]) -> dict[str, float]:
+    """Scores of an *oracle* that knows each true photo (not a method; it bounds what a flat or
+    row-wise guess could reach without hints): ``kind`` ``"mean"`` paints every pixel the photo's own
+    mean colour, ``"rows"`` each row the photo's own mean colour of that row. Same means as :func:`score`."""
+    if kind not in ("mean", "rows"):
+        raise ValueError(f"oracle kind must be 'mean' or 'rows', got {kind!r}")
+    rows = []
+    for item in items:
+        axis = (0, 1) if kind == "mean" else (1,)
+        out = np.broadcast_to(item.photo.mean(axis=axis, keepdims=True), item.photo.shape)
+        rows.append((psnr(out, item.photo), mean_ciede2000(np.ascontiguousarray(out), item.photo)))
+    means = np.mean(rows, axis=0)
+    return {"psnr": round(float(means[0]), 3), "ciede2000": round(float(means[1]), 3), "images": len(items)}
 
 
 def score(colorize: Colorize, items: list[LineartItem], *, hint_rate: float = 0.0, seed: int = 0

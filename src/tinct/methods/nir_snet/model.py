@@ -32,7 +32,7 @@ from tinct.nn.unet import conv_bn_relu
 class SNetConfig:
     """Widths of ColorNet's 5 encoder blocks (its decoder mirrors the first 4) and EdgeNet's two levels."""
 
-    widths: tuple[int, ...] = (24, 48, 96, 144, 144)
+    widths: tuple[int, ...] = (24, 48, 96, 128, 128)
     edge_widths: tuple[int, int] = (32, 64)
     skips: bool = True
 
