@@ -33,10 +33,10 @@ import tinct
 from tinct.bench.lineart import (
     drawing_floor,
     flat_floor,
-    oracle_score,
     hints_for,
     load_items,
     mean_train_colour,
+    oracle_score,
     score,
     spread_hints,
 )
