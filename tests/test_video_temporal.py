@@ -130,3 +130,22 @@ def test_chroma_colourfulness_is_hasler_on_the_composed_image() -> None:
     mask = np.ones((30, 40), bool)
     assert saturation_gain(uv, 0.8 * uv, mask) == pytest.approx(1.25, rel=1e-5)
     assert saturation_gain(uv, 2.0 * uv, mask) == 1.0  # never desaturates
+
+
+def test_saturation_gain_is_shown_not_remembered() -> None:
+    lumas = [luma_of(f) for f in moving_square_frames(n=8)]
+    plain = list(VideoBlend.around(Flicker(), keep_saturation=False).colorize_frames(iter(lumas)))
+    shown = list(VideoBlend.around(Flicker()).colorize_frames(iter(lumas)))
+    np.testing.assert_allclose(shown[0], plain[0], atol=1e-6)  # frame 0: the inner method's
+    gains = []
+    for p, s in zip(plain[1:], shown[1:], strict=True):
+        up, us = rgb_to_uv(p).reshape(-1, 2), rgb_to_uv(s).reshape(-1, 2)
+        gains.append(np.linalg.norm(us) / np.linalg.norm(up))
+        cos = (up * us).sum() / (np.linalg.norm(up) * np.linalg.norm(us))
+        assert cos > 0.99  # the same blend, only scaled: the memory never saw the gain
+    assert all(1.0 - 1e-3 <= g <= 1.5 + 1e-3 for g in gains), gains  # never desaturates; capped
+    assert max(gains) > 1.4  # averaging the flicker desaturated, the gain undid it
+    still = [lumas[0]] * 4  # a steady inner method on a still scene: nothing to undo, output = inner
+    steady = ByBrightness()
+    for out in VideoBlend.around(steady).colorize_frames(iter(still)):
+        np.testing.assert_allclose(out, steady.colorize(still[0]), atol=2e-3)

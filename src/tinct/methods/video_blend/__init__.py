@@ -7,8 +7,11 @@ chroma warped onto the current frame (DIS flow on the luma, :mod:`tinct.flow`)::
     out_t = alpha * warp(out_{t-1}) + (1 - alpha) * c_t    on pixels visible in frame t-1
     out_t = c_t                                            on occluded pixels (forward-backward check)
 
-an exponential moving average along the motion. Averaging desaturates, so the blended chroma is
-scaled (``keep_saturation``) to the inner method's colourfulness on those pixels. The luma is the
+an exponential moving average along the motion. Averaging desaturates (warping resamples, hues
+that flicker cancel), so the *displayed* chroma is scaled (``keep_saturation``) by the gain that
+gives the blend, on those pixels, the inner method's colourfulness averaged over time with the same
+``alpha`` (both sides of the ratio then lag alike; a per-frame target would chase a flickering inner
+method). The memory keeps the unscaled blend: a gain fed back would compound. The luma is the
 frame's exactly (:func:`tinct.color.compose_luma_chroma`). A *scene cut* (more than
 ``cut_occluded`` of the frame occluded, or the luma histograms further apart than
 ``cut_histogram``) resets the memory: the output is the inner method's frame again. A keyframe
@@ -49,8 +52,9 @@ class VideoBlendOptions(SceneCutOptions):
                           "0 = the inner method alone")
     keyframe_alpha: float = option(1.0, "alpha while the shot of a keyframe lasts, in [0, 1] (1: the "
                                    "inner method fills only what the keyframe does not show)")
-    keep_saturation: bool = option(True, "scale the blended chroma to the inner method's colourfulness on "
-                                   "the same pixels (averaging frames desaturates; not in a keyframe's shot)")
+    keep_saturation: bool = option(True, "scale the displayed chroma to the inner method's colourfulness "
+                                   "on the same pixels, by a gain averaged over time (averaging frames "
+                                   "desaturates; not in a keyframe's shot)")
     flow_scale: float = option(0.5, "the flow is computed at this fraction of the frame size (speed), "
                                "in (0, 1]")
 
@@ -79,12 +83,15 @@ def chroma_colourfulness(uv: np.ndarray) -> float:
     return float(np.hypot(*opponent.std(axis=0)) + 0.3 * np.hypot(*opponent.mean(axis=0)))
 
 
-def saturation_gain(uv: np.ndarray, blended: np.ndarray, mask: np.ndarray, limit: float = 1.5) -> np.float32:
+def saturation_gain(uv: np.ndarray, blended: np.ndarray, mask: np.ndarray, limit: float = 1.5, *,
+                    target: float | None = None) -> np.float32:
     """The chroma gain in [1, ``limit``] that gives ``blended`` the colourfulness of ``uv`` (the inner
-    method's chroma) on the pixels of ``mask``: averaging frames desaturates, this undoes it."""
+    method's chroma) on the pixels of ``mask``, or the colourfulness ``target`` if given: averaging
+    frames desaturates, this undoes it."""
     if not mask.any():
         return np.float32(1.0)
-    current, mixed = chroma_colourfulness(uv[mask]), chroma_colourfulness(blended[mask])
+    current = chroma_colourfulness(uv[mask]) if target is None else target
+    mixed = chroma_colourfulness(blended[mask])
     return np.float32(np.clip(current / mixed, 1.0, limit) if mixed > 1e-6 else 1.0)
 
 
@@ -103,11 +110,14 @@ def scaled_motion(prev_luma: np.ndarray, luma: np.ndarray, scale: float) -> Moti
 
 @dataclass
 class _Track:
-    """What the stream remembers: the previous output's chroma and luma, and whether a keyframe rules."""
+    """What the stream remembers: the blended chroma before the saturation gain, the previous luma,
+    whether a keyframe rules, and the inner method's colourfulness averaged over the shot so far
+    (``None`` until the first blended frame)."""
 
     uv: np.ndarray
     luma: np.ndarray
     keyframe_shot: bool
+    colourfulness: float | None = None
 
 
 @register(summary="video: a per-frame method + flow-warped blending of the previous output's chroma",
@@ -174,21 +184,23 @@ class VideoBlend(Colorizer):
             yield out
 
     def _step(self, track: _Track, luma: np.ndarray, current: np.ndarray) -> np.ndarray:
-        """One frame: blend ``current``'s chroma with the warped previous output, or reset at a cut."""
+        """One frame: blend ``current``'s chroma with the warped memory, or reset at a cut."""
         o = self.options
         moved = scaled_motion(track.luma, luma, o.flow_scale)
         cut = o.occlusion_cut(moved.occluded_fraction) or o.histogram_cut(track.luma, luma)
+        uv = rgb_to_uv(current)
+        gain = np.float32(1.0)
         if cut:
-            track.keyframe_shot = False
-            out = current
+            track.keyframe_shot, track.colourfulness, memory = False, None, uv
         else:
             alpha = np.float32(o.keyframe_alpha if track.keyframe_shot else o.alpha)
-            uv = rgb_to_uv(current)
-            warped = warp(track.uv, moved.to_prev)
-            blended = alpha * warped + (1 - alpha) * uv
-            if o.keep_saturation and not track.keyframe_shot:  # a keyframe's colours are the user's
-                blended *= saturation_gain(uv, blended, moved.valid)
-            uv = np.where(moved.valid[..., None], blended, uv)
-            out = compose_luma_chroma(luma, uv)
-        track.uv, track.luma = rgb_to_uv(out), luma
+            blended = alpha * warp(track.uv, moved.to_prev) + (1 - alpha) * uv
+            memory = np.where(moved.valid[..., None], blended, uv)
+            # not while a keyframe rules: its colours are the user's
+            if o.keep_saturation and not track.keyframe_shot and moved.valid.any():
+                now, before = chroma_colourfulness(uv[moved.valid]), track.colourfulness
+                track.colourfulness = now if before is None else o.alpha * before + (1 - o.alpha) * now
+                gain = saturation_gain(uv, memory, moved.valid, target=track.colourfulness)
+        out = current if cut else compose_luma_chroma(luma, memory * gain)
+        track.uv, track.luma = memory, luma
         return out
