@@ -12,36 +12,22 @@ end ``OUT/caption.safetensors`` (+ card with the vocabulary and the bins).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tinct.data.captions import VOCABULARY, CaptionedImage, captions_for, write_caption_cache
 from tinct.data.color_names import image_regions
 from tinct.errors import TinctError
-from tinct.methods.fusion.bins import (
-    SoftEncoder,
-    empirical_prior,
-    gamut_bins,
-    rebalancing_weights,
-    soft_cross_entropy,
-)
+from tinct.methods.fusion.bins import empirical_prior, gamut_bins, rebalancing_weights
 from tinct.methods.fusion.data import sample_ab
+from tinct.methods.fusion.training import AbBinTrainer, export
 from tinct.options import OptionError, option
-from tinct.train import (
-    RunConfig,
-    StepCounter,
-    fit,
-    optimizer_step,
-    seed_everything,
-    set_schedule_lr,
-)
-from tinct.weights import WeightCard, save_weights, warm_start
+from tinct.train import RunConfig, fit, seed_everything
+from tinct.weights import WeightCard, warm_start
 
 from .data import CaptionBatches, ColourBank, LabelledPhoto, load_parsed, load_stanford
 from .model import CaptionModelConfig, CaptionNet, count_parameters
@@ -89,43 +75,19 @@ class CaptionTrainConfig:
             raise OptionError(f"recolor_regions must be at least 1, got {self.recolor_regions}")
 
 
-class CaptionTrainer(StepCounter):
-    """The network, AdamW, the bins and their rebalancing weights (a :class:`tinct.train.Trainable`)."""
+class CaptionTrainer(AbBinTrainer):
+    """The caption network with fusion's objective (:class:`~tinct.methods.fusion.training.AbBinTrainer`)."""
 
     def __init__(self, cfg: CaptionTrainConfig, centers: np.ndarray, class_weights: np.ndarray,
                  total_steps: int) -> None:
-        self.cfg = cfg
-        self.net = CaptionNet(cfg.model)
-        self.centers = torch.from_numpy(centers)
-        self.class_weights = torch.from_numpy(class_weights)
-        self.encoder = SoftEncoder(centers)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.modules = {"net": self.net}
-        self.optimizers = {"opt": self.opt}
-        self.total_steps = max(1, total_steps)
-        self.step = 0
+        super().__init__(cfg, CaptionNet(cfg.model), centers, class_weights, total_steps)
 
-    def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        """``{"total", "ce", "reg"}`` of one batch (see :class:`~.data.CaptionBatches`)."""
+    def heads(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The caption encoder in float32, the image network under autocast (batches of
+        :class:`~.data.CaptionBatches`)."""
         cond = self.net.encode_caption(batch["tokens"], batch["lengths"])
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else contextlib.nullcontext()
-        with ctx:
-            logits, ab_reg = self.net(batch["luma"], batch["tokens"], batch["lengths"], cond=cond)
-        logits, ab_reg = logits.float(), ab_reg.float()
-        ab = F.avg_pool2d(batch["ab"], 2)  # the heads' half resolution
-        idx, weights = self.encoder(ab)
-        cls = soft_cross_entropy(logits, idx, weights, self.class_weights)
-        reg = F.smooth_l1_loss(ab_reg / 10.0, ab / 10.0)
-        return {"total": self.cfg.lambda_cls * cls + self.cfg.lambda_reg * reg, "ce": cls, "reg": reg}
-
-    def training_step(self, batch: dict) -> dict[str, float]:
-        self.net.train()
-        self.step += 1
-        c = self.cfg
-        set_schedule_lr(self.opt, c.lr, self.step, c.warmup, self.total_steps)
-        terms = self.losses(batch)
-        optimizer_step(self.opt, terms["total"], clip_norm=5.0)
-        return {k: float(v.detach()) for k, v in terms.items()}
+        with self.autocast():
+            return self.net(batch["luma"], batch["tokens"], batch["lengths"], cond=cond)
 
 
 def load_sources(cfg: CaptionTrainConfig, folders: list[str], split: str, out: Path, *,
@@ -192,13 +154,3 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     path = export(out / "caption.safetensors", trainer, prior, card)
     print(f"weights: {path}")
     return 0
-
-
-def export(path: str | Path, trainer: CaptionTrainer, prior: np.ndarray, card: WeightCard) -> Path:
-    """The network (float16) + bins (centres, prior, rebalancing weights), with ``card``."""
-    state = trainer.net.state_dict()
-    tensors = {f"net.{k}": v.half() if v.is_floating_point() else v for k, v in state.items()}
-    tensors["bins.centers"] = trainer.centers
-    tensors["bins.prior"] = torch.from_numpy(prior)
-    tensors["bins.weights"] = trainer.class_weights
-    return save_weights(path, tensors, card)

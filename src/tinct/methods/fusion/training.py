@@ -13,6 +13,7 @@ import contextlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,36 +64,44 @@ class FusionTrainConfig:
                               "a checkpoint in --out still wins when resuming")
 
 
-class FusionTrainer(StepCounter):
-    """The network, AdamW, the bins and their weights (a :class:`tinct.train.Trainable`)."""
+class AbBinTrainer(StepCounter):
+    """A network with fusion's two heads (ab-bin logits and ab regression at half resolution), AdamW,
+    the bins and their rebalancing weights (a :class:`tinct.train.Trainable`); subclasses say how a
+    batch reaches the heads (:meth:`heads`). ``cfg`` has ``lr``, ``weight_decay``, ``warmup``,
+    ``bf16``, ``lambda_cls`` and ``lambda_reg``. Shared by ``fusion`` and ``caption``."""
 
-    def __init__(self, cfg: FusionTrainConfig, centers: np.ndarray, class_weights: np.ndarray,
+    def __init__(self, cfg: Any, net: torch.nn.Module, centers: np.ndarray, class_weights: np.ndarray,
                  total_steps: int) -> None:
         self.cfg = cfg
-        self.net = FusionNet(cfg.model)
+        self.net = net
         self.centers = torch.from_numpy(centers)
         self.class_weights = torch.from_numpy(class_weights)
         self.encoder = SoftEncoder(centers)
-        self.scene = SceneHistogram() if cfg.model.scene_classes else None
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.modules = {"net": self.net}
         self.optimizers = {"opt": self.opt}
         self.total_steps = max(1, total_steps)
         self.step = 0
 
-    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else contextlib.nullcontext()
-        scene = self.scene(batch["luma"]) if self.scene is not None else None
-        with ctx:
-            logits, ab_reg = self.net(batch["luma"], scene)
-        logits, ab_reg = logits.float(), ab_reg.float()
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast for the network if the config asks for it (losses stay in float32)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else contextlib.nullcontext()
+
+    def heads(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(N, Q, H/2, W/2)`` and regressed ab ``(N, 2, H/2, W/2)`` of a batch."""
+        raise NotImplementedError
+
+    def losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        """``{"total", "ce", "reg"}``: ``lambda_cls`` x rebalanced soft cross-entropy + ``lambda_reg``
+        x Huber on ab / 10, against the batch's ``ab`` ``(N, 2, H, W)`` pooled to the heads' size."""
+        logits, ab_reg = (t.float() for t in self.heads(batch))
         ab = F.avg_pool2d(batch["ab"], 2)  # the heads' half resolution
         idx, weights = self.encoder(ab)
         cls = soft_cross_entropy(logits, idx, weights, self.class_weights)
         reg = F.smooth_l1_loss(ab_reg / 10.0, ab / 10.0)
         return {"total": self.cfg.lambda_cls * cls + self.cfg.lambda_reg * reg, "ce": cls, "reg": reg}
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def training_step(self, batch: dict) -> dict[str, float]:
         self.net.train()
         self.step += 1
         set_schedule_lr(self.opt, self.cfg.lr, self.step, self.cfg.warmup, self.total_steps)
@@ -101,8 +110,23 @@ class FusionTrainer(StepCounter):
         return {k: float(v.detach()) for k, v in terms.items()}
 
 
-def export(path: str | Path, trainer: FusionTrainer, prior: np.ndarray, card: WeightCard) -> Path:
-    """The network (float16) + bins + prior + rebalancing weights, with ``card``."""
+class FusionTrainer(AbBinTrainer):
+    """The fusion network (and the scene parser's histogram, if the model takes one)."""
+
+    def __init__(self, cfg: FusionTrainConfig, centers: np.ndarray, class_weights: np.ndarray,
+                 total_steps: int) -> None:
+        super().__init__(cfg, FusionNet(cfg.model), centers, class_weights, total_steps)
+        self.scene = SceneHistogram() if cfg.model.scene_classes else None
+
+    def heads(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        scene = self.scene(batch["luma"]) if self.scene is not None else None
+        with self.autocast():
+            return self.net(batch["luma"], scene)
+
+
+def export(path: str | Path, trainer: AbBinTrainer, prior: np.ndarray, card: WeightCard) -> Path:
+    """The network (float16) + bins (centres, prior, rebalancing weights), with ``card`` (fusion's and
+    caption's weights files)."""
     state = trainer.net.state_dict()
     tensors = {f"net.{k}": v.half() if v.is_floating_point() else v for k, v in state.items()}
     tensors["bins.centers"] = trainer.centers
