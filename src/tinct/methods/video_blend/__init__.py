@@ -202,5 +202,6 @@ class VideoBlend(Colorizer):
                 track.colourfulness = now if before is None else o.alpha * before + (1 - o.alpha) * now
                 gain = saturation_gain(uv, memory, moved.valid, target=track.colourfulness)
         out = current if cut else compose_luma_chroma(luma, memory * gain)
-        track.uv, track.luma = memory, luma
+        kept = out if gain == 1.0 else compose_luma_chroma(luma, memory)  # remembered within the gamut
+        track.uv, track.luma = rgb_to_uv(kept), luma
         return out
