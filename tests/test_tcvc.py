@@ -14,7 +14,15 @@ import tinct
 from tinct import cli, flow, io
 from tinct.color import rgb_to_luma, rgb_to_uv
 from tinct.data.files import load_uint8
-from tinct.data.video_pairs import FramePairBatches, PrevShares, pseudo_pair, video_pair
+from tinct.data.video_pairs import (
+    ClipBatches,
+    FramePairBatches,
+    PrevShares,
+    pseudo_clip,
+    pseudo_pair,
+    video_clip,
+    video_pair,
+)
 from tinct.errors import TinctError
 from tinct.methods.tcvc.model import (
     UV_MAX,
@@ -142,6 +150,66 @@ def test_self_generated_previous_frames_are_the_generators_iterates() -> None:
     assert seen == {0, 1, 2}
     with pytest.raises(OptionError, match="chain"):
         TcvcTrainConfig(chain=0)
+
+
+def test_clips_move_at_a_constant_velocity_and_batch() -> None:
+    photo, rng = _photo(), np.random.default_rng(5)
+    still = pseudo_clip(photo, rng, size=48, length=3, max_shift=0.0, max_zoom=0.0)
+    assert len(still) == 3 and all(np.array_equal(still[0], f) for f in still[1:])
+    moving = pseudo_clip(photo, rng, size=64, length=3, max_shift=5.0, max_zoom=0.0)
+    lumas = [rgb_to_luma(f.astype(np.float32) / 255) for f in moving]
+    shifts = [np.median(flow.motion(a, b).to_prev[12:-12, 12:-12], axis=(0, 1))
+              for a, b in zip(lumas, lumas[1:], strict=False)]
+    assert np.abs(shifts[0]).max() > 1.0
+    np.testing.assert_allclose(shifts[0], shifts[1], atol=0.3)  # the same step each frame
+    frames = [(f * 255).astype(np.uint8) for f in moving_square_frames(n=5)]
+    assert len(video_clip(frames, rng, size=32, length=5)) == 5  # the gap shrinks to fit
+    with pytest.raises(TinctError, match="at least 6 frames"):
+        video_clip(frames, rng, size=32, length=6)
+    batches = ClipBatches([frames], [photo], length=3, p_keyframe=0.5, size=32, batch_size=40, seed=0)
+    batch = next(batches(0))
+    assert batch["gray"].shape == (40, 3, 1, 32, 32) and batch["rgb"].shape == (40, 3, 3, 32, 32)
+    assert 8 < int(batch["keyframe"].sum()) < 32
+    luma = rgb_to_luma(batch["rgb"].permute(0, 1, 3, 4, 2).numpy())
+    np.testing.assert_allclose(luma, batch["gray"][:, :, 0], atol=1e-5)
+    assert torch.equal(next(batches(0))["rgb"], batch["rgb"])
+
+
+def test_unrolled_training_runs_the_inference_loop_and_lowers_the_loss() -> None:
+    torch.manual_seed(0)
+    cfg = _tiny_config(unroll=3)
+    trainer = TcvcTrainer(cfg, build_generator(cfg.model), total_steps=60)
+    frames = [(f * 255).astype(np.uint8) for f in moving_square_frames(n=6)]
+    batch = next(ClipBatches([frames], [_photo()], length=3, size=32, batch_size=4, seed=0)(0))
+    # a keyframe clip of 2 frames: frame 0 is the truth, only frame 1 is scored, fed frame 0's colours
+    keyed = {"gray": batch["gray"][:, :2], "rgb": batch["rgb"][:, :2],
+             "keyframe": torch.ones(4, dtype=torch.bool)}
+    with torch.no_grad():
+        got = trainer.losses(keyed)["l1"]
+        gray1 = keyed["gray"][:, 1]
+        fed = compose_torch(gray1, predict_uv(trainer.net, gray1, keyed["rgb"][:, 0], torch.ones_like(gray1)))
+    assert float(got) == pytest.approx(float((fed - keyed["rgb"][:, 1]).abs().mean()), rel=1e-5)
+    # from blank, frame 1's loss reaches back through frame 0's pass (backpropagation through time)
+    blank = {**keyed, "keyframe": torch.zeros(4, dtype=torch.bool)}
+    weight = next(trainer.net.parameters())
+
+    def grad_of(loss: torch.Tensor) -> torch.Tensor:
+        trainer.net.zero_grad()
+        loss.backward()
+        return weight.grad.clone()
+
+    through = trainer.losses(blank)["l1"]
+    g_through = grad_of(through)
+    gray0, gray1 = blank["gray"][:, 0], blank["gray"][:, 1]
+    out0 = compose_torch(gray0, predict_uv(trainer.net, gray0, *blank_like(gray0)))
+    out1 = compose_torch(gray1, predict_uv(trainer.net, gray1, out0.detach(), torch.ones_like(gray1)))
+    cut = torch.cat([out0 - blank["rgb"][:, 0], out1 - blank["rgb"][:, 1]]).abs().mean()
+    assert float(through.detach()) == pytest.approx(float(cut.detach()), rel=1e-5)
+    assert not torch.allclose(g_through, grad_of(cut), rtol=1e-3, atol=1e-7)
+    losses = [trainer.training_step(batch) for _ in range(60)]
+    assert np.mean([x["l1"] for x in losses[-5:]]) < 0.6 * np.mean([x["l1"] for x in losses[:5]])
+    with pytest.raises(OptionError, match="unroll"):
+        TcvcTrainConfig(unroll=0)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,10 @@ frame, or a blank one, drawn by a Bernoulli variable) is decided per sample by
 generator's own output on the previous luma). Non-blank previous frames get random blank
 rectangles (mask 0 there) with probability ``holes``, like pixels that a warp could not fill.
 All of this fights exposure bias: at inference the previous frame is the model's own output.
+
+**Clips** (:class:`ClipBatches`, ``tinct train tcvc --unroll K``): ``K`` consecutive frames of a
+video (:func:`video_clip`) or of a camera moving at a constant velocity over a photo
+(:func:`pseudo_clip`), for training through the inference loop itself.
 """
 
 from __future__ import annotations
@@ -99,6 +103,46 @@ def video_pair(frames: list[np.ndarray], rng: np.random.Generator, *, size: int,
     side = rng.uniform(*scale) * min(h, w)
     centre = rng.uniform([side / 2, side / 2], [w - side / 2, h - side / 2])
     return FramePair(_window(a, centre, side, size), _window(b, centre, side, size), (np.nan, np.nan), 1.0)
+
+
+def video_clip(frames: list[np.ndarray], rng: np.random.Generator, *, size: int, length: int,
+               max_gap: int = 2, scale: tuple[float, float] = (0.5, 0.9)) -> list[np.ndarray]:
+    """``length`` frames ``t, t + gap, ...`` of a sequence (``gap`` 1..``max_gap``, shortened when the
+    sequence is short) through one random square window, forwards or backwards in time."""
+    gap = int(rng.integers(1, max_gap + 1))
+    gap = max(1, min(gap, (len(frames) - 1) // max(1, length - 1)))
+    span = gap * (length - 1)
+    if span >= len(frames):
+        raise TinctError(f"tcvc: a clip of {length} frames needs a sequence of at least {length} frames")
+    t = int(rng.integers(0, len(frames) - span))
+    picked = [frames[t + i * gap] for i in range(length)]
+    if rng.random() < 0.5:
+        picked.reverse()
+    h, w = picked[0].shape[:2]
+    side = rng.uniform(*scale) * min(h, w)
+    centre = rng.uniform([side / 2, side / 2], [w - side / 2, h - side / 2])
+    return [_window(f, centre, side, size) for f in picked]
+
+
+def pseudo_clip(photo: np.ndarray, rng: np.random.Generator, *, size: int, length: int,
+                max_shift: float = 8.0, max_zoom: float = 0.05,
+                scale: tuple[float, float] = (0.55, 0.9)) -> list[np.ndarray]:
+    """``length`` frames of a camera moving at a constant velocity over a photo: each frame the window
+    moves by the same random translation (up to ``max_shift`` crop pixels in x and y) and zooms by the
+    same factor in ``1 +- max_zoom``; the windows stay inside the photo (the motion is clipped there).
+    ``photo`` uint8 ``(H, W, 3)`` -> ``length`` uint8 ``(size, size, 3)`` crops."""
+    h, w = photo.shape[:2]
+    side0 = rng.uniform(*scale) * min(h, w)
+    zoom = 1.0 + rng.uniform(-max_zoom, max_zoom)
+    sides = np.minimum(side0 / zoom ** np.arange(length), min(h, w))
+    move = rng.uniform(-max_shift, max_shift, 2) * side0 / size  # source pixels per frame
+    half = sides.max() / 2
+    total = move * (length - 1)
+    low = np.array([half, half]) + np.maximum(-total, 0)
+    high = np.array([w - half, h - half]) - np.maximum(total, 0)
+    c0 = rng.uniform(np.minimum(low, high), np.maximum(low, high))
+    centres = [np.clip(c0 + i * move, half, [w - half, h - half]) for i in range(length)]
+    return [_window(photo, c, side, size) for c, side in zip(centres, sides, strict=True)]
 
 
 def perturb_chroma(rgb: np.ndarray, rng: np.random.Generator, *, hue_deg: float = 25.0,
@@ -197,7 +241,36 @@ class FramePairBatches:
             batch = {}
             for key in items[0]:
                 stacked = np.stack([item[key] for item in items])
-                if stacked.ndim == 4:
-                    stacked = np.ascontiguousarray(stacked.transpose(0, 3, 1, 2), np.float32)
+                if stacked.ndim >= 4:  # channel-last images -> (..., C, S, S)
+                    stacked = np.ascontiguousarray(np.moveaxis(stacked, -1, -3), np.float32)
                 batch[key] = torch.from_numpy(stacked)
             yield batch
+
+
+class ClipBatches(FramePairBatches):
+    """Batches of clips for training through the inference loop (backpropagation through time):
+    ``gray`` ``(B, K, 1, S, S)``, ``rgb`` ``(B, K, 3, S, S)`` float32 in [0, 1] (K = ``length``
+    consecutive frames of a video or a pseudo-video) and ``keyframe`` ``(B,)`` bool (frame 0 is given
+    in its true colours, as a user's keyframe, with probability ``p_keyframe``; else it is coloured
+    from a blank previous frame). Reseeded from ``seed`` and the start step, like the pairs."""
+
+    def __init__(self, videos: list[list[np.ndarray]], photos: list[np.ndarray], *, length: int,
+                 p_keyframe: float = 0.2, **kwargs: object) -> None:
+        super().__init__([v for v in videos if len(v) >= length], photos, **kwargs)
+        if length < 2:
+            raise TinctError(f"tcvc: a training clip needs at least 2 frames, got {length}")
+        self.length, self.p_keyframe = length, p_keyframe
+
+    def sample(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if rng.random() < self.video_share:
+            frames = self.videos[int(rng.integers(len(self.videos)))]
+            clip = video_clip(frames, rng, size=self.size, length=self.length)
+        else:
+            photo = self.photos[int(rng.integers(len(self.photos)))]
+            clip = pseudo_clip(photo, rng, size=self.size, length=self.length, max_shift=self.max_shift,
+                               max_zoom=self.max_zoom)
+        rgb = np.stack(clip).astype(np.float32) / 255.0
+        if rng.random() < 0.5:
+            rgb = rgb[:, :, ::-1]
+        return {"gray": rgb_to_luma(rgb).astype(np.float32)[..., None], "rgb": rgb,
+                "keyframe": np.bool_(rng.random() < self.p_keyframe)}

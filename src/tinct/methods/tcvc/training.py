@@ -32,6 +32,7 @@ from tinct.data.video_pairs import (
     DAVIS,
     PHOTOS,
     TRAIN_SEQUENCES,
+    ClipBatches,
     FramePairBatches,
     PrevShares,
 )
@@ -81,6 +82,11 @@ class TcvcTrainConfig:
     chain: int = option(1, "a self-generated previous frame is the generator's output after 1..chain "
                         "passes on the previous luma, each fed the last (from blank): its own iterates, "
                         "the fixed point a long video runs into (1 = one pass from blank)")
+    unroll: int = option(1, "train through the inference loop: clips of this many consecutive frames, "
+                         "frame 0 from blank (or its true colours, p_keyframe), each next frame fed the "
+                         "generator's last output with gradients (backpropagation through time; 1 = "
+                         "frame pairs, as the paper)")
+    p_keyframe: float = option(0.2, "unroll: share of clips whose frame 0 is given in its true colours")
     init: str | None = option(None, "start the generator from these tcvc weights (a bundled variant or a "
                               ".safetensors path; same architecture; the discriminator starts fresh)")
     p_holes: float = option(0.3, "share of non-blank previous frames with blank rectangles")
@@ -103,6 +109,9 @@ class TcvcTrainConfig:
             raise OptionError(f"video_share must be in [0, 1], got {self.video_share}")
         if self.chain < 1:
             raise OptionError(f"chain must be at least 1, got {self.chain}")
+        if self.unroll < 1 or not 0 <= self.p_keyframe <= 1:
+            raise OptionError(f"unroll must be at least 1 and p_keyframe in [0, 1], got {self.unroll}, "
+                              f"{self.p_keyframe}")
 
 
 class TcvcTrainer(PairedTrainer):
@@ -134,12 +143,39 @@ class TcvcTrainer(PairedTrainer):
         return prev
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        cfg = self.cfg
+        if "keyframe" in batch:
+            return self.unrolled(batch)
         gray, rgb, mask = batch["gray"], batch["rgb"], batch["mask"]
         prev = self.previous(batch)
-        with autocast(cfg.bf16):
+        with autocast(self.cfg.bf16):
             fake = compose_torch(gray, predict_uv(self.net, gray, prev, mask))
-        condition = torch.cat([gray, prev], dim=1)
+        return self.objective(torch.cat([gray, prev], dim=1), fake, rgb)
+
+    def unrolled(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A clip ``(B, K, ., S, S)`` run as inference runs a video: frame 0 from a blank previous frame
+        (its true colours where ``keyframe``), frame t from the output of frame t - 1, gradients
+        through the whole loop; the objective on every frame after a keyframe or from frame 0."""
+        gray, rgb, key = batch["gray"], batch["rgb"], batch["keyframe"]
+        prev, mask = blank_like(gray[:, 0])
+        fakes, conditions, truths = [], [], []
+        for t in range(gray.shape[1]):
+            with autocast(self.cfg.bf16):
+                fake = compose_torch(gray[:, t], predict_uv(self.net, gray[:, t], prev, mask)).float()
+            scored = ~key if t == 0 else torch.ones_like(key)
+            fakes.append(fake[scored])
+            conditions.append(torch.cat([gray[:, t], prev], dim=1)[scored])
+            truths.append(rgb[:, t][scored])
+            if t == 0:
+                fake = torch.where(key.view(-1, 1, 1, 1), rgb[:, 0], fake)
+            prev, mask = fake, torch.ones_like(mask)
+        return self.objective(torch.cat(conditions), torch.cat(fakes), torch.cat(truths))
+
+    def objective(self, condition: torch.Tensor, fake: torch.Tensor,
+                  rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """L1 + adversarial (+ feature matching) of outputs ``fake`` ``(N, 3, S, S)`` against ``rgb``;
+        ``condition`` = (luma, previous frame shown) ``(N, 4, S, S)``, kept for the discriminator's step."""
+        cfg = self.cfg
+        condition = condition.detach()  # unrolled, the previous frame shown is an output: no gradient via D
         real_in, fake_in = torch.cat([condition, rgb], 1), torch.cat([condition, fake], 1)
         self._pair = (real_in, fake_in.detach())
         l1 = F.l1_loss(fake, rgb)
@@ -202,9 +238,10 @@ def run(cfg: TcvcTrainConfig, run: RunConfig) -> int:
     seed_everything(run.seed)
     videos, photos, data = load_training_data(cfg, run.data or PHOTOS)
     shares = PrevShares(cfg.p_blank, cfg.p_perturbed, cfg.p_self, cfg.p_holes)
-    batches = FramePairBatches(videos, photos, size=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
-                               video_share=cfg.video_share, max_shift=cfg.max_shift, max_zoom=cfg.max_zoom,
-                               shares=shares)
+    common = dict(size=cfg.crop, batch_size=cfg.batch_size, seed=run.seed, video_share=cfg.video_share,
+                  max_shift=cfg.max_shift, max_zoom=cfg.max_zoom, shares=shares)
+    batches = (ClipBatches(videos, photos, length=cfg.unroll, p_keyframe=cfg.p_keyframe, **common)
+               if cfg.unroll > 1 else FramePairBatches(videos, photos, **common))
     net = build_generator(cfg.model)
     trainer = TcvcTrainer(cfg, net, run.steps or DEFAULT_STEPS)
     steps_before = warm_start(net, "tcvc", cfg.init) if cfg.init else 0
