@@ -137,3 +137,26 @@ def test_l1_training_lowers_the_loss(rng) -> None:
     batch = next(PairBatches([_scene(rng)], crop=32, batch_size=4, seed=0)(0))
     losses = [trainer.training_step(batch)["total"] for _ in range(60)]
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+
+
+def test_conditional_acgan_judges_pairs_displaced_alike(rng) -> None:
+    from tinct.methods.nir_acgan.training import ACGanTrainConfig, ACGanTrainer, displace
+
+    ramp = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(2, 3, 32, 32).contiguous()
+    assert displace(ramp, 0.0) is ramp
+    moved = displace(ramp, 4.0)
+    step = 1 / 31  # one pixel of the ramp
+    assert 0 < float((moved - ramp).abs().mean()) and float((moved - ramp).abs().max()) < 7 * step
+    torch.manual_seed(0)
+    small = TranslatorConfig(widths=(8, 16, 32, 32), res_blocks=1)
+    inverse = TranslatorConfig(in_channels=3, out_channels=1, widths=(8, 16, 32, 32))
+    cfg = ACGanTrainConfig(model=small, inverse=inverse, bf16=False, conditional=True, misregister=4.0,
+                           disc_width=8)
+    trainer = ACGanTrainer(cfg, Translator(cfg.model), total_steps=5)
+    batch = next(PairBatches([_scene(rng), _scene(rng)], crop=32, batch_size=2, seed=0, misregister=4.0)(0))
+    real = trainer.judged_b(batch["nir"], batch["rgb"], fake=False)
+    assert torch.equal(real, torch.cat([batch["nir"], batch["rgb"]], 1))  # the scene's own partner
+    fake = trainer.judged_b(batch["nir"], batch["rgb"], fake=True)
+    assert torch.equal(fake[:, :1], batch["nir"]) and not torch.equal(fake[:, 1:], batch["rgb"])
+    losses = [trainer.training_step(batch) for _ in range(3)]
+    assert all(np.isfinite(x["total"]) and np.isfinite(x["d_b"]) for x in losses)

@@ -7,7 +7,8 @@ on NIR. Generator loss (least squares, as CycleGAN):
 ``GAN(G_AB, D_B) + lambda_ba * GAN(G_BA, D_A) + lambda_cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)``.
 The RGB side of each batch is the batch's RGB crops rolled by one (other scenes), so no term
 needs a registered partner; ``lambda_pair`` > 0 adds an L1 to the partner at 1/8 resolution
-(a deviation, off by default).
+(a deviation). ``conditional`` makes D_B judge (NIR, RGB) pairs of the same scene, as the survey
+writes the term, L_GAN(G_AB, D_B, A, B): misregistered real pairs, fakes displaced alike.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class ACGanTrainConfig(NirTrainConfig):
     lambda_cycle: float = option(10.0, "λ2: weight of the two cycle (reconstruction) L1 terms")
     lambda_pair: float = option(10.0, "weight of an L1 to the registered partner at 1/8 resolution "
                                 "(a deviation; 0 = the paper's unpaired objective)")
+    conditional: bool = option(False, "D_B judges (NIR, RGB) pairs, the survey's L_GAN(G_AB, D_B, A, B): "
+                               "real = the scene's own, possibly misregistered RGB; fake = G_AB's output "
+                               "displaced by a random warp of the same size (--misregister), so "
+                               "registration is no cue")
     disc_width: int = option(32, "channels of the discriminators' first layers")
     disc_levels: int = option(3, "pyramid levels of the RGB discriminator")
 
@@ -57,13 +62,20 @@ class ACGanTrainer(PairedTrainer):
         self.inverse = Translator(cfg.inverse)
         self.opt = torch.optim.Adam(itertools.chain(net.parameters(), self.inverse.parameters()), lr=cfg.lr,
                                     betas=(0.5, 0.999))
-        self.disc_b = PyramidDiscriminator(cfg.disc_levels, 3, cfg.disc_width, 3)
+        self.disc_b = PyramidDiscriminator(cfg.disc_levels, 4 if cfg.conditional else 3, cfg.disc_width, 3)
         self.disc_a = PatchDiscriminator(1, cfg.disc_width, 2)
         self.opt_d = torch.optim.Adam(itertools.chain(self.disc_b.parameters(), self.disc_a.parameters()),
                                       lr=cfg.lr, betas=(0.5, 0.999))
         self.modules.update(inverse=self.inverse, disc_b=self.disc_b, disc_a=self.disc_a)
         self.optimizers = {"opt": self.opt, "opt_d": self.opt_d}
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def judged_b(self, nir: torch.Tensor, rgb: torch.Tensor, fake: bool) -> torch.Tensor:
+        """What D_B sees: the RGB image, or with ``conditional`` the (NIR, RGB) pair, a fake one
+        displaced like the real pairs (:func:`displace`)."""
+        if not self.cfg.conditional:
+            return rgb
+        return torch.cat([nir, displace(rgb, self.cfg.misregister) if fake else rgb], dim=1)
 
     def score_b(self, rgb: torch.Tensor, real: bool) -> torch.Tensor:
         levels = image_pyramid(rgb, self.cfg.disc_levels)
@@ -78,7 +90,7 @@ class ACGanTrainer(PairedTrainer):
             fake_a = self.inverse(b).float()
             rec_a = self.inverse(fake_b).float()
             rec_b = self.net(fake_a).float()
-            gan_ab = self.score_b(fake_b, True)
+            gan_ab = self.score_b(self.judged_b(a, fake_b, fake=True), True)
             gan_ba = lsgan_loss(self.disc_a(fake_a), True)
         cycle = F.l1_loss(rec_a, a) + F.l1_loss(rec_b, b)
         terms = {"gan_ab": gan_ab, "gan_ba": gan_ba, "cycle": cycle}
@@ -93,12 +105,30 @@ class ACGanTrainer(PairedTrainer):
         for group in self.opt_d.param_groups:
             group["lr"] = self.cfg.lr * lr_factor
         fake_b, fake_a = self._fakes
-        b = batch["rgb"].roll(1, dims=0)
+        a, partner = batch["nir"], batch["rgb"]
+        real_b = self.judged_b(a, partner, fake=False) if self.cfg.conditional else partner.roll(1, dims=0)
         with autocast(self.cfg.bf16):
-            d_b = 0.5 * (self.score_b(b, True) + self.score_b(fake_b, False))
+            fake_judged = self.judged_b(a, fake_b, fake=True)
+            d_b = 0.5 * (self.score_b(real_b, True) + self.score_b(fake_judged, False))
             d_a = 0.5 * (lsgan_loss(self.disc_a(batch["nir"]), True) + lsgan_loss(self.disc_a(fake_a), False))
         optimizer_step(self.opt_d, d_b + d_a)
         return {"d_b": float(d_b.detach()), "d_a": float(d_a.detach())}
+
+
+def displace(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """``x`` ``(B, C, S, S)`` warped by a random affine map per image, drawn as the data's misregistration
+    (:func:`tinct.data.nir.random_affine`: translation up to ``shift`` px, rotation and scale moving
+    the corners by about ``shift / 2`` px), reflected at the border; ``shift`` 0 returns ``x``."""
+    if shift <= 0:
+        return x
+    b, size = x.shape[0], x.shape[-1]
+    u = torch.rand(b, 4, device=x.device) * 2 - 1
+    angle, scale = u[:, 0] * shift / 2 / size, 1 + u[:, 1] * shift / 2 / size
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * 2 * shift / size], 1),
+                         torch.stack([sin, cos, u[:, 3] * 2 * shift / size], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid.to(x.dtype), padding_mode="reflection", align_corners=False)
 
 
 def run(cfg: ACGanTrainConfig, run: RunConfig) -> int:
