@@ -110,7 +110,7 @@ class ACGanTrainer(PairedTrainer):
         with autocast(self.cfg.bf16):
             fake_judged = self.judged_b(a, fake_b, fake=True)
             d_b = 0.5 * (self.score_b(real_b, True) + self.score_b(fake_judged, False))
-            d_a = 0.5 * (lsgan_loss(self.disc_a(batch["nir"]), True) + lsgan_loss(self.disc_a(fake_a), False))
+            d_a = 0.5 * (lsgan_loss(self.disc_a(a), True) + lsgan_loss(self.disc_a(fake_a), False))
         optimizer_step(self.opt_d, d_b + d_a)
         return {"d_b": float(d_b.detach()), "d_a": float(d_a.detach())}
 
