@@ -139,7 +139,7 @@ def test_conditioned_networks_equal_the_plain_trunk_at_init_and_then_follow_the_
     luma = torch.rand(2, 1, 32, 48)
     tokens, lengths = batch_tokens([tokenize("blue sky, green grass")[0], tokenize("")[0]])
     ref = plain(luma, tokens, lengths)
-    for kind in ("film", "concat"):
+    for kind in ("film", "concat", "attend"):
         net = CaptionNet(CaptionModelConfig(conditioning=kind, **TINY)).eval()
         net.load_state_dict(plain.state_dict(), strict=False)
         logits, ab = net(luma, tokens, lengths)
@@ -226,12 +226,14 @@ def test_crop_captions_name_only_what_the_crop_shows() -> None:
     assert all(batch["tokens"][i, 0] == NONE for i in empty)
 
 
-def test_a_tiny_network_learns_a_fixed_batch() -> None:
+@pytest.mark.parametrize("kind", ["film", "attend"])
+def test_a_tiny_network_learns_a_fixed_batch(kind: str) -> None:
     from tinct.methods.fusion.bins import gamut_bins
 
     torch.manual_seed(0)
     centers = gamut_bins()
-    cfg = CaptionTrainConfig(model=CaptionModelConfig(**TINY), lr=5e-3, warmup=1, bf16=True)
+    model = CaptionModelConfig(conditioning=kind, **TINY)
+    cfg = CaptionTrainConfig(model=model, lr=5e-3, warmup=1, bf16=True)
     trainer = CaptionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=40)
     rgb, labels = _scene(64, 64)  # crops of 64: at 32 the global branch's 1x1 BatchNorm can give NaN in bf16
     photo = LabelledPhoto("x.jpg", "stanford", "train", (rgb * 255).astype(np.uint8), labels)
@@ -343,7 +345,7 @@ def test_train_refuses_a_run_without_data(tmp_path, capsys) -> None:
     assert code != 0 and "no train photos" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["film", "concat"])
+@pytest.mark.parametrize("kind", ["film", "concat", "attend"])
 def test_a_run_started_from_fusion_weights_starts_as_fusion(kind: str) -> None:
     from tinct.methods.fusion import load_network
     from tinct.weights import resolve, warm_start

@@ -24,7 +24,7 @@ METHODS: dict[str, dict[str, Any]] = {
     'caption': {'accepts': ['caption'],
                 'needs': [],
                 'options': [['weights', 'str'],
-                            ['conditioning', "'film'|'concat'|'none' | None"],
+                            ['conditioning', "'film'|'concat'|'attend'|'none' | None"],
                             ['work_size', 'int'],
                             ['temperature', 'float | None'],
                             ['prior_correction', 'float | None'],

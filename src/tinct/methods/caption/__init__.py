@@ -32,7 +32,7 @@ from tinct.weights import DEFAULT_VARIANT, load_weights, looks_like_path, resolv
 
 from .model import CaptionModelConfig, CaptionNet, batch_tokens
 
-VARIANT_OF = {"film": DEFAULT_VARIANT, "concat": "concat", "none": "none"}
+VARIANT_OF = {"film": DEFAULT_VARIANT, "concat": "concat", "attend": "attend", "none": "none"}
 KNOWN_NOUNS = ("it knows scene regions only: sky, trees, road, grass, water, building, mountain, foreground; "
                "a colour word whose noun is unknown may colour the whole picture")
 """Bundled weight variant of each conditioning kind."""
@@ -44,9 +44,10 @@ class CaptionOptions:
 
     weights: str = option("default", "bundled variant (default = FiLM, concat, none) or a .safetensors "
                           "path from `tinct train caption`")
-    conditioning: Literal["film", "concat", "none"] | None = option(
-        None, "which bundled model: film (the default variant), concat or none (no caption: the FCNN "
-        "baseline); with a weights path it must match the file's")
+    conditioning: Literal["film", "concat", "attend", "none"] | None = option(
+        None, "which bundled model: film (the default variant), concat, attend (per-word attention; "
+        "not bundled) or none (no caption: the FCNN baseline); with a weights path it must match the "
+        "file's")
     work_size: int = option(320, "long side (pixels) at which chroma is predicted; luma stays full size")
     temperature: float | None = option(None, "annealed-mean temperature (lower: more saturated); default: "
                                        "the card's")
@@ -100,9 +101,9 @@ def _weights_name(o: CaptionOptions) -> str:
           paper="survey seed 002 (Manjunatha et al. 2018, Learning to Color from Language) on the fusion "
                 "trunk",
           options=CaptionOptions,
-          weights={"default": "FiLM conditioning (not bundled yet: tinct train caption)",
-                   "concat": "CONCAT conditioning (not bundled yet)",
-                   "none": "no caption, the FCNN baseline (not bundled yet)"},
+          weights={"default": "FiLM conditioning",
+                   "concat": "CONCAT conditioning",
+                   "none": "no caption, the FCNN baseline"},
           train_config="tinct.methods.caption.training:CaptionTrainConfig",
           trainer="tinct.methods.caption.training:run")
 class CaptionColorizer(Colorizer):

@@ -14,8 +14,10 @@ block** of the trunk, as the paper conditions every block of its FCNN:
 - after each of the 3 decoder blocks (128/64/32 channels at 1/8, 1/4, 1/2), before the next.
 
 7 layers in all (the bottleneck's is applied before the global fusion). ``film``: per-channel
-scale and shift; ``concat``: the vector broadcast, concatenated and mixed by a 1x1 conv; ``none``:
-no caption encoder and no layers (the FCNN baseline: fusion's network).
+scale and shift; ``concat``: the vector broadcast, concatenated and mixed by a 1x1 conv; ``attend``
+(ours, not the paper's): a per-pixel scale and shift from attention over the GRU's per-word states
+(:class:`tinct.nn.conditioning.WordAttention`), so a word can act where its region is; ``none``: no
+caption encoder and no layers (the FCNN baseline: fusion's network).
 
 ``forward(luma, tokens, lengths)``: luma ``(N, 1, H, W)`` in [0, 1] with H, W multiples of
 ``net.multiple`` (16); tokens ``(N, T)`` int64 ids (``<pad>`` = 0 after each caption's end),
@@ -29,10 +31,10 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tinct.data.captions import PAD, VOCABULARY
-from tinct.nn.conditioning import ConditionedStack
+from tinct.nn.conditioning import ConditionedStack, WordStates
 from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
 
 AB_SCALE = 110.0
@@ -42,7 +44,7 @@ AB_SCALE = 110.0
 class CaptionModelConfig:
     """Architecture: the trunk (as fusion's), the caption encoder and the conditioning kind."""
 
-    conditioning: Literal["film", "concat", "none"] = "film"
+    conditioning: Literal["film", "concat", "attend", "none"] = "film"
     widths: tuple[int, ...] = (32, 64, 128, 256)
     global_dim: int = 256
     fusion: bool = True
@@ -68,11 +70,22 @@ class CaptionEncoder(nn.Module):
         self.gru = nn.GRU(embed_dim, text_dim // 2, batch_first=True, bidirectional=True)
         self.out = nn.Sequential(nn.Linear(text_dim, text_dim), nn.ReLU(inplace=True))
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def _run(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[object, torch.Tensor]:
         packed = pack_padded_sequence(self.embed(tokens), lengths.cpu().clamp(min=1), batch_first=True,
                                       enforce_sorted=False)
-        _, last = self.gru(packed)  # (2, N, text_dim / 2): forward and backward final states
+        return self.gru(packed)  # (packed outputs, final states (2, N, text_dim / 2))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        _, last = self._run(tokens, lengths)
         return self.out(torch.cat([last[0], last[1]], dim=1))
+
+    def words(self, tokens: torch.Tensor, lengths: torch.Tensor) -> WordStates:
+        """Per-word states ``(N, T, text_dim)`` (both directions' outputs at each word, through the
+        same output layer) and the mask of real words ``(N, T)``."""
+        outputs, _ = self._run(tokens, lengths)
+        states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=tokens.shape[1])
+        steps = torch.arange(tokens.shape[1])[None, :]
+        return WordStates(self.out(states), steps < lengths.clamp(min=1)[:, None])
 
 
 class CaptionNet(nn.Module):
@@ -95,12 +108,17 @@ class CaptionNet(nn.Module):
     def multiple(self) -> int:
         return self.trunk.multiple
 
-    def encode_caption(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
-        """The caption vector ``(N, text_dim)`` (float32), or None without conditioning."""
-        return None if self.text is None else self.text(tokens, lengths)
+    def encode_caption(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | WordStates | None:
+        """The caption vector ``(N, text_dim)`` (float32; its words, :class:`WordStates`, for
+        ``attend``), or None without conditioning."""
+        if self.text is None:
+            return None
+        if self.config.conditioning == "attend":
+            return self.text.words(tokens, lengths)
+        return self.text(tokens, lengths)
 
     def forward(self, luma: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
-                cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                cond: torch.Tensor | WordStates | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``cond``: a precomputed :meth:`encode_caption` (then ``tokens`` are not read)."""
         if cond is None:
             cond = self.encode_caption(tokens, lengths)
