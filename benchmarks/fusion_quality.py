@@ -37,15 +37,20 @@ SETS = {"kodak24": DATA / "eval/kodak24", "mcmaster18": DATA / "eval/mcmaster18"
 CORRECTIONS = (0.5, 0.75, 0.9, 1.0)
 TEMPS = (0.25, 0.38)
 GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
+FOCUSED = {"focus": (1.0,), "corrections": (0.75, 0.9, 1.0), "gains": (2.0, 3.0, 4.0, 5.0)}
 MIN_COLOUR = 0.55  # the pick: lowest ΔE00 among decodings at >= this colourfulness ratio (bar: 0.5)
 
 
 def decodings() -> list[Decoding]:
     """The sweep's grid: the regression head alone at each gain, the classification head at each
-    (prior correction, temperature, gain)."""
+    (prior correction, temperature, gain) with one gain everywhere, and with a gain that follows the
+    confidence (``focus``; higher gains, since the effective gain is lower where κ < 1)."""
     reg = [Decoding(mix=0.0, gain=g) for g in GAINS]
-    return reg + [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g)
-                  for a in CORRECTIONS for t in TEMPS for g in GAINS]
+    flat = [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g)
+            for a in CORRECTIONS for t in TEMPS for g in GAINS]
+    return reg + flat + [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g, focus=f)
+                         for f in FOCUSED["focus"] for a in FOCUSED["corrections"] for t in TEMPS
+                         for g in FOCUSED["gains"]]
 
 
 def sweep(weights: str, limit: int | None) -> dict:
@@ -85,7 +90,7 @@ def sweep(weights: str, limit: int | None) -> dict:
     vivid = [r for r in rows if r["colourfulness_ratio"] >= MIN_COLOUR] or rows
     pick = min(vivid, key=lambda r: r["d_ciede2000"])
     return {"images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
-            "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain")}}
+            "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain", "focus")}}
 
 
 def sweep_markdown(r: dict, command: str) -> str:
@@ -93,12 +98,13 @@ def sweep_markdown(r: dict, command: str) -> str:
              f"{r['images']} images of photos/val; differences against the gray floor (ΔE00: lower is "
              f"better). The pick (lowest ΔE00 at colourfulness ≥ {r['min_colourfulness']:.2f} of the "
              f"originals'): `{r['pick']}`.", "",
-             "| cls share | prior correction α | T | gain | ΔE00 − gray | PSNR − gray (dB) | "
-             "colourfulness / original | images better than gray |", "|---|---|---|---|---|---|---|---|"]
+             "| cls share | prior correction α | T | gain | focus | ΔE00 − gray | PSNR − gray (dB) | "
+             "colourfulness / original | images better than gray |", "|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
         cls = x["mix"] > 0
         lines.append(f"| {x['mix']:.2f} | {x['prior_correction'] if cls else '–'} | "
-                     f"{x['temperature'] if cls else '–'} | {x['gain']:.1f} | {x['d_ciede2000']:+.2f} | "
+                     f"{x['temperature'] if cls else '–'} | {x['gain']:.1f} | {x.get('focus', 0.0):g} | "
+                     f"{x['d_ciede2000']:+.2f} | "
                      f"{x['d_psnr']:+.2f} | {x['colourfulness_ratio']:.2f} | {100 * x['beats_gray']:.0f} % |")
     return "\n".join(lines) + "\n"
 

@@ -102,6 +102,25 @@ def test_prior_correction_undoes_the_rebalancing(centers: np.ndarray) -> None:
         FusionColorizer(prior_correction=1.5)
 
 
+def test_focus_amplifies_sure_pixels_and_leaves_spread_ones(centers: np.ndarray) -> None:
+    c = torch.from_numpy(centers)
+    w = torch.ones(len(c))
+    sure = torch.full((len(c),), -20.0)
+    sure[int(np.argmax(np.hypot(*centers.T)))] = 20.0  # one vivid bin
+    spread = torch.zeros(len(c))  # uniform: the annealed mean is the mean of all bins
+    logits = torch.stack([sure, spread], dim=1).view(1, -1, 1, 2)
+    reg = torch.zeros(1, 2, 1, 2)
+    plain = Decoding(temperature=1.0, gain=1.0).ab(logits, reg, c, w)
+    flat = Decoding(temperature=1.0, gain=3.0).ab(logits, reg, c, w)
+    torch.testing.assert_close(flat, 3.0 * plain)
+    focused = Decoding(temperature=1.0, gain=3.0, focus=1.0).ab(logits, reg, c, w)
+    torch.testing.assert_close(focused[..., 0], 3.0 * plain[..., 0], rtol=1e-3, atol=1e-3)  # κ = 1
+    torch.testing.assert_close(focused[..., 1], plain[..., 1], rtol=1e-3, atol=1e-3)  # κ = 0
+    assert FusionColorizer(focus=2.0).decoding.focus == 2.0
+    with pytest.raises(OptionError, match="focus"):
+        FusionColorizer(focus=-1.0)
+
+
 def test_unet_and_fusion_shapes() -> None:
     unet = UNet(UNetConfig(1, (8, 16, 32)))
     feats = unet.encode(torch.rand(2, 1, 48, 40))

@@ -26,7 +26,7 @@ from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
 from tinct.weights import load_weights, resolve
 
-from .bins import annealed_mean
+from .bins import annealed_mean, confidence
 from .model import FusionModelConfig, FusionNet
 from .scene import SceneHistogram
 
@@ -44,11 +44,16 @@ class FusionOptions:
                                             "posterior); default: the card's")
     mix: float | None = option(None, "share of the classification head in [0, 1] (the rest: regression); "
                                "default: the card's")
+    focus: float | None = option(None, "how much the card's gain follows the network's confidence per "
+                                 "pixel (0: the same gain everywhere; 1, 2: less gain where the colour "
+                                 "distribution is spread); default: the card's")
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
         if self.work_size < 32:
             raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
+        if self.focus is not None and not 0.0 <= self.focus <= 4.0:
+            raise OptionError(f"fusion: focus must be in [0, 4], got {self.focus}")
         if self.temperature is not None and not 0.01 <= self.temperature <= 10:
             raise OptionError(f"fusion: temperature must be in [0.01, 10], got {self.temperature}")
         if self.prior_correction is not None and not 0.0 <= self.prior_correction <= 1.0:
@@ -68,23 +73,34 @@ class Decoding:
     prior_correction: float = 0.0
     mix: float = 1.0
     gain: float = 1.0
+    focus: float = 0.0
 
     @classmethod
-    def from_card(cls, inference: dict, options: FusionOptions) -> Decoding:
+    def from_card(cls, inference: dict, options: object) -> Decoding:
         """The card's values (missing keys: the class defaults), then the non-``None`` options."""
         fields = {k: float(v) for k, v in inference.items() if k in cls.__dataclass_fields__}
-        over = {k: getattr(options, k) for k in ("temperature", "prior_correction", "mix")
-                if getattr(options, k) is not None}
+        over = {k: getattr(options, k) for k in ("temperature", "prior_correction", "mix", "focus")
+                if getattr(options, k, None) is not None}
         return replace(cls(**fields), **over)
 
     def ab(self, logits: torch.Tensor, ab_reg: torch.Tensor, centers: torch.Tensor,
            class_weights: torch.Tensor) -> torch.Tensor:
-        """``(N, 2, h, w)`` ab from logits ``(N, Q, h, w)`` and the regression ``(N, 2, h, w)``."""
+        """``(N, 2, h, w)`` ab from logits ``(N, Q, h, w)`` and the regression ``(N, 2, h, w)``.
+
+        The gain is ``1 + (gain - 1) * κ ** focus`` per pixel, κ in [0, 1] the confidence (1 - the
+        normalized entropy) of the corrected posterior at T = 1: with ``focus`` 0 the same gain
+        everywhere; above, colour is amplified where the network is sure and not where its
+        distribution is spread (whose annealed mean is an average of rival hues)."""
         if self.mix <= 0.0:
             return self.gain * ab_reg
         ab_cls = annealed_mean(logits, centers, self.temperature, class_weights=class_weights,
                                correction=self.prior_correction)
-        return self.gain * (self.mix * ab_cls + (1.0 - self.mix) * ab_reg)
+        ab = self.mix * ab_cls + (1.0 - self.mix) * ab_reg
+        if not self.focus or self.gain == 1.0:
+            return self.gain * ab
+        log_w = torch.log(class_weights.float()).view(1, -1, 1, 1)
+        corrected = logits.float() - self.prior_correction * log_w
+        return (1.0 + (self.gain - 1.0) * confidence(corrected) ** self.focus) * ab
 
 
 def load_network(path: str) -> tuple[FusionNet, dict[str, torch.Tensor], dict]:
