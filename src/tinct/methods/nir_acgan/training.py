@@ -44,8 +44,13 @@ class ACGanTrainConfig(NirTrainConfig):
     warmup: int = option(100, "linear warm-up steps")
     lambda_ba: float = option(0.5, "λ1: weight of the RGB->NIR adversarial term")
     lambda_cycle: float = option(10.0, "λ2: weight of the two cycle (reconstruction) L1 terms")
-    lambda_pair: float = option(10.0, "weight of an L1 to the registered partner at 1/8 resolution "
-                                "(a deviation; 0 = the paper's unpaired objective)")
+    lambda_pair: float = option(10.0, "weight of an L1 to the registered partner at 1/pair_scale "
+                                "resolution (a deviation; 0 = the paper's unpaired objective)")
+    pair_scale: int = option(8, "the pair term compares 1/pair_scale resolution images (8: an 8 px "
+                             "misregistration becomes 1 px)")
+    pair_align: int = option(0, "search radius in full-resolution pixels: the pair term is the least L1 "
+                             "over the integer shifts of the prediction within it (0: no search), so a "
+                             "misregistered partner is compared where it matches")
     conditional: bool = option(False, "D_B judges (NIR, RGB) pairs, the survey's L_GAN(G_AB, D_B, A, B): "
                                "real = the scene's own, possibly misregistered RGB; fake = G_AB's output "
                                "displaced by a random warp of the same size (--misregister), so "
@@ -96,7 +101,9 @@ class ACGanTrainer(PairedTrainer):
         terms = {"gan_ab": gan_ab, "gan_ba": gan_ba, "cycle": cycle}
         total = gan_ab + cfg.lambda_ba * gan_ba + cfg.lambda_cycle * cycle
         if cfg.lambda_pair > 0:
-            terms["pair"] = F.l1_loss(F.avg_pool2d(fake_b, 8), F.avg_pool2d(partner, 8))
+            radius = -(-cfg.pair_align // cfg.pair_scale)  # at the pair term's resolution, rounded up
+            terms["pair"] = shift_min_l1(F.avg_pool2d(fake_b, cfg.pair_scale),
+                                         F.avg_pool2d(partner, cfg.pair_scale), radius)
             total = total + cfg.lambda_pair * terms["pair"]
         self._fakes = (fake_b.detach(), fake_a.detach())
         return {"total": total, **terms}
@@ -113,6 +120,24 @@ class ACGanTrainer(PairedTrainer):
             d_a = 0.5 * (lsgan_loss(self.disc_a(a), True) + lsgan_loss(self.disc_a(fake_a), False))
         optimizer_step(self.opt_d, d_b + d_a)
         return {"d_b": float(d_b.detach()), "d_a": float(d_a.detach())}
+
+
+def shift_min_l1(pred: torch.Tensor, target: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over the batch of the least mean L1 between ``pred`` and ``target`` ``(B, C, H, W)`` over
+    the integer shifts ``(dy, dx)`` of ``pred`` within ±``radius``: every shift is compared on the
+    same central window (``radius`` pixels in from each border), so the scores are comparable.
+    ``radius`` 0 is the plain L1. The gradient flows through each image's best shift."""
+    if radius <= 0:
+        return F.l1_loss(pred, target)
+    h, w = pred.shape[-2:]
+    if min(h, w) <= 2 * radius:
+        raise ValueError(f"shift_min_l1: a {h}x{w} image has no window for shifts of ±{radius}")
+    r = radius
+    window = target[..., r:h - r, r:w - r]
+    shifts = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+    errors = torch.stack([(pred[..., r - dy:h - r - dy, r - dx:w - r - dx] - window).abs().mean(dim=(1, 2, 3))
+                          for dy, dx in shifts], dim=1)
+    return errors.min(dim=1).values.mean()
 
 
 def displace(x: torch.Tensor, shift: float) -> torch.Tensor:
