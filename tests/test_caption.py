@@ -304,6 +304,9 @@ def test_method_colours_with_and_without_a_caption_and_names_unknown_words(train
         warnings.simplefilter("error")
         plain = method.colorize(gray)
         steered = method.colorize(gray, caption="blue sky and green grass")
+        one_call = tinct.colorize(gray, method="caption", weights=str(trained["film"]),
+                                  caption="blue sky and green grass")
+    np.testing.assert_array_equal(one_call, steered)
     with pytest.warns(TinctWarning, match=r"1 word\(s\) outside .*: bus \(it knows scene regions only"):
         method.colorize(gray, caption="a red bus in front of a white house")
     for out in (plain, steered):

@@ -40,6 +40,7 @@ def colorize(
     method: str | None = None,
     reference: np.ndarray | None = None,
     hints: Hints | None = None,
+    caption: str | None = None,
     **options: Any,
 ) -> np.ndarray:
     """One-call colorization: load ``method`` (default :data:`DEFAULT_METHOD`) and run it.
@@ -49,8 +50,10 @@ def colorize(
         method: registry name; ``None`` means the bundled default.
         reference: float ``(H', W', 3)`` RGB in [0, 1] for reference-based methods.
         hints: :class:`Hints` for scribble-based methods.
+        caption: text for caption-steered methods (``method="caption"``).
 
     Returns:
         float32 ``(H, W, 3)`` RGB in [0, 1].
     """
-    return load_method(method or DEFAULT_METHOD, **options).colorize(gray, reference=reference, hints=hints)
+    return load_method(method or DEFAULT_METHOD, **options).colorize(gray, reference=reference, hints=hints,
+                                                                     caption=caption)
