@@ -117,6 +117,7 @@ def test_focus_amplifies_sure_pixels_and_leaves_spread_ones(centers: np.ndarray)
     torch.testing.assert_close(focused[..., 0], 3.0 * plain[..., 0], rtol=1e-3, atol=1e-3)  # κ = 1
     torch.testing.assert_close(focused[..., 1], plain[..., 1], rtol=1e-3, atol=1e-3)  # κ = 0
     assert FusionColorizer(focus=2.0).decoding.focus == 2.0
+    assert FusionColorizer(mix=0.0, gain=1.0).decoding.gain == 1.0  # the plain regression head
     with pytest.raises(OptionError, match="focus"):
         FusionColorizer(focus=-1.0)
 

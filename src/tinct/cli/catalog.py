@@ -60,6 +60,7 @@ METHODS: dict[str, dict[str, Any]] = {
                            ['temperature', 'float | None'],
                            ['prior_correction', 'float | None'],
                            ['mix', 'float | None'],
+                           ['gain', 'float | None'],
                            ['focus', 'float | None'],
                            ['saturation', 'float']],
                'weights': ['default']},

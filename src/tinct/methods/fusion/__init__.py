@@ -44,6 +44,9 @@ class FusionOptions:
                                             "posterior); default: the card's")
     mix: float | None = option(None, "share of the classification head in [0, 1] (the rest: regression); "
                                "default: the card's")
+    gain: float | None = option(None, "factor on the decoded ab, applied before `saturation` (the card's "
+                                "is tuned with its decoding; `-O mix=0 -O gain=1` is the plain regression "
+                                "head); default: the card's")
     focus: float | None = option(None, "how much the card's gain follows the network's confidence per "
                                  "pixel (0: the same gain everywhere; 1, 2: less gain where the colour "
                                  "distribution is spread); default: the card's")
@@ -52,6 +55,8 @@ class FusionOptions:
     def __post_init__(self) -> None:
         if self.work_size < 32:
             raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
+        if self.gain is not None and not 0.0 <= self.gain <= 8.0:
+            raise OptionError(f"fusion: gain must be in [0, 8], got {self.gain}")
         if self.focus is not None and not 0.0 <= self.focus <= 4.0:
             raise OptionError(f"fusion: focus must be in [0, 4], got {self.focus}")
         if self.temperature is not None and not 0.01 <= self.temperature <= 10:
@@ -79,7 +84,7 @@ class Decoding:
     def from_card(cls, inference: dict, options: object) -> Decoding:
         """The card's values (missing keys: the class defaults), then the non-``None`` options."""
         fields = {k: float(v) for k, v in inference.items() if k in cls.__dataclass_fields__}
-        over = {k: getattr(options, k) for k in ("temperature", "prior_correction", "mix", "focus")
+        over = {k: getattr(options, k) for k in ("temperature", "prior_correction", "mix", "gain", "focus")
                 if getattr(options, k, None) is not None}
         return replace(cls(**fields), **over)
 
