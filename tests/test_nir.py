@@ -169,9 +169,9 @@ def test_shift_min_l1_forgives_a_shift_within_its_radius_only() -> None:
     target = torch.rand(2, 3, 24, 24)
     pred = torch.roll(target, shifts=(-2, 1), dims=(2, 3)).requires_grad_()  # pred[y, x] = target[y+2, x-1]
     plain = shift_min_l1(pred, target, 0)
-    assert torch.allclose(plain, torch.nn.functional.l1_loss(pred, target)) and float(plain) > 0.2
-    assert float(shift_min_l1(pred, target, 3)) < 1e-6  # the shift (2, -1) is searched
-    assert float(shift_min_l1(pred, target, 1)) > 0.2  # out of reach
+    assert torch.allclose(plain, torch.nn.functional.l1_loss(pred, target)) and plain.item() > 0.2
+    assert shift_min_l1(pred, target, 3).item() < 1e-6  # the shift (2, -1) is searched
+    assert shift_min_l1(pred, target, 1).item() > 0.2  # out of reach
     shift_min_l1(pred, target, 3).backward()
     assert pred.grad is not None and torch.isfinite(pred.grad).all()
     with pytest.raises(ValueError, match="no window"):
