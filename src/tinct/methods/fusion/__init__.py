@@ -98,13 +98,12 @@ class Decoding:
         distribution is spread (whose annealed mean is an average of rival hues)."""
         if self.mix <= 0.0:
             return self.gain * ab_reg
-        ab_cls = annealed_mean(logits, centers, self.temperature, class_weights=class_weights,
-                               correction=self.prior_correction)
-        ab = self.mix * ab_cls + (1.0 - self.mix) * ab_reg
+        corrected = logits.float()  # the prior correction once, for the mean and the confidence
+        if self.prior_correction:
+            corrected = corrected - self.prior_correction * torch.log(class_weights.float()).view(1, -1, 1, 1)
+        ab = self.mix * annealed_mean(corrected, centers, self.temperature) + (1.0 - self.mix) * ab_reg
         if not self.focus or self.gain == 1.0:
             return self.gain * ab
-        log_w = torch.log(class_weights.float()).view(1, -1, 1, 1)
-        corrected = logits.float() - self.prior_correction * log_w
         return (1.0 + (self.gain - 1.0) * confidence(corrected) ** self.focus) * ab
 
 
