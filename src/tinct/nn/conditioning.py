@@ -102,9 +102,8 @@ class WordAttention(nn.Module):
         return scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(dim=-1)
 
     def forward(self, x: torch.Tensor, words: WordStates) -> torch.Tensor:
-        weights = self.attention(x, words)
-        v = self.value(words.states.float())
-        v = torch.cat([v, v.new_zeros(v.shape[0], 1, v.shape[2])], dim=1)  # (N, T + 1, 2C)
+        weights = self.attention(x, words)[..., :-1]  # the "no word" slot's value is zero
+        v = self.value(words.states.float())  # (N, T, 2C)
         film = torch.einsum("npt,ntc->ncp", weights, v).reshape(x.shape[0], -1, *x.shape[-2:])
         gamma, beta = film.to(x.dtype).chunk(2, dim=1)
         return x * (1.0 + gamma) + beta
