@@ -173,7 +173,7 @@ def markdown(result: dict, command: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, metavar="KIND=PATH",
-                    help="a trained run: film|concat|none=caption.safetensors (repeatable)")
+                    help="a trained run: film|concat|attend|none=caption.safetensors (repeatable)")
     ap.add_argument("--decoding", action="append", metavar="NAME|T,ALPHA,GAIN",
                     help=f"decodings to score ({', '.join(DECODINGS)} or temperature,prior correction,gain; "
                     "default: the named ones)")

@@ -41,56 +41,70 @@ FOCUSED = {"focus": (1.0,), "corrections": (0.75, 0.9, 1.0), "gains": (2.0, 3.0,
 MIN_COLOUR = 0.55  # the pick: lowest ΔE00 among decodings at >= this colourfulness ratio (bar: 0.5)
 
 
-def decodings() -> list[Decoding]:
+def decodings(grid: str = "full") -> list[Decoding]:
     """The sweep's grid: the regression head alone at each gain, the classification head at each
-    (prior correction, temperature, gain) with one gain everywhere, and with a gain that follows the
-    confidence (``focus``; higher gains, since the effective gain is lower where κ < 1)."""
+    (prior correction, temperature, gain) with one gain everywhere (``full`` only), and with a gain
+    that follows the confidence (``focus``; higher gains, since the effective gain is lower where
+    κ < 1)."""
     reg = [Decoding(mix=0.0, gain=g) for g in GAINS]
     flat = [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g)
-            for a in CORRECTIONS for t in TEMPS for g in GAINS]
+            for a in CORRECTIONS for t in TEMPS for g in GAINS] if grid == "full" else []
     return reg + flat + [Decoding(temperature=t, prior_correction=a, mix=1.0, gain=g, focus=f)
                          for f in FOCUSED["focus"] for a in FOCUSED["corrections"] for t in TEMPS
                          for g in FOCUSED["gains"]]
 
 
-def sweep(weights: str, limit: int | None) -> dict:
-    """Every decoding on photos/val: mean ΔE00 and PSNR against gray, colourfulness ratio, % of
-    images better than gray; the network runs once per image."""
+def network_ab(method: FusionColorizer, gray: np.ndarray, work_size: int, grid: list[Decoding]
+               ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The luma reduced to ``work_size`` on its long side and every decoding's ab ``(h, w, 2)`` at
+    that size: the network runs once."""
+    scale = min(1.0, work_size / max(gray.shape))
+    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        xp, (h, w) = pad_to_multiple(torch.from_numpy(g)[None, None], method.net.multiple)
+        logits, ab_reg = method.net(xp)
+    out = []
+    for d in grid:
+        ab = d.ab(logits, ab_reg, method.bins["centers"], method.bins["weights"])
+        ab = F.interpolate(ab, size=xp.shape[-2:], mode="bilinear", align_corners=False)
+        out.append(ab[0, :, :h, :w].permute(1, 2, 0).numpy())
+    return g, out
+
+
+def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None, grid: str = "full") -> dict:
+    """Every decoding (at every working size; default: the card's) on photos/val: mean ΔE00 and
+    PSNR against gray, colourfulness ratio, % of images better than gray."""
     method = FusionColorizer(weights=weights)
+    sizes = work_sizes or [method.work_size]
     paths = io.list_images(SETS["photos_val"])[:limit]
-    grid = decodings()
-    scores: dict[Decoding, list[tuple[float, float, float, float]]] = {d: [] for d in grid}
+    cells = [(ws, d) for ws in sizes for d in decodings(grid)]
+    scores: dict[tuple[int, Decoding], list[tuple[float, float, float, float]]] = {c: [] for c in cells}
     for path in paths:
         gt = io.read_rgb(path)
         gray = rgb_to_luma(gt).astype(np.float32)
         gray_de = metrics.mean_ciede2000(gray_to_rgb(gray), gt)
         gray_psnr = metrics.psnr(gray_to_rgb(gray), gt)
-        scale = min(1.0, method.options.work_size / max(gray.shape))
-        size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
-        g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        with torch.no_grad():
-            xp, (h, w) = pad_to_multiple(torch.from_numpy(g)[None, None], method.net.multiple)
-            logits, ab_reg = method.net(xp)
-        light = rgb_to_lab(gray_to_rgb(g))[..., :1]
-        for d in grid:
-            ab = d.ab(logits, ab_reg, method.bins["centers"], method.bins["weights"])
-            ab = F.interpolate(ab, size=xp.shape[-2:], mode="bilinear", align_corners=False)
-            ab = ab[0, :, :h, :w].permute(1, 2, 0).numpy()
-            uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
-            pred = compose_luma_chroma(gray, upsample_guided(uv, gray))
-            de = metrics.mean_ciede2000(pred, gt)
-            scores[d].append((de - gray_de, metrics.psnr(pred, gt) - gray_psnr,
-                              metrics.colorfulness(pred) / max(metrics.colorfulness(gt), 1e-6),
-                              float(de < gray_de)))
+        for ws in sizes:
+            g, abs_ = network_ab(method, gray, ws, decodings(grid))
+            light = rgb_to_lab(gray_to_rgb(g))[..., :1]
+            for d, ab in zip(decodings(grid), abs_, strict=True):
+                uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
+                pred = compose_luma_chroma(gray, upsample_guided(uv, gray))
+                de = metrics.mean_ciede2000(pred, gt)
+                scores[(ws, d)].append((de - gray_de, metrics.psnr(pred, gt) - gray_psnr,
+                                        metrics.colorfulness(pred) / max(metrics.colorfulness(gt), 1e-6),
+                                        float(de < gray_de)))
         print(f"sweep: {path.name}", file=sys.stderr)
-    rows = [{**dataclasses.asdict(d), "d_ciede2000": float(np.mean([s[0] for s in v])),
+    rows = [{**dataclasses.asdict(d), "work_size": ws, "d_ciede2000": float(np.mean([s[0] for s in v])),
              "d_psnr": float(np.mean([s[1] for s in v])),
              "colourfulness_ratio": float(np.mean([s[2] for s in v])),
-             "beats_gray": float(np.mean([s[3] for s in v]))} for d, v in scores.items()]
+             "beats_gray": float(np.mean([s[3] for s in v]))} for (ws, d), v in scores.items()]
     vivid = [r for r in rows if r["colourfulness_ratio"] >= MIN_COLOUR] or rows
     pick = min(vivid, key=lambda r: r["d_ciede2000"])
     return {"images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
-            "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain", "focus")}}
+            "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain", "focus",
+                                          "work_size")}}
 
 
 def sweep_markdown(r: dict, command: str) -> str:
@@ -98,11 +112,13 @@ def sweep_markdown(r: dict, command: str) -> str:
              f"{r['images']} images of photos/val; differences against the gray floor (ΔE00: lower is "
              f"better). The pick (lowest ΔE00 at colourfulness ≥ {r['min_colourfulness']:.2f} of the "
              f"originals'): `{r['pick']}`.", "",
-             "| cls share | prior correction α | T | gain | focus | ΔE00 − gray | PSNR − gray (dB) | "
-             "colourfulness / original | images better than gray |", "|---|---|---|---|---|---|---|---|---|"]
+             "| work size | cls share | prior correction α | T | gain | focus | ΔE00 − gray | "
+             "PSNR − gray (dB) | colourfulness / original | images better than gray |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
         cls = x["mix"] > 0
-        lines.append(f"| {x['mix']:.2f} | {x['prior_correction'] if cls else '–'} | "
+        lines.append(f"| {x.get('work_size', '–')} | {x['mix']:.2f} | "
+                     f"{x['prior_correction'] if cls else '–'} | "
                      f"{x['temperature'] if cls else '–'} | {x['gain']:.1f} | {x.get('focus', 0.0):g} | "
                      f"{x['d_ciede2000']:+.2f} | "
                      f"{x['d_psnr']:+.2f} | {x['colourfulness_ratio']:.2f} | {100 * x['beats_gray']:.0f} % |")
@@ -184,7 +200,9 @@ def with_decoding(weights: str, decoding: dict, out: Path) -> Path:
 
     src = resolve("fusion", weights)
     tensors, card = load_weights(src)
-    card.extra["inference"] = {**dataclasses.asdict(Decoding(**decoding)),
+    fields = {k: v for k, v in decoding.items() if k in Decoding.__dataclass_fields__}
+    size = {"work_size": int(decoding["work_size"])} if decoding.get("work_size") else {}
+    card.extra["inference"] = {**dataclasses.asdict(Decoding(**fields)), **size,
                                "tuned_on": "photos/val (benchmarks/fusion_quality.py --sweep)"}
     card.extra.setdefault("source_run", str(src))
     return save_weights(out, tensors, card)
@@ -208,6 +226,11 @@ def main() -> int:
                     help="'card' (the weights' own), 'sweep' (the pick of OUT_sweep.json) or JSON such as "
                     '\'{"temperature": 0.3, "prior_correction": 0.9, "mix": 1, "gain": 2}\'')
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--work-sizes", type=lambda v: [int(x) for x in v.split(",")],
+                    help="--sweep: working sizes to sweep beside the decodings, e.g. 192,256,320 "
+                    "(default: the card's)")
+    ap.add_argument("--grid", choices=("full", "focused"), default="full",
+                    help="--sweep: every decoding, or the regression head and the confidence-following gains")
     ap.add_argument("--out", default="docs/results/fusion")
     ap.add_argument("--baselines-only", action="store_true",
                     help="compute (and cache) the gray and deepcolor rows")
@@ -217,7 +240,7 @@ def main() -> int:
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
     if args.sweep:
-        r = sweep(args.weights, args.limit)
+        r = sweep(args.weights, args.limit, args.work_sizes, args.grid)
         write_report(args.out + "_sweep", {"command": command, **r}, sweep_markdown(r, command))
         return 0
     if args.baselines_only:

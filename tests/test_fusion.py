@@ -152,8 +152,9 @@ def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tm
     assert last["total"] < 0.6 * first["total"]
     path = export(tmp_path / "f.safetensors", trainer, np.full(len(centers), 1 / len(centers), np.float32),
                   WeightCard(method="fusion", config={"model": trainer.net.config.to_dict()},
-                             extra={"inference": {"temperature": 0.5, "mix": 0.7}}))
-    method = FusionColorizer(weights=str(path), work_size=40)
+                             extra={"inference": {"temperature": 0.5, "mix": 0.7, "work_size": 40}}))
+    method = FusionColorizer(weights=str(path))
+    assert method.work_size == 40 and FusionColorizer(weights=str(path), work_size=64).work_size == 64
     assert method.decoding == Decoding(temperature=0.5, prior_correction=0.0, mix=0.7, gain=1.0)
     assert FusionColorizer(weights=str(path), mix=0.2).decoding.mix == 0.2  # options override the card
     gray = rgb_to_luma(np.repeat(np.repeat(sky / 255.0, 2, 0), 2, 1)).astype(np.float32)  # 128 x 128
@@ -162,6 +163,7 @@ def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tm
     top, bottom = rgb_to_lab(out[:40].reshape(-1, 3)).mean(0), rgb_to_lab(out[-40:].reshape(-1, 3)).mean(0)
     assert top[2] < bottom[2]  # the sky came out bluer than the grass
     assert FusionColorizer(weights=str(path), saturation=0.0).colorize(gray).std(axis=2).max() < 1e-5
+    assert not np.allclose(FusionColorizer(weights=str(path), work_size=64).colorize(gray), out)
 
 
 def test_guided_upsampling_in_strips_equals_one_pass() -> None:

@@ -56,7 +56,7 @@ METHODS: dict[str, dict[str, Any]] = {
     'fusion': {'accepts': [],
                'needs': [],
                'options': [['weights', 'str'],
-                           ['work_size', 'int'],
+                           ['work_size', 'int | None'],
                            ['temperature', 'float | None'],
                            ['prior_correction', 'float | None'],
                            ['mix', 'float | None'],

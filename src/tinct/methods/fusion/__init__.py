@@ -1,7 +1,7 @@
 """Global-feature fusion CNN (seed 002's CNN family: Deep Koalarization / Iizuka et al.): automatic
 colorization with a classification and a regression head. See ``docs/methods/fusion.md``.
 
-Inference: the luma is reduced to ``work_size`` pixels on its long side, the network predicts ab
+Inference: the luma is reduced to ``work_size`` pixels on its long side (the card's), the network predicts ab
 at half that resolution, the classification head is decoded (:class:`Decoding`: the share
 ``prior_correction`` of the class rebalancing undone, the annealed mean at ``temperature``, times
 the card's ``gain``) and mixed with the regression head (``mix`` = the classification's share),
@@ -30,13 +30,16 @@ from .bins import annealed_mean, confidence
 from .model import FusionModelConfig, FusionNet
 from .scene import SceneHistogram
 
+DEFAULT_WORK_SIZE = 320  # long side (px) of the network's input when the card names none
 
 @dataclass(frozen=True)
 class FusionOptions:
     """Options of :class:`FusionColorizer`."""
 
     weights: str = option("default", "bundled variant or a .safetensors path from `tinct train fusion`")
-    work_size: int = option(320, "long side (pixels) at which chroma is predicted; luma stays full size")
+    work_size: int | None = option(None, "long side (pixels) at which chroma is predicted; luma stays "
+                                   "full size; default: the card's (tuned on photos/val with its "
+                                   "decoding), else 320")
     temperature: float | None = option(None, "annealed-mean temperature of the classification head "
                                        "(lower: more saturated); default: the card's, tuned on photos/val")
     prior_correction: float | None = option(None, "share in [0, 1] of the class rebalancing undone before "
@@ -53,7 +56,7 @@ class FusionOptions:
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
-        if self.work_size < 32:
+        if self.work_size is not None and self.work_size < 32:
             raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
         if self.gain is not None and not 0.0 <= self.gain <= 8.0:
             raise OptionError(f"fusion: gain must be in [0, 8], got {self.gain}")
@@ -165,6 +168,7 @@ class FusionColorizer(Colorizer):
         self.path = resolve(self.name, o.weights)
         self.net, self.bins, inference = load_network(str(self.path))
         self.decoding = Decoding.from_card(inference, o)
+        self.work_size = int(o.work_size or inference.get("work_size", DEFAULT_WORK_SIZE))
         self.scene = SceneHistogram() if self.net.config.scene_classes else None
 
     @torch.no_grad()
@@ -180,7 +184,7 @@ class FusionColorizer(Colorizer):
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         big_h, big_w = image.shape
-        scale = min(1.0, self.options.work_size / max(big_h, big_w))
+        scale = min(1.0, self.work_size / max(big_h, big_w))
         size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))
         g = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         ab = self.predict_ab(g)
