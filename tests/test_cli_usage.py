@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinct
 from tinct import io
 from tinct.cli import catalog
 
@@ -87,3 +88,9 @@ def test_colouring_does_not_import_training_only_modules():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_python_dash_m_tinct_is_the_command():
+    done = subprocess.run([sys.executable, "-m", "tinct", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"tinct {tinct.__version__}"
