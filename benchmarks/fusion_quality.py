@@ -54,11 +54,13 @@ def decodings(grid: str = "full") -> list[Decoding]:
                          for g in FOCUSED["gains"]]
 
 
-def network_ab(method: FusionColorizer, gray: np.ndarray, work_size: int, grid: list[Decoding]
+def network_ab(method: FusionColorizer, gray: np.ndarray, size_spec: dict, grid: list[Decoding]
                ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The luma reduced to ``work_size`` on its long side and every decoding's ab ``(h, w, 2)`` at
-    that size: the network runs once."""
-    scale = min(1.0, work_size / max(gray.shape))
+    """The luma reduced to the working size ``size_spec`` (``{"work_size": N}`` on the long side or
+    ``{"short_side": N}``) and every decoding's ab ``(h, w, 2)`` at that size: the network runs once."""
+    method.work_size = size_spec.get("work_size", method.work_size)
+    method.short_side = size_spec.get("short_side")
+    scale = method.working_scale(gray.shape)
     size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
     g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     with torch.no_grad():
@@ -72,11 +74,24 @@ def network_ab(method: FusionColorizer, gray: np.ndarray, work_size: int, grid: 
     return g, out
 
 
-def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None, grid: str = "full") -> dict:
+def size_specs(method: FusionColorizer, work_sizes: list[int] | None, short_sides: list[int] | None
+               ) -> list[dict]:
+    """The working sizes to sweep: long sides, then short sides; default: the card's."""
+    specs = [{"work_size": n} for n in work_sizes or []] + [{"short_side": n} for n in short_sides or []]
+    card = {"short_side": method.short_side} if method.short_side else {"work_size": method.work_size}
+    return specs or [card]
+
+
+def size_label(spec: dict) -> str:
+    return f"short {spec['short_side']}" if spec.get("short_side") else f"long {spec.get('work_size', '–')}"
+
+
+def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None,
+          short_sides: list[int] | None = None, grid: str = "full") -> dict:
     """Every decoding (at every working size; default: the card's) on photos/val: mean ΔE00 and
     PSNR against gray, colourfulness ratio, % of images better than gray."""
     method = FusionColorizer(weights=weights)
-    sizes = work_sizes or [method.work_size]
+    sizes = [tuple(sorted(spec.items())) for spec in size_specs(method, work_sizes, short_sides)]
     paths = io.list_images(SETS["photos_val"])[:limit]
     cells = [(ws, d) for ws in sizes for d in decodings(grid)]
     scores: dict[tuple[int, Decoding], list[tuple[float, float, float, float]]] = {c: [] for c in cells}
@@ -86,7 +101,7 @@ def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None, 
         gray_de = metrics.mean_ciede2000(gray_to_rgb(gray), gt)
         gray_psnr = metrics.psnr(gray_to_rgb(gray), gt)
         for ws in sizes:
-            g, abs_ = network_ab(method, gray, ws, decodings(grid))
+            g, abs_ = network_ab(method, gray, dict(ws), decodings(grid))
             light = rgb_to_lab(gray_to_rgb(g))[..., :1]
             for d, ab in zip(decodings(grid), abs_, strict=True):
                 uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
@@ -96,7 +111,7 @@ def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None, 
                                         metrics.colorfulness(pred) / max(metrics.colorfulness(gt), 1e-6),
                                         float(de < gray_de)))
         print(f"sweep: {path.name}", file=sys.stderr)
-    rows = [{**dataclasses.asdict(d), "work_size": ws, "d_ciede2000": float(np.mean([s[0] for s in v])),
+    rows = [{**dataclasses.asdict(d), **dict(ws), "d_ciede2000": float(np.mean([s[0] for s in v])),
              "d_psnr": float(np.mean([s[1] for s in v])),
              "colourfulness_ratio": float(np.mean([s[2] for s in v])),
              "beats_gray": float(np.mean([s[3] for s in v]))} for (ws, d), v in scores.items()]
@@ -104,7 +119,7 @@ def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None, 
     pick = min(vivid, key=lambda r: r["d_ciede2000"])
     return {"images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
             "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain", "focus",
-                                          "work_size")}}
+                                          "work_size", "short_side") if k in pick}}
 
 
 def sweep_markdown(r: dict, command: str) -> str:
@@ -112,12 +127,12 @@ def sweep_markdown(r: dict, command: str) -> str:
              f"{r['images']} images of photos/val; differences against the gray floor (ΔE00: lower is "
              f"better). The pick (lowest ΔE00 at colourfulness ≥ {r['min_colourfulness']:.2f} of the "
              f"originals'): `{r['pick']}`.", "",
-             "| work size | cls share | prior correction α | T | gain | focus | ΔE00 − gray | "
+             "| working size | cls share | prior correction α | T | gain | focus | ΔE00 − gray | "
              "PSNR − gray (dB) | colourfulness / original | images better than gray |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
         cls = x["mix"] > 0
-        lines.append(f"| {x.get('work_size', '–')} | {x['mix']:.2f} | "
+        lines.append(f"| {size_label(x)} | {x['mix']:.2f} | "
                      f"{x['prior_correction'] if cls else '–'} | "
                      f"{x['temperature'] if cls else '–'} | {x['gain']:.1f} | {x.get('focus', 0.0):g} | "
                      f"{x['d_ciede2000']:+.2f} | "
@@ -201,7 +216,7 @@ def with_decoding(weights: str, decoding: dict, out: Path) -> Path:
     src = resolve("fusion", weights)
     tensors, card = load_weights(src)
     fields = {k: v for k, v in decoding.items() if k in Decoding.__dataclass_fields__}
-    size = {"work_size": int(decoding["work_size"])} if decoding.get("work_size") else {}
+    size = {k: int(decoding[k]) for k in ("work_size", "short_side") if decoding.get(k)}
     card.extra["inference"] = {**dataclasses.asdict(Decoding(**fields)), **size,
                                "tuned_on": "photos/val (benchmarks/fusion_quality.py --sweep)"}
     card.extra.setdefault("source_run", str(src))
@@ -227,8 +242,10 @@ def main() -> int:
                     '\'{"temperature": 0.3, "prior_correction": 0.9, "mix": 1, "gain": 2}\'')
     ap.add_argument("--limit", type=int)
     ap.add_argument("--work-sizes", type=lambda v: [int(x) for x in v.split(",")],
-                    help="--sweep: working sizes to sweep beside the decodings, e.g. 192,256,320 "
-                    "(default: the card's)")
+                    help="--sweep: long sides to sweep beside the decodings, e.g. 192,256,320 "
+                    "(default: the card's working size)")
+    ap.add_argument("--short-sides", type=lambda v: [int(x) for x in v.split(",")],
+                    help="--sweep: short sides to sweep, e.g. 112,128,144")
     ap.add_argument("--grid", choices=("full", "focused"), default="full",
                     help="--sweep: every decoding, or the regression head and the confidence-following gains")
     ap.add_argument("--out", default="docs/results/fusion")
@@ -240,7 +257,7 @@ def main() -> int:
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
     if args.sweep:
-        r = sweep(args.weights, args.limit, args.work_sizes, args.grid)
+        r = sweep(args.weights, args.limit, args.work_sizes, args.short_sides, args.grid)
         write_report(args.out + "_sweep", {"command": command, **r}, sweep_markdown(r, command))
         return 0
     if args.baselines_only:

@@ -24,7 +24,7 @@ from tinct.methods.fusion.model import FusionModelConfig, FusionNet
 from tinct.methods.fusion.training import FusionTrainConfig, FusionTrainer, export
 from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
 from tinct.options import OptionError
-from tinct.weights import WeightCard
+from tinct.weights import WeightCard, load_weights, save_weights
 
 TINY = FusionModelConfig(widths=(8, 16), global_dim=8)
 
@@ -164,6 +164,16 @@ def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tm
     assert top[2] < bottom[2]  # the sky came out bluer than the grass
     assert FusionColorizer(weights=str(path), saturation=0.0).colorize(gray).std(axis=2).max() < 1e-5
     assert not np.allclose(FusionColorizer(weights=str(path), work_size=64).colorize(gray), out)
+    by_short = FusionColorizer(weights=str(path), short_side=64)  # the short side sets the scale
+    assert by_short.working_scale((128, 256)) == 0.5 and method.working_scale((128, 256)) == 40 / 256
+    assert by_short.working_scale((100, 8192)) == 1024 / 8192  # the long side stays bounded
+    tensors, card = load_weights(path)
+    card.extra["inference"]["short_side"] = 64
+    short_card = save_weights(tmp_path / "short.safetensors", tensors, card)
+    assert FusionColorizer(weights=str(short_card)).short_side == 64
+    assert FusionColorizer(weights=str(short_card), work_size=80).short_side is None  # the option wins
+    with pytest.raises(OptionError, match="not both"):
+        FusionColorizer(weights=str(path), work_size=80, short_side=64)
 
 
 def test_guided_upsampling_in_strips_equals_one_pass() -> None:

@@ -57,6 +57,7 @@ METHODS: dict[str, dict[str, Any]] = {
                'needs': [],
                'options': [['weights', 'str'],
                            ['work_size', 'int | None'],
+                           ['short_side', 'int | None'],
                            ['temperature', 'float | None'],
                            ['prior_correction', 'float | None'],
                            ['mix', 'float | None'],

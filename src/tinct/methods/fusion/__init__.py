@@ -1,8 +1,9 @@
 """Global-feature fusion CNN (seed 002's CNN family: Deep Koalarization / Iizuka et al.): automatic
 colorization with a classification and a regression head. See ``docs/methods/fusion.md``.
 
-Inference: the luma is reduced to ``work_size`` pixels on its long side (the card's), the network predicts ab
-at half that resolution, the classification head is decoded (:class:`Decoding`: the share
+Inference: the luma is reduced to the card's working size (``work_size`` pixels on its long side,
+or ``short_side`` on its short side), the network predicts ab at half that resolution, the
+classification head is decoded (:class:`Decoding`: the share
 ``prior_correction`` of the class rebalancing undone, the annealed mean at ``temperature``, times
 the card's ``gain``) and mixed with the regression head (``mix`` = the classification's share),
 scaled by ``saturation``, turned into YUV chroma at the working resolution, upsampled to full
@@ -31,6 +32,7 @@ from .model import FusionModelConfig, FusionNet
 from .scene import SceneHistogram
 
 DEFAULT_WORK_SIZE = 320  # long side (px) of the network's input when the card names none
+MAX_LONG_SIDE = 1024  # cap on the long side when the working size is set by the short side
 
 @dataclass(frozen=True)
 class FusionOptions:
@@ -40,6 +42,9 @@ class FusionOptions:
     work_size: int | None = option(None, "long side (pixels) at which chroma is predicted; luma stays "
                                    "full size; default: the card's (tuned on photos/val with its "
                                    "decoding), else 320")
+    short_side: int | None = option(None, "short side (pixels) at which chroma is predicted instead (the "
+                                    "network's training crops are square; the long side is capped at "
+                                    "1024); default: the card's unless work_size is given")
     temperature: float | None = option(None, "annealed-mean temperature of the classification head "
                                        "(lower: more saturated); default: the card's, tuned on photos/val")
     prior_correction: float | None = option(None, "share in [0, 1] of the class rebalancing undone before "
@@ -58,6 +63,10 @@ class FusionOptions:
     def __post_init__(self) -> None:
         if self.work_size is not None and self.work_size < 32:
             raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
+        if self.short_side is not None and self.short_side < 32:
+            raise OptionError(f"fusion: short_side must be at least 32, got {self.short_side}")
+        if self.short_side is not None and self.work_size is not None:
+            raise OptionError("fusion: give work_size (long side) or short_side, not both")
         if self.gain is not None and not 0.0 <= self.gain <= 8.0:
             raise OptionError(f"fusion: gain must be in [0, 8], got {self.gain}")
         if self.focus is not None and not 0.0 <= self.focus <= 4.0:
@@ -169,7 +178,18 @@ class FusionColorizer(Colorizer):
         self.net, self.bins, inference = load_network(str(self.path))
         self.decoding = Decoding.from_card(inference, o)
         self.work_size = int(o.work_size or inference.get("work_size", DEFAULT_WORK_SIZE))
+        short = o.short_side or (None if o.work_size else inference.get("short_side"))
+        self.short_side = int(short) if short else None
         self.scene = SceneHistogram() if self.net.config.scene_classes else None
+
+    def working_scale(self, shape: tuple[int, ...]) -> float:
+        """Factor (≤ 1) that brings an ``(H, W)`` image to the working resolution: ``short_side`` on
+        its short side (the long side at most :data:`MAX_LONG_SIDE`) if set, else ``work_size`` on
+        its long side."""
+        short, long = min(shape[:2]), max(shape[:2])
+        if self.short_side:
+            return min(1.0, self.short_side / short, MAX_LONG_SIDE / long)
+        return min(1.0, self.work_size / long)
 
     @torch.no_grad()
     def predict_ab(self, gray: np.ndarray) -> np.ndarray:
@@ -184,7 +204,7 @@ class FusionColorizer(Colorizer):
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         big_h, big_w = image.shape
-        scale = min(1.0, self.work_size / max(big_h, big_w))
+        scale = self.working_scale(image.shape)
         size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))
         g = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         ab = self.predict_ab(g)
