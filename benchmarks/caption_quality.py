@@ -54,7 +54,14 @@ GRID = ((52, ("gray pavement and red sky", "red pavement and blue sky", "yellow 
 
 def parse_decoding(text: str) -> dict:
     """A :data:`DECODINGS` name or ``T,ALPHA,GAIN`` (temperature, prior correction, gain); ``A/B``:
-    decoding ``A`` without a caption, ``B`` with one (the card's ``inference.with_caption``)."""
+    decoding ``A`` without a caption, ``B`` with one (the card's ``inference.with_caption``);
+    ``...@sN``: chroma predicted at N px on the short side (``@lN``: on the long side)."""
+    if "@" in text:
+        text, size = text.rsplit("@", 1)
+        key = {"s": "short_side", "l": "work_size"}.get(size[:1])
+        if key is None or not size[1:].isdigit():
+            raise SystemExit(f"decoding {text}@{size}: the size is @sN (short side) or @lN (long side)")
+        return {**parse_decoding(text), key: int(size[1:])}
     if "/" in text:
         empty, with_caption = text.split("/", 1)
         return {**parse_decoding(empty), "with_caption": parse_decoding(with_caption)}
@@ -176,7 +183,8 @@ def main() -> int:
                     help="a trained run: film|concat|attend|none=caption.safetensors (repeatable)")
     ap.add_argument("--decoding", action="append", metavar="NAME|T,ALPHA,GAIN",
                     help=f"decodings to score ({', '.join(DECODINGS)} or temperature,prior correction,gain; "
-                    "default: the named ones)")
+                    "A/B: A without a caption, B with one; a suffix @s128 or @l320 sets the working "
+                    "size (short or long side); default: the named ones)")
     ap.add_argument("--limit", type=int, help="only the first N images of each set (smoke runs)")
     ap.add_argument("--no-grid", action="store_true", help="skip the picture grid")
     ap.add_argument("--bundle", metavar="DECODING", help="bundle every run with this decoding (one of "

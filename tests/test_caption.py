@@ -384,3 +384,17 @@ def test_a_caption_has_its_own_decoding_from_the_card(trained, tmp_path) -> None
     forced = tinct.load_method("caption", weights=str(path), prior_correction=0.5)  # options win
     assert forced.decoding_for("blue sky").prior_correction == 0.5
     assert forced.decoding_for(None).prior_correction == 0.5
+
+
+def test_the_working_size_comes_from_the_card_or_the_options(trained, tmp_path) -> None:
+    from tinct.weights import load_weights, save_weights
+
+    tensors, card = load_weights(trained["film"])
+    card.extra["inference"] = {**card.extra.get("inference", {}), "short_side": 48}
+    path = save_weights(tmp_path / "short.safetensors", tensors, card)
+    image = np.zeros((96, 200), np.float32)
+    assert tinct.load_method("caption", weights=str(path)).working_gray(image).shape == (48, 100)
+    assert tinct.load_method("caption", weights=str(path), work_size=50).working_gray(image).shape == (24, 50)
+    assert tinct.load_method("caption", weights=str(trained["film"])).working_gray(image).shape == (96, 200)
+    with pytest.raises(OptionError, match="not both"):
+        tinct.load_method("caption", weights=str(path), work_size=50, short_side=48)

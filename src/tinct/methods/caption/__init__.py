@@ -24,7 +24,7 @@ import torch
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.data.captions import tokenize
 from tinct.errors import TinctError, TinctWarning
-from tinct.methods.fusion import Decoding, upsample_guided
+from tinct.methods.fusion import Decoding, card_working_size, upsample_guided, working_scale
 from tinct.nn.unet import pad_to_multiple
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
@@ -48,7 +48,10 @@ class CaptionOptions:
         None, "which bundled model: film (the default variant), concat, attend (per-word attention; "
         "not bundled) or none (no caption: the FCNN baseline); with a weights path it must match the "
         "file's")
-    work_size: int = option(320, "long side (pixels) at which chroma is predicted; luma stays full size")
+    work_size: int | None = option(None, "long side (pixels) at which chroma is predicted; luma stays "
+                                   "full size; default: the card's, else 320")
+    short_side: int | None = option(None, "short side (pixels) at which chroma is predicted instead (as "
+                                    "fusion's); default: the card's unless work_size is given")
     temperature: float | None = option(None, "annealed-mean temperature (lower: more saturated); default: "
                                        "the card's")
     prior_correction: float | None = option(None, "share in [0, 1] of the class rebalancing undone before "
@@ -58,8 +61,12 @@ class CaptionOptions:
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
-        if self.work_size < 32:
-            raise OptionError(f"caption: work_size must be at least 32, got {self.work_size}")
+        for name in ("work_size", "short_side"):
+            value = getattr(self, name)
+            if value is not None and value < 32:
+                raise OptionError(f"caption: {name} must be at least 32, got {value}")
+        if self.short_side is not None and self.work_size is not None:
+            raise OptionError("caption: give work_size (long side) or short_side, not both")
         if self.temperature is not None and not 0.01 <= self.temperature <= 10:
             raise OptionError(f"caption: temperature must be in [0.01, 10], got {self.temperature}")
         for name in ("prior_correction", "mix"):
@@ -124,6 +131,7 @@ class CaptionColorizer(Colorizer):
         self.decoding = Decoding.from_card(inference, o)
         with_caption = {**inference, **inference.get("with_caption", {})}
         self.caption_decoding = Decoding.from_card(with_caption, o)
+        self.work_size, self.short_side = card_working_size(inference, o.work_size, o.short_side)
 
     def decoding_for(self, caption: str | None) -> Decoding:
         """The decoding of an empty caption (automatic colours: the card's ``inference``) or of a
@@ -162,9 +170,9 @@ class CaptionColorizer(Colorizer):
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
 
     def working_gray(self, image: np.ndarray) -> np.ndarray:
-        """``image`` ``(H, W)`` reduced to ``work_size`` on its long side (area), or itself."""
+        """``image`` ``(H, W)`` reduced to the working size (area; :func:`working_scale`), or itself."""
         big_h, big_w = image.shape
-        scale = min(1.0, self.options.work_size / max(big_h, big_w))
+        scale = working_scale(image.shape, self.work_size, self.short_side)
         if scale == 1.0:
             return image
         size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))

@@ -81,6 +81,24 @@ class FusionOptions:
             raise OptionError(f"fusion: saturation must be in [0, 4], got {self.saturation}")
 
 
+def working_scale(shape: tuple[int, ...], work_size: int, short_side: int | None) -> float:
+    """Factor (≤ 1) that brings an ``(H, W)`` image to the working resolution: ``short_side`` on
+    its short side (the long side at most :data:`MAX_LONG_SIDE`) if set, else ``work_size`` on its
+    long side."""
+    short, long = min(shape[:2]), max(shape[:2])
+    if short_side:
+        return min(1.0, short_side / short, MAX_LONG_SIDE / long)
+    return min(1.0, work_size / long)
+
+
+def card_working_size(inference: dict, work_size: int | None, short_side: int | None
+                      ) -> tuple[int, int | None]:
+    """``(work_size, short_side)`` from the options, else the card's ``inference``: an explicit
+    ``work_size`` option switches the card's ``short_side`` off."""
+    short = short_side or (None if work_size else inference.get("short_side"))
+    return int(work_size or inference.get("work_size", DEFAULT_WORK_SIZE)), int(short) if short else None
+
+
 @dataclass(frozen=True)
 class Decoding:
     """How bin logits and the regression become ab (see :func:`Decoding.ab`); the card's
@@ -177,19 +195,12 @@ class FusionColorizer(Colorizer):
         self.path = resolve(self.name, o.weights)
         self.net, self.bins, inference = load_network(str(self.path))
         self.decoding = Decoding.from_card(inference, o)
-        self.work_size = int(o.work_size or inference.get("work_size", DEFAULT_WORK_SIZE))
-        short = o.short_side or (None if o.work_size else inference.get("short_side"))
-        self.short_side = int(short) if short else None
+        self.work_size, self.short_side = card_working_size(inference, o.work_size, o.short_side)
         self.scene = SceneHistogram() if self.net.config.scene_classes else None
 
     def working_scale(self, shape: tuple[int, ...]) -> float:
-        """Factor (≤ 1) that brings an ``(H, W)`` image to the working resolution: ``short_side`` on
-        its short side (the long side at most :data:`MAX_LONG_SIDE`) if set, else ``work_size`` on
-        its long side."""
-        short, long = min(shape[:2]), max(shape[:2])
-        if self.short_side:
-            return min(1.0, self.short_side / short, MAX_LONG_SIDE / long)
-        return min(1.0, self.work_size / long)
+        """The factor (≤ 1) to this model's working resolution (:func:`working_scale`)."""
+        return working_scale(shape, self.work_size, self.short_side)
 
     @torch.no_grad()
     def predict_ab(self, gray: np.ndarray) -> np.ndarray:
