@@ -19,7 +19,7 @@ from tinct.methods.fusion.bins import (
     rebalancing_weights,
     soft_cross_entropy,
 )
-from tinct.methods.fusion.data import random_crop, to_luma_ab
+from tinct.methods.fusion.data import CropBatches, random_crop, to_luma_ab
 from tinct.methods.fusion.model import FusionModelConfig, FusionNet
 from tinct.methods.fusion.training import FusionTrainConfig, FusionTrainer, export
 from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
@@ -242,3 +242,20 @@ def test_warm_start_loads_the_network_and_refuses_another_architecture(centers: 
                           np.ones(len(centers), np.float32), total_steps=5)
     with pytest.raises(TinctError, match="do not fit this network"):
         warm_start(other.net, "fusion", str(path))
+
+
+def test_crop_batches_of_several_sizes_keep_the_pixels_per_step() -> None:
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 255, (int(rng.integers(120, 300)), int(rng.integers(120, 300)), 3), np.uint8)
+              for _ in range(6)]
+    fixed = next(CropBatches(photos, crop=32, batch_size=8, seed=0)(0))
+    assert fixed["luma"].shape == (8, 1, 32, 32) and fixed["ab"].shape == (8, 2, 32, 32)
+    stream = CropBatches(photos, crop=32, batch_size=8, seed=0, crop_max=64)(0)
+    shapes = {tuple(next(stream)["luma"].shape) for _ in range(30)}
+    assert len({s[2:] for s in shapes}) > 3 and any(s[2] != s[3] for s in shapes)  # sizes and aspects vary
+    for n, _, h, w in shapes:
+        assert h % 16 == 0 and w % 16 == 0 and 32 <= min(h, w) and max(h, w) <= 64
+        assert abs(n * h * w - 8 * 32 * 32) <= h * w / 2  # about the same pixels per batch
+    a, b = CropBatches(photos, crop=32, batch_size=8, seed=3, crop_max=64)(5), \
+        CropBatches(photos, crop=32, batch_size=8, seed=3, crop_max=64)(5)
+    torch.testing.assert_close(next(a)["ab"], next(b)["ab"])  # resumable: the same start, the same batch

@@ -51,16 +51,21 @@ def load_photos(folders: list[str | Path], *, stanford: str | Path | None = None
     return out
 
 
-def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, min_scale: float = 0.5) -> np.ndarray:
-    """A random square of ``min_scale``..1 of the short side (at least ``size`` px when possible),
-    resized to ``size`` (area), flipped left-right half the time; float32 RGB in [0, 1]."""
+def random_crop(img: np.ndarray, size: int | tuple[int, int], rng: np.random.Generator,
+                min_scale: float = 0.5) -> np.ndarray:
+    """A random window of ``size`` = side or ``(height, width)``'s aspect, ``min_scale``..1 of the
+    largest such window in ``img`` (at least ``size`` px when possible), resized to ``size``
+    (area), flipped left-right half the time; float32 RGB in [0, 1]."""
+    out_h, out_w = (size, size) if isinstance(size, int) else size
     h, w = img.shape[:2]
-    short = min(h, w)
-    lo = min(short, max(int(min_scale * short), min(size, short)))
-    side = int(rng.integers(lo, short + 1))
-    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    crop = img[y:y + side, x:x + side]
-    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+    full = max(1, int(min(h, w * out_h / out_w)))  # the tallest window of this aspect that fits
+    lo = min(full, max(int(min_scale * full), min(out_h, full)))
+    win_h = int(rng.integers(lo, full + 1))
+    win_w = max(1, min(w, round(win_h * out_w / out_h)))
+    y, x = int(rng.integers(0, h - win_h + 1)), int(rng.integers(0, w - win_w + 1))
+    crop = img[y:y + win_h, x:x + win_w]
+    shrink = win_h > out_h
+    crop = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return crop.astype(np.float32) / 255.0
@@ -75,16 +80,27 @@ def to_luma_ab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 class CropBatches:
     """``batches(start)`` for :func:`tinct.train.fit`: endless ``{"luma", "ab"}`` batches of random
-    crops, reseeded from ``seed`` and the start step (a resumed run continues its sequence)."""
+    crops, reseeded from ``seed`` and the start step (a resumed run continues its sequence).
 
-    def __init__(self, photos: list[np.ndarray], *, crop: int, batch_size: int, seed: int) -> None:
+    With ``crop_max`` each batch draws its own height and width (multiples of 16 in ``crop`` ..
+    ``crop_max``), and as many crops as keep ``batch_size`` × ``crop``² pixels: the global branch
+    then sees grids of several sizes and aspects, as it does at inference."""
+
+    def __init__(self, photos: list[np.ndarray], *, crop: int, batch_size: int, seed: int,
+                 crop_max: int | None = None) -> None:
         self.photos, self.crop, self.batch_size, self.seed = photos, crop, batch_size, seed
+        self.sides = list(range(crop, max(crop, crop_max or crop) + 1, 16))
 
     def __call__(self, start: int) -> Iterator[dict[str, torch.Tensor]]:
         rng = np.random.default_rng(self.seed * 1_000_003 + start)
         while True:
-            idx = rng.integers(0, len(self.photos), self.batch_size)
-            rgb = np.stack([random_crop(self.photos[i], self.crop, rng) for i in idx])
+            size: int | tuple[int, int] = self.crop
+            count = self.batch_size
+            if len(self.sides) > 1:
+                size = (int(rng.choice(self.sides)), int(rng.choice(self.sides)))
+                count = max(1, round(self.batch_size * self.crop ** 2 / (size[0] * size[1])))
+            idx = rng.integers(0, len(self.photos), count)
+            rgb = np.stack([random_crop(self.photos[i], size, rng) for i in idx])
             luma, ab = to_luma_ab(torch.from_numpy(rgb).permute(0, 3, 1, 2).contiguous())
             yield {"luma": luma, "ab": ab}
 

@@ -49,6 +49,9 @@ class FusionTrainConfig:
     stanford: str | None = option(DEFAULT_STANFORD, "also train on this Stanford Background folder's "
                                   "split_train images (none: skip)")
     crop: int = option(128, "training crop in pixels (random scale 0.5-1 of the short side, flip)")
+    crop_max: int | None = option(None, "if set, each batch draws its crop height and width from multiples "
+                                  "of 16 in crop..crop_max (fewer crops per batch when larger: the same "
+                                  "pixels per step), so the global branch sees several grid sizes")
     batch_size: int = option(32, "crops per batch")
     lr: float = option(2e-3, "AdamW peak learning rate")
     weight_decay: float = option(1e-4, "AdamW weight decay")
@@ -149,7 +152,8 @@ def run(cfg: FusionTrainConfig, run: RunConfig) -> int:
     trainer = FusionTrainer(cfg, centers, class_weights, steps)
     steps_before = warm_start(trainer.net, "fusion", cfg.init) if cfg.init else 0
     t0 = time.perf_counter()
-    batches = CropBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed)
+    batches = CropBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
+                          crop_max=cfg.crop_max)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
     history = fit(trainer, batches, fit_cfg, desc="fusion",
                   resolved_config={"fusion": asdict(cfg), "run": asdict(run), "photos": len(photos)})
