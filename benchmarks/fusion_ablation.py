@@ -57,13 +57,13 @@ def train(name: str, args: list[str], runs: Path, steps: int, budget: float | No
     return weights
 
 
-def score(weights: Path, limit: int | None, work_size: int | None = None) -> dict:
+def score(weights: Path, limit: int | None, short_side: int | None = None) -> dict:
     """Per set and decoding: ΔE00 and PSNR against gray, % images better than gray, colourfulness;
-    chroma predicted at ``work_size`` on the long side (default: fusion's 320)."""
+    chroma predicted at ``short_side`` on the short side (default: fusion's 320 on the long side)."""
     gray = tinct.load_method("gray")
     out: dict = {}
     for label, decoding in DECODINGS.items():
-        decoding = {**decoding, "work_size": work_size} if work_size else decoding
+        decoding = {**decoding, "short_side": short_side} if short_side else decoding
         path = with_decoding(str(weights), decoding, weights.with_name(f"decoded_{slug(label)}.safetensors"))
         method = tinct.load_method("fusion", weights=str(path))
         for name, folder in SETS.items():
@@ -82,7 +82,7 @@ def score(weights: Path, limit: int | None, work_size: int | None = None) -> dic
 def markdown(r: dict, command: str) -> str:
     lines = ["# fusion ablation (issue 21 item 2)", "", f"`{command}`", "",
              f"Every variant trained for {r['steps']} steps from scratch (same data, seed, schedule), "
-             f"chroma predicted at {r.get('work_size', 320)} px on the long side; "
+             f"chroma predicted at the {r.get('working_size', 'long side 320')} px; "
              "differences against the gray floor (ΔE00: lower is better); per set: ΔE00 − gray / "
              "PSNR − gray (dB) / images better than gray / colourfulness ÷ original's.", "",
              "| variant | head | " + " | ".join(SETS) + " |", "|---|---|" + "---|" * len(SETS)]
@@ -100,21 +100,21 @@ def main() -> int:
     ap.add_argument("--time-budget", type=float, help="cap per variant (s); a capped run is marked")
     ap.add_argument("--runs", default="/work/runs/ablation", help="folder of the variants' runs")
     ap.add_argument("--limit", type=int, default=50, help="images per set (photos/val has more)")
-    ap.add_argument("--work-size", type=int, help="long side (px) at which the variants predict chroma "
-                    "(default: fusion's 320; crops of --crop C match about 1.5 C on 3:2 photos)")
+    ap.add_argument("--short-side", type=int, help="short side (px) at which the variants predict chroma "
+                    "(default: 320 px on the long side; the training crop's side matches what they saw)")
     ap.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     ap.add_argument("--out", default="docs/results/fusion_ablation")
     ap.add_argument("--train-arg", action="append", default=[], metavar="ARG",
                     help="extra argument for every `tinct train fusion` (repeatable: --train-arg=--limit=16)")
     args = ap.parse_args()
-    result: dict = {"steps": args.steps, "work_size": args.work_size or 320, "protocol": PROTOCOL,
-                    "variants": {}}
+    size = f"short side {args.short_side}" if args.short_side else "long side 320"
+    result: dict = {"steps": args.steps, "working_size": size, "protocol": PROTOCOL, "variants": {}}
     for name, extra in VARIANTS.items():
         if args.only and name not in args.only:
             continue
         weights = train(name, extra, Path(args.runs), args.steps, args.time_budget, args.train_arg)
         card = read_card(weights)
-        result["variants"][name] = score(weights, args.limit, args.work_size)
+        result["variants"][name] = score(weights, args.limit, args.short_side)
         result.setdefault("trained_steps", {})[name] = card.extra.get("steps")
         print(name, result["variants"][name], file=sys.stderr)
     command = "python " + " ".join(sys.argv)
