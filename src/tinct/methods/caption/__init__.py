@@ -24,7 +24,13 @@ import torch
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.data.captions import tokenize
 from tinct.errors import TinctError, TinctWarning
-from tinct.methods.fusion import Decoding, card_working_size, upsample_guided, working_scale
+from tinct.methods.fusion import (
+    Decoding,
+    card_working_size,
+    check_working_size,
+    upsample_guided,
+    working_scale,
+)
 from tinct.nn.unet import pad_to_multiple
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
@@ -61,12 +67,7 @@ class CaptionOptions:
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
-        for name in ("work_size", "short_side"):
-            value = getattr(self, name)
-            if value is not None and value < 32:
-                raise OptionError(f"caption: {name} must be at least 32, got {value}")
-        if self.short_side is not None and self.work_size is not None:
-            raise OptionError("caption: give work_size (long side) or short_side, not both")
+        check_working_size("caption", self.work_size, self.short_side)
         if self.temperature is not None and not 0.01 <= self.temperature <= 10:
             raise OptionError(f"caption: temperature must be in [0.01, 10], got {self.temperature}")
         for name in ("prior_correction", "mix"):

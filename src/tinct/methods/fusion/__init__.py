@@ -61,12 +61,7 @@ class FusionOptions:
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
 
     def __post_init__(self) -> None:
-        if self.work_size is not None and self.work_size < 32:
-            raise OptionError(f"fusion: work_size must be at least 32, got {self.work_size}")
-        if self.short_side is not None and self.short_side < 32:
-            raise OptionError(f"fusion: short_side must be at least 32, got {self.short_side}")
-        if self.short_side is not None and self.work_size is not None:
-            raise OptionError("fusion: give work_size (long side) or short_side, not both")
+        check_working_size("fusion", self.work_size, self.short_side)
         if self.gain is not None and not 0.0 <= self.gain <= 8.0:
             raise OptionError(f"fusion: gain must be in [0, 8], got {self.gain}")
         if self.focus is not None and not 0.0 <= self.focus <= 4.0:
@@ -89,6 +84,15 @@ def working_scale(shape: tuple[int, ...], work_size: int, short_side: int | None
     if short_side:
         return min(1.0, short_side / short, MAX_LONG_SIDE / long)
     return min(1.0, work_size / long)
+
+
+def check_working_size(method: str, work_size: int | None, short_side: int | None) -> None:
+    """:class:`OptionError` unless each given size is at least 32 px and at most one is given."""
+    for name, value in (("work_size", work_size), ("short_side", short_side)):
+        if value is not None and value < 32:
+            raise OptionError(f"{method}: {name} must be at least 32, got {value}")
+    if work_size is not None and short_side is not None:
+        raise OptionError(f"{method}: give work_size (long side) or short_side, not both")
 
 
 def card_working_size(inference: dict, work_size: int | None, short_side: int | None
