@@ -36,6 +36,8 @@ VARIANTS: dict[str, list[str]] = {
 }
 DECODINGS = {"regression head": {"mix": 0.0},
              "classification head (α 1, T 0.38)": {"mix": 1.0, "prior_correction": 1.0, "temperature": 0.38}}
+UNTRAINED = {"regression only": "classification head (α 1, T 0.38)",  # a head without loss: not scored
+             "classification only": "regression head"}
 
 
 def slug(name: str) -> str:
@@ -57,12 +59,15 @@ def train(name: str, args: list[str], runs: Path, steps: int, budget: float | No
     return weights
 
 
-def score(weights: Path, limit: int | None, short_side: int | None = None) -> dict:
+def score(weights: Path, limit: int | None, short_side: int | None = None, skip: str | None = None
+          ) -> dict:
     """Per set and decoding: ΔE00 and PSNR against gray, % images better than gray, colourfulness;
     chroma predicted at ``short_side`` on the short side (default: fusion's 320 on the long side)."""
     gray = tinct.load_method("gray")
     out: dict = {}
     for label, decoding in DECODINGS.items():
+        if label == skip:
+            continue
         decoding = {**decoding, "short_side": short_side} if short_side else decoding
         path = with_decoding(str(weights), decoding, weights.with_name(f"decoded_{slug(label)}.safetensors"))
         method = tinct.load_method("fusion", weights=str(path))
@@ -84,7 +89,8 @@ def markdown(r: dict, command: str) -> str:
              f"Every variant trained for {r['steps']} steps from scratch (same data, seed, schedule), "
              f"chroma predicted at the {r.get('working_size', 'long side 320')} px; "
              "differences against the gray floor (ΔE00: lower is better); per set: ΔE00 − gray / "
-             "PSNR − gray (dB) / images better than gray / colourfulness ÷ original's.", "",
+             "PSNR − gray (dB) / images better than gray / colourfulness ÷ original's. A variant trained "
+             "without one head's loss is scored with its trained head only.", "",
              "| variant | head | " + " | ".join(SETS) + " |", "|---|---|" + "---|" * len(SETS)]
     for name, heads in r["variants"].items():
         for head, sets in heads.items():
@@ -114,7 +120,7 @@ def main() -> int:
             continue
         weights = train(name, extra, Path(args.runs), args.steps, args.time_budget, args.train_arg)
         card = read_card(weights)
-        result["variants"][name] = score(weights, args.limit, args.short_side)
+        result["variants"][name] = score(weights, args.limit, args.short_side, UNTRAINED.get(name))
         result.setdefault("trained_steps", {})[name] = card.extra.get("steps")
         print(name, result["variants"][name], file=sys.stderr)
     command = "python " + " ".join(sys.argv)
