@@ -27,7 +27,7 @@ import tinct
 from tinct import io, metrics
 from tinct.bench.quality import PROTOCOL, evaluate_quality
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_luma, rgb_to_uv
-from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided
+from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_scale
 from tinct.nn.unet import pad_to_multiple
 from tinct.testing import write_report
 
@@ -58,9 +58,8 @@ def network_ab(method: FusionColorizer, gray: np.ndarray, size_spec: dict, grid:
                ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The luma reduced to the working size ``size_spec`` (``{"work_size": N}`` on the long side or
     ``{"short_side": N}``) and every decoding's ab ``(h, w, 2)`` at that size: the network runs once."""
-    method.work_size = size_spec.get("work_size", method.work_size)
-    method.short_side = size_spec.get("short_side")
-    scale = method.working_scale(gray.shape)
+    scale = working_scale(gray.shape, size_spec.get("work_size", method.work_size),
+                          size_spec.get("short_side"))
     size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
     g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     with torch.no_grad():
@@ -93,17 +92,18 @@ def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None,
     method = FusionColorizer(weights=weights)
     sizes = [tuple(sorted(spec.items())) for spec in size_specs(method, work_sizes, short_sides)]
     paths = io.list_images(SETS["photos_val"])[:limit]
-    cells = [(ws, d) for ws in sizes for d in decodings(grid)]
-    scores: dict[tuple[int, Decoding], list[tuple[float, float, float, float]]] = {c: [] for c in cells}
+    grid_list = decodings(grid)
+    scores: dict[tuple[tuple, Decoding], list[tuple[float, float, float, float]]] = {
+        (ws, d): [] for ws in sizes for d in grid_list}
     for path in paths:
         gt = io.read_rgb(path)
         gray = rgb_to_luma(gt).astype(np.float32)
         gray_de = metrics.mean_ciede2000(gray_to_rgb(gray), gt)
         gray_psnr = metrics.psnr(gray_to_rgb(gray), gt)
         for ws in sizes:
-            g, abs_ = network_ab(method, gray, dict(ws), decodings(grid))
+            g, abs_ = network_ab(method, gray, dict(ws), grid_list)
             light = rgb_to_lab(gray_to_rgb(g))[..., :1]
-            for d, ab in zip(decodings(grid), abs_, strict=True):
+            for d, ab in zip(grid_list, abs_, strict=True):
                 uv = rgb_to_uv(lab_to_rgb(np.concatenate([light, ab], -1), clip=False)).astype(np.float32)
                 pred = compose_luma_chroma(gray, upsample_guided(uv, gray))
                 de = metrics.mean_ciede2000(pred, gt)
