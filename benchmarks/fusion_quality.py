@@ -27,7 +27,7 @@ import tinct
 from tinct import io, metrics
 from tinct.bench.quality import PROTOCOL, evaluate_quality
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_luma, rgb_to_uv
-from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_scale
+from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_gray
 from tinct.nn.unet import pad_to_multiple
 from tinct.testing import write_report
 
@@ -58,10 +58,7 @@ def network_ab(method: FusionColorizer, gray: np.ndarray, size_spec: dict, grid:
                ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The luma reduced to the working size ``size_spec`` (``{"work_size": N}`` on the long side or
     ``{"short_side": N}``) and every decoding's ab ``(h, w, 2)`` at that size: the network runs once."""
-    scale = working_scale(gray.shape, size_spec.get("work_size", method.work_size),
-                          size_spec.get("short_side"))
-    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
-    g = gray if scale == 1 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    g = working_gray(gray, size_spec.get("work_size", method.work_size), size_spec.get("short_side"))
     with torch.no_grad():
         xp, (h, w) = pad_to_multiple(torch.from_numpy(g)[None, None], method.net.multiple)
         logits, ab_reg = method.net(xp)
@@ -193,7 +190,6 @@ def table_markdown(r: dict, command: str) -> str:
 
 def contact_sheet(weights: str, out: Path, n: int = 12) -> None:
     """gray | deepcolor | fusion | original for ``n`` photos of the eval/val sets, 192 px high rows."""
-    import cv2
 
     picks = [*io.list_images(SETS["kodak24"])[::4][:5], *io.list_images(SETS["mcmaster18"])[::6][:3],
              *io.list_images(SETS["photos_val"])[::25][:4]][:n]

@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 
@@ -29,7 +28,7 @@ from tinct.methods.fusion import (
     card_working_size,
     check_working_size,
     upsample_guided,
-    working_scale,
+    working_gray,
 )
 from tinct.nn.unet import pad_to_multiple
 from tinct.options import OptionError, option
@@ -171,13 +170,8 @@ class CaptionColorizer(Colorizer):
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
 
     def working_gray(self, image: np.ndarray) -> np.ndarray:
-        """``image`` ``(H, W)`` reduced to the working size (area; :func:`working_scale`), or itself."""
-        big_h, big_w = image.shape
-        scale = working_scale(image.shape, self.work_size, self.short_side)
-        if scale == 1.0:
-            return image
-        size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        """``image`` ``(H, W)`` reduced to the working size (fusion's :func:`working_gray`), or itself."""
+        return working_gray(image, self.work_size, self.short_side)
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
         g = self.working_gray(image)

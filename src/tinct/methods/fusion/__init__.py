@@ -86,6 +86,15 @@ def working_scale(shape: tuple[int, ...], work_size: int, short_side: int | None
     return min(1.0, work_size / long)
 
 
+def working_gray(image: np.ndarray, work_size: int, short_side: int | None) -> np.ndarray:
+    """``image`` ``(H, W)`` reduced to the working size (area; :func:`working_scale`), or itself."""
+    scale = working_scale(image.shape, work_size, short_side)
+    if scale == 1.0:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def check_working_size(method: str, work_size: int | None, short_side: int | None) -> None:
     """:class:`OptionError` unless each given size is at least 32 px and at most one is given."""
     for name, value in (("work_size", work_size), ("short_side", short_side)):
@@ -218,10 +227,7 @@ class FusionColorizer(Colorizer):
         return ab[0, :, :h, :w].permute(1, 2, 0).numpy()
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
-        big_h, big_w = image.shape
-        scale = self.working_scale(image.shape)
-        size = (max(1, round(big_w * scale)), max(1, round(big_h * scale)))
-        g = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        g = working_gray(image, self.work_size, self.short_side)
         ab = self.predict_ab(g)
         lightness = rgb_to_lab(gray_to_rgb(np.clip(g, 0, 1)))[..., :1]
         uv = rgb_to_uv(lab_to_rgb(np.concatenate([lightness, ab], axis=-1), clip=False)).astype(np.float32)
