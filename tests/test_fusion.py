@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tinct.color import rgb_to_lab, rgb_to_luma
-from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided
+from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_scale
 from tinct.methods.fusion.bins import (
     SoftEncoder,
     annealed_mean,
@@ -165,8 +165,9 @@ def test_training_steps_reduce_the_loss_and_export_loads(centers: np.ndarray, tm
     assert FusionColorizer(weights=str(path), saturation=0.0).colorize(gray).std(axis=2).max() < 1e-5
     assert not np.allclose(FusionColorizer(weights=str(path), work_size=64).colorize(gray), out)
     by_short = FusionColorizer(weights=str(path), short_side=64)  # the short side sets the scale
-    assert by_short.working_scale((128, 256)) == 0.5 and method.working_scale((128, 256)) == 40 / 256
-    assert by_short.working_scale((100, 8192)) == 1024 / 8192  # the long side stays bounded
+    assert working_scale((128, 256), by_short.work_size, by_short.short_side) == 0.5
+    assert working_scale((128, 256), method.work_size, method.short_side) == 40 / 256
+    assert working_scale((100, 8192), by_short.work_size, by_short.short_side) == 1024 / 8192  # bounded
     tensors, card = load_weights(path)
     card.extra["inference"]["short_side"] = 64
     short_card = save_weights(tmp_path / "short.safetensors", tensors, card)

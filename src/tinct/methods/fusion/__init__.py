@@ -3,12 +3,11 @@ colorization with a classification and a regression head. See ``docs/methods/fus
 
 Inference: the luma is reduced to the card's working size (``work_size`` pixels on its long side,
 or ``short_side`` on its short side), the network predicts ab at half that resolution, the
-classification head is decoded (:class:`Decoding`: the share
-``prior_correction`` of the class rebalancing undone, the annealed mean at ``temperature``, times
-the card's ``gain``) and mixed with the regression head (``mix`` = the classification's share),
-scaled by ``saturation``, turned into YUV chroma at the working resolution, upsampled to full
-size guided by the full-resolution luma (a guided filter, in row strips) and composed with the
-luma, which is kept exactly.
+classification head is decoded (:class:`Decoding`: the share ``prior_correction`` of the class
+rebalancing undone, the annealed mean at ``temperature``, times the card's ``gain``) and mixed
+with the regression head (``mix`` = the classification's share), scaled by ``saturation``, turned
+into YUV chroma at the working resolution, upsampled to full size guided by the full-resolution
+luma (a guided filter, in row strips) and composed with the luma, which is kept exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from .scene import SceneHistogram
 
 DEFAULT_WORK_SIZE = 320  # long side (px) of the network's input when the card names none
 MAX_LONG_SIDE = 1024  # cap on the long side when the working size is set by the short side
+
 
 @dataclass(frozen=True)
 class FusionOptions:
@@ -210,10 +210,6 @@ class FusionColorizer(Colorizer):
         self.decoding = Decoding.from_card(inference, o)
         self.work_size, self.short_side = card_working_size(inference, o.work_size, o.short_side)
         self.scene = SceneHistogram() if self.net.config.scene_classes else None
-
-    def working_scale(self, shape: tuple[int, ...]) -> float:
-        """The factor (≤ 1) to this model's working resolution (:func:`working_scale`)."""
-        return working_scale(shape, self.work_size, self.short_side)
 
     @torch.no_grad()
     def predict_ab(self, gray: np.ndarray) -> np.ndarray:
