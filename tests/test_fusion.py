@@ -21,6 +21,7 @@ from tinct.methods.fusion.bins import (
 )
 from tinct.methods.fusion.data import CropBatches, random_crop, to_luma_ab
 from tinct.methods.fusion.model import FusionModelConfig, FusionNet
+from tinct.methods.fusion.realism import RealismCritic
 from tinct.methods.fusion.training import FusionTrainConfig, FusionTrainer, export
 from tinct.nn.unet import FusionLayer, GlobalBranch, UNet, UNetConfig
 from tinct.options import OptionError
@@ -260,3 +261,36 @@ def test_crop_batches_of_several_sizes_keep_the_pixels_per_step() -> None:
     a, b = CropBatches(photos, crop=32, batch_size=8, seed=3, crop_max=64)(5), \
         CropBatches(photos, crop=32, batch_size=8, seed=3, crop_max=64)(5)
     torch.testing.assert_close(next(a)["ab"], next(b)["ab"])  # resumable: the same start, the same batch
+
+
+def test_realism_critic_learns_to_tell_gray_from_colour_and_leaves_its_weights_alone() -> None:
+    torch.manual_seed(0)
+    critic = RealismCritic(width=8, n_down=2, lr=2e-3)
+    luma = torch.rand(8, 1, 32, 32)
+    real = torch.randn(8, 2, 1, 1).mul(40).expand(8, 2, 16, 16).contiguous()  # saturated flat colours
+    fake = torch.zeros(8, 2, 16, 16, requires_grad=True)  # gray, the regression's failure
+    losses = [critic.update(luma, real, fake) for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert critic.generator_term(luma, real).item() < 0.5 * critic.generator_term(luma, fake).item()
+    assert critic.generator_term(luma, fake).item() > 0.7  # gray is scored near 0 ("fake")
+    critic.opt.zero_grad(set_to_none=True)
+    critic.generator_term(luma, fake).backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0  # the generator gets a gradient
+    assert all(p.grad is None for p in critic.net.parameters())  # ... and the critic none
+    assert all(p.requires_grad for p in critic.net.parameters())  # and is trainable again
+
+
+def test_fusion_trainer_with_a_realism_term_trains_and_checkpoints_the_critic(centers: np.ndarray) -> None:
+    torch.manual_seed(0)
+    cfg = FusionTrainConfig(model=FusionModelConfig(**{**TINY.to_dict(), "n_bins": len(centers)}),
+                            warmup=1, bf16=False, lambda_adv=0.5)
+    trainer = FusionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=4)
+    assert set(trainer.modules) == {"net", "critic"} and set(trainer.optimizers) == {"opt", "critic"}
+    luma, ab = to_luma_ab(torch.rand(2, 3, 32, 32))
+    w0 = [p.detach().clone() for p in trainer.critic.net.parameters()]
+    out = trainer.training_step({"luma": luma, "ab": ab})
+    assert {"total", "ce", "reg", "adv", "critic"} <= set(out)
+    assert out["total"] == pytest.approx(out["ce"] + out["reg"] + 0.5 * out["adv"], rel=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(w0, trainer.critic.net.parameters(), strict=True))
+    plain = FusionTrainer(replace(cfg, lambda_adv=0.0), centers, np.ones(len(centers), np.float32), 4)
+    assert plain.critic is None and set(plain.modules) == {"net"}

@@ -33,6 +33,7 @@ from tinct.weights import WeightCard, save_weights, warm_start
 from .bins import SoftEncoder, empirical_prior, gamut_bins, rebalancing_weights, soft_cross_entropy
 from .data import CropBatches, load_photos, sample_ab
 from .model import FusionModelConfig, FusionNet, count_parameters
+from .realism import RealismCritic
 from .scene import SceneHistogram
 
 DEFAULT_DATA = "../shared/data/photos/train,../shared/data/photos/extra_train"
@@ -60,6 +61,8 @@ class FusionTrainConfig:
     lambda_reg: float = option(1.0, "weight of the regression head's Huber loss (ab / 10; 0: classification "
                                "only)")
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none... 1: uniform)")
+    lambda_adv: float = option(0.0, "weight of a learned realism term on the regression head: a conditional "
+                               "PatchGAN critic on (luma, ab) at half resolution, LSGAN (0: none)")
     bf16: bool = option(True, "bf16 autocast for the network (losses in float32)")
     limit: int | None = option(None, "use only the first N photos (smoke runs)")
     init: str | None = option(None, "start the network from these fusion weights (a bundled variant or a "
@@ -71,7 +74,9 @@ class AbBinTrainer(StepCounter):
     """A network with fusion's two heads (ab-bin logits and ab regression at half resolution), AdamW,
     the bins and their rebalancing weights (a :class:`tinct.train.Trainable`); subclasses say how a
     batch reaches the heads (:meth:`heads`). ``cfg`` has ``lr``, ``weight_decay``, ``warmup``,
-    ``bf16``, ``lambda_cls`` and ``lambda_reg``. Shared by ``fusion`` and ``caption``."""
+    ``bf16``, ``lambda_cls``, ``lambda_reg`` and optionally ``lambda_adv`` (> 0 adds a
+    :class:`~.realism.RealismCritic`, trained after each generator step). Shared by ``fusion`` and
+    ``caption``."""
 
     def __init__(self, cfg: Any, net: torch.nn.Module, centers: np.ndarray, class_weights: np.ndarray,
                  total_steps: int) -> None:
@@ -85,6 +90,12 @@ class AbBinTrainer(StepCounter):
         self.optimizers = {"opt": self.opt}
         self.total_steps = max(1, total_steps)
         self.step = 0
+        self.lambda_adv = float(getattr(cfg, "lambda_adv", 0.0))
+        self.critic = RealismCritic() if self.lambda_adv > 0 else None
+        if self.critic is not None:
+            self.modules["critic"] = self.critic.net
+            self.optimizers["critic"] = self.critic.opt
+        self._for_critic: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast for the network if the config asks for it (losses stay in float32)."""
@@ -95,14 +106,20 @@ class AbBinTrainer(StepCounter):
         raise NotImplementedError
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        """``{"total", "ce", "reg"}``: ``lambda_cls`` x rebalanced soft cross-entropy + ``lambda_reg``
-        x Huber on ab / 10, against the batch's ``ab`` ``(N, 2, H, W)`` pooled to the heads' size."""
+        """``{"total", "ce", "reg"}`` (+ ``"adv"`` with a critic): ``lambda_cls`` x rebalanced soft
+        cross-entropy + ``lambda_reg`` x Huber on ab / 10 (+ ``lambda_adv`` x the critic's LSGAN loss on
+        the regressed ab), against the batch's ``ab`` ``(N, 2, H, W)`` pooled to the heads' size."""
         logits, ab_reg = (t.float() for t in self.heads(batch))
         ab = F.avg_pool2d(batch["ab"], 2)  # the heads' half resolution
         idx, weights = self.encoder(ab)
         cls = soft_cross_entropy(logits, idx, weights, self.class_weights)
         reg = F.smooth_l1_loss(ab_reg / 10.0, ab / 10.0)
-        return {"total": self.cfg.lambda_cls * cls + self.cfg.lambda_reg * reg, "ce": cls, "reg": reg}
+        terms = {"total": self.cfg.lambda_cls * cls + self.cfg.lambda_reg * reg, "ce": cls, "reg": reg}
+        if self.critic is not None:
+            terms["adv"] = self.critic.generator_term(batch["luma"], ab_reg)
+            terms["total"] = terms["total"] + self.lambda_adv * terms["adv"]
+            self._for_critic = (ab, ab_reg.detach())
+        return terms
 
     def training_step(self, batch: dict) -> dict[str, float]:
         self.net.train()
@@ -110,7 +127,10 @@ class AbBinTrainer(StepCounter):
         set_schedule_lr(self.opt, self.cfg.lr, self.step, self.cfg.warmup, self.total_steps)
         terms = self.losses(batch)
         optimizer_step(self.opt, terms["total"], clip_norm=5.0)
-        return {k: float(v.detach()) for k, v in terms.items()}
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        if self.critic is not None and self._for_critic is not None:
+            out["critic"] = self.critic.update(batch["luma"], *self._for_critic)
+        return out
 
 
 class FusionTrainer(AbBinTrainer):
