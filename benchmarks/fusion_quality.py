@@ -41,6 +41,25 @@ FOCUSED = {"focus": (1.0,), "corrections": (0.75, 0.9, 1.0), "gains": (2.0, 3.0,
 MIN_COLOUR = 0.55  # the pick: lowest ΔE00 among decodings at >= this colourfulness ratio (bar: 0.5)
 
 
+def sizes_dev() -> list[Path]:
+    """A second tuning set of held-out colour photos of **several sizes** (photos/val is all 481x321,
+    so it cannot choose a working size): DAVIS 2016 frames 0 and 20 of each sequence (640x360), the
+    Middlebury 2005 left views (~460x370), the EPFL RGB-NIR val split's RGB images (<= 512 px, many
+    aspect ratios), Sintel frames 16 and 21 (1024x436) and the first 12 COCO caption images (<= 384
+    px). fusion trains on none of them (photos/train, extra_train, Stanford train)."""
+    from tinct.data.nir import nir_split
+
+    davis = [p for seq in sorted((DATA / "video/davis2016").iterdir()) if seq.is_dir()
+             for p in io.list_images(seq)[0:21:20]]
+    return [*davis, *sorted((DATA / "stereo/middlebury2005").glob("*_left.png")),
+            *[pair.rgb for pair in nir_split("val")],
+            *[p for p in io.list_images(DATA / "video/sintel") if p.stem.endswith(("0016", "0021"))],
+            *io.list_images(DATA / "captions/coco2017/images")[:12]]
+
+
+SWEEP_SETS = {"photos_val": lambda: io.list_images(SETS["photos_val"]), "sizes_dev": sizes_dev}
+
+
 def decodings(grid: str = "full") -> list[Decoding]:
     """The sweep's grid: the regression head alone at each gain, the classification head at each
     (prior correction, temperature, gain) with one gain everywhere (``full`` only), and with a gain
@@ -83,12 +102,12 @@ def size_label(spec: dict) -> str:
 
 
 def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None,
-          short_sides: list[int] | None = None, grid: str = "full") -> dict:
-    """Every decoding (at every working size; default: the card's) on photos/val: mean ΔE00 and
-    PSNR against gray, colourfulness ratio, % of images better than gray."""
+          short_sides: list[int] | None = None, grid: str = "full", on: str = "photos_val") -> dict:
+    """Every decoding (at every working size; default: the card's) on ``on`` (a :data:`SWEEP_SETS`
+    name): mean ΔE00 and PSNR against gray, colourfulness ratio, % of images better than gray."""
     method = FusionColorizer(weights=weights)
     sizes = [tuple(sorted(spec.items())) for spec in size_specs(method, work_sizes, short_sides)]
-    paths = io.list_images(SETS["photos_val"])[:limit]
+    paths = SWEEP_SETS[on]()[:limit]
     grid_list = decodings(grid)
     scores: dict[tuple[tuple, Decoding], list[tuple[float, float, float, float]]] = {
         (ws, d): [] for ws in sizes for d in grid_list}
@@ -114,14 +133,15 @@ def sweep(weights: str, limit: int | None, work_sizes: list[int] | None = None,
              "beats_gray": float(np.mean([s[3] for s in v]))} for (ws, d), v in scores.items()]
     vivid = [r for r in rows if r["colourfulness_ratio"] >= MIN_COLOUR] or rows
     pick = min(vivid, key=lambda r: r["d_ciede2000"])
-    return {"images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
+    return {"set": on, "images": len(paths), "rows": rows, "min_colourfulness": MIN_COLOUR,
             "pick": {k: pick[k] for k in ("temperature", "prior_correction", "mix", "gain", "focus",
                                           "work_size", "short_side") if k in pick}}
 
 
 def sweep_markdown(r: dict, command: str) -> str:
-    lines = ["# fusion: decoding sweep on photos/val", "", f"`{command}`", "",
-             f"{r['images']} images of photos/val; differences against the gray floor (ΔE00: lower is "
+    on = r.get("set", "photos_val")
+    lines = [f"# fusion: decoding sweep on {on}", "", f"`{command}`", "",
+             f"{r['images']} images of {on}; differences against the gray floor (ΔE00: lower is "
              f"better). The pick (lowest ΔE00 at colourfulness ≥ {r['min_colourfulness']:.2f} of the "
              f"originals'): `{r['pick']}`.", "",
              "| working size | cls share | prior correction α | T | gain | focus | ΔE00 − gray | "
@@ -232,11 +252,13 @@ def bundle(weights: Path, table_result: dict, command: str) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="default")
-    ap.add_argument("--sweep", action="store_true", help="only the photos/val sweep")
+    ap.add_argument("--sweep", action="store_true", help="only the decoding sweep (on --sweep-set)")
     ap.add_argument("--decoding", default="card",
                     help="'card' (the weights' own), 'sweep' (the pick of OUT_sweep.json) or JSON such as "
                     '\'{"temperature": 0.3, "prior_correction": 0.9, "mix": 1, "gain": 2}\'')
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--sweep-set", choices=sorted(SWEEP_SETS), default="photos_val",
+                    help="--sweep: the tuning photos (sizes_dev: held-out photos of several sizes)")
     ap.add_argument("--work-sizes", type=lambda v: [int(x) for x in v.split(",")],
                     help="--sweep: long sides to sweep beside the decodings, e.g. 192,256,320 "
                     "(default: the card's working size)")
@@ -253,7 +275,7 @@ def main() -> int:
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
     if args.sweep:
-        r = sweep(args.weights, args.limit, args.work_sizes, args.short_sides, args.grid)
+        r = sweep(args.weights, args.limit, args.work_sizes, args.short_sides, args.grid, args.sweep_set)
         write_report(args.out + "_sweep", {"command": command, **r}, sweep_markdown(r, command))
         return 0
     if args.baselines_only:
