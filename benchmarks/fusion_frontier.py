@@ -4,7 +4,7 @@
     python benchmarks/fusion_frontier.py bundle=docs/results/fusion_sweep.json \
         adv=/work/runs/adv_end_sweep.json --out docs/results/fusion_frontier
 
-Each sweep (``fusion_quality.py --sweep``) scores many decodings of one network on the same photos/val
+Each sweep (``fusion_quality.py --sweep``) scores many decodings of one network on the same
 images: ΔE00 − gray against the colourfulness ratio. A decoding is on the frontier when no other
 decoding of the same weights is both more colourful and closer to the truth. Writes
 ``OUT.{md,json}`` (the frontier's points, and the best ΔE00 at each colourfulness level) and
@@ -51,7 +51,8 @@ def _xy(c: float, d: float) -> tuple[float, float]:
     return x, y
 
 
-def plot(curves: dict[str, list[dict]], fronts: dict[str, list[dict]], path: Path) -> None:
+def plot(curves: dict[str, list[dict]], fronts: dict[str, list[dict]], path: Path,
+         on: str = "photos/val") -> None:
     """Every decoding as a dot, each frontier as a line; ΔE00 − gray grows downwards (the best is at
     the top right); the bar (ΔE00 ≤ −1, colourfulness ≥ 0.5) is shaded. Labels are ASCII: PIL's
     built-in font has no Δ."""
@@ -69,7 +70,7 @@ def plot(curves: dict[str, list[dict]], fronts: dict[str, list[dict]], path: Pat
         draw.line((x, MARGIN, x, SIZE[1] - MARGIN), fill=(220, 220, 220))
         draw.text((x - 10, SIZE[1] - MARGIN + 6), f"{c:.1f}", fill="black")
     draw.text((MARGIN, SIZE[1] - 22), "colourfulness / original's  (right: more colour)", fill="black")
-    draw.text((MARGIN, 8), "dE00 - gray on photos/val (up: closer to the truth); shaded: issue 21's bar",
+    draw.text((MARGIN, 8), f"dE00 - gray on {on} (up: closer to the truth); shaded: issue 21's bar",
               fill="black")
     for i, (label, rows) in enumerate(curves.items()):
         colour = PALETTE[i % len(PALETTE)]
@@ -92,16 +93,21 @@ def main() -> int:
     args = ap.parse_args()
     curves: dict[str, list[dict]] = {}
     commands: dict[str, str] = {}
+    sets: set[str] = set()
     for spec in args.sweeps:
         label, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
             ap.error(f"expected LABEL=SWEEP.json with an existing file, got {spec!r}")
         r = json.loads(Path(path).read_text())
         curves[label], commands[label] = r["rows"], r.get("command", "")
+        sets.add(r.get("set", "photos_val"))
+    if len(sets) > 1:
+        ap.error(f"the sweeps were made on different photos: {sorted(sets)}")
+    on = sets.pop()
     fronts = {k: frontier(v) for k, v in curves.items()}
-    plot(curves, fronts, Path(args.image))
+    plot(curves, fronts, Path(args.image), on)
     command = "python " + " ".join(sys.argv)
-    lines = ["# fusion: accuracy against colour (decoding sweeps on photos/val)", "", f"`{command}`", "",
+    lines = [f"# fusion: accuracy against colour (decoding sweeps on {on})", "", f"`{command}`", "",
              f"![frontier](../img/{Path(args.image).name})", "",
              "Best ΔE00 − gray at colourfulness ≥ level (the sweep's rule uses 0.55):", "",
              "| weights | " + " | ".join(f"≥ {lv}" for lv in LEVELS) + " |",
