@@ -1,5 +1,5 @@
-"""Caption-steered colorization (issue 18): colour naming, caption synthesis and vocabulary, the
-conditioning layers, the network, training through `tinct train caption`, the method and its CLI."""
+"""Caption-steered colorization (issue 18): recolouring, the conditioning layers, the network, training
+through `tinct train caption`, the method and its CLI (the words themselves: test_caption_words.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures.caption_scene import scene as _scene
 
 import tinct
 from tinct import cli
 from tinct.data.captions import (
     NONE,
     VOCABULARY,
-    caption_plans,
-    captions_for,
-    is_held_out,
-    render,
     synthesize,
     tokenize,
 )
@@ -28,9 +25,6 @@ from tinct.data.color_names import (
     PROTOTYPES,
     Region,
     image_regions,
-    name_color,
-    name_colors,
-    reachable,
 )
 from tinct.errors import TinctWarning
 from tinct.io import write_image
@@ -42,83 +36,6 @@ from tinct.nn.conditioning import ConcatCondition, FiLM
 from tinct.options import OptionError
 
 TINY = {"widths": (8, 16, 24, 32), "global_dim": 16, "text_dim": 16, "embed_dim": 8, "n_bins": 261}
-COLOURS = {0: (0.35, 0.55, 0.9), 2: (0.5, 0.5, 0.5), 3: (0.3, 0.6, 0.2), 5: (0.8, 0.2, 0.15)}
-
-
-@pytest.mark.parametrize(("lab", "word"), [
-    ((93, -1, -3), "white"), ((50, 0, 2), "gray"), ((15, 1, 1), "black"), ((60, 5, 5), "gray"),
-    ((45, -10, 24), "green"), ((35, -20, 25), "green"), ((72, -2, -30), "blue"), ((45, 55, 35), "red"),
-    ((66, 30, 60), "orange"), ((85, -5, 70), "yellow"), ((72, 32, 4), "pink"), ((38, 12, 25), "brown"),
-    ((40, 35, -35), "purple")])
-def test_colour_naming_of_hand_picked_lab_values(lab: tuple, word: str) -> None:
-    assert name_color(lab) == word
-
-
-def test_naming_is_vectorised_and_reachability_follows_lightness() -> None:
-    assert name_colors(np.array([[93.0, -1, -3], [45, -10, 24]])) == ["white", "green"]
-    assert reachable("blue", 60) and not reachable("black", 90) and not reachable("white", 30)
-    with pytest.raises(ValueError, match="Lab"):
-        name_colors(np.zeros((2, 2)))
-
-
-def _scene(h: int = 64, w: int = 80, middle: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """A blue sky over a band (label ``middle``) over green grass; float RGB and labels."""
-    labels = np.zeros((h, w), np.uint8)
-    labels[24:40], labels[40:] = middle, 3
-    rgb = np.zeros((h, w, 3), np.float32)
-    for k, c in COLOURS.items():
-        rgb[labels == k] = c
-    return rgb, labels
-
-
-def test_regions_are_named_by_their_true_colour_largest_first() -> None:
-    from tinct.color import rgb_to_lab
-
-    rgb, labels = _scene()
-    labels[0, :5] = 7  # 5 pixels of "foreground": under 5 %, not a region
-    regions = image_regions(rgb_to_lab(rgb), labels)
-    assert [(r.label, r.word) for r in regions] == [(3, "green"), (0, "blue"), (5, "red")]
-    assert regions[1].fraction == pytest.approx((24 * 80 - 5) / (64 * 80))
-
-
-REGIONS = [Region(0, 0.4, (75, -2, -30), "blue"), Region(1, 0.3, (40, -20, 20), "green"),
-           Region(2, 0.2, (50, 0, 0), "gray")]
-
-
-def test_synthesized_captions_vary_and_stay_in_the_vocabulary() -> None:
-    rng = np.random.default_rng(0)
-    plans = [synthesize(REGIONS, rng) for _ in range(300)]
-    assert len({p.template for _, p in plans}) == 8 and len({t for t, _ in plans}) > 150
-    for text, plan in plans:
-        ids, unknown = tokenize(text)
-        assert not unknown and NONE not in ids
-        words = text.split()
-        for k in plan.regions:  # each named region's true word is in the sentence
-            assert {r.word for r in REGIONS if r.label == k} <= set(words)
-        if plan.template == "sky":
-            assert text.endswith("under a blue sky")
-    firsts = {tuple(p.regions)[0] for _, p in plans if len(p.regions) == 3}
-    assert len(firsts) == 3  # every order occurs
-
-
-def test_captions_are_deterministic_per_image_and_a_swap_changes_one_word() -> None:
-    assert captions_for("a.jpg", REGIONS) == captions_for("a.jpg", REGIONS)
-    assert captions_for("a.jpg", REGIONS) != captions_for("b.jpg", REGIONS)
-    text, plan = caption_plans("c.jpg", REGIONS, 1)[0]
-    target = plan.regions[0]
-    swapped = render(plan, {**{r.label: r.word for r in REGIONS}, target: "purple"})
-    diff = [(a, b) for a, b in zip(text.split(), swapped.split(), strict=True) if a != b]
-    assert len(diff) == 1 and diff[0][1] == "purple"
-
-
-def test_vocabulary_tokenizer_and_held_out_split() -> None:
-    assert VOCABULARY[:3] == ("<pad>", "<unk>", "<none>") and set(COLOR_WORDS) <= set(VOCABULARY)
-    ids, unknown = tokenize("A red bus near a GREY bus, and zebras!")
-    assert unknown == ["bus", "zebras"] and VOCABULARY[ids[1]] == "red" and VOCABULARY[ids[5]] == "gray"
-    assert tokenize("  ") == ([NONE], [])
-    names = [f"img_{i:05d}.jpg" for i in range(2000)]
-    held = [n for n in names if is_held_out(n)]
-    assert 150 < len(held) < 250 and held == [n for n in names if is_held_out(n)]
 
 
 def test_film_and_concat_start_as_the_identity_and_keep_shapes() -> None:
@@ -155,7 +72,6 @@ def test_conditioned_networks_equal_the_plain_trunk_at_init_and_then_follow_the_
 
 def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> None:
     from tinct.color import rgb_to_lab
-    from tinct.data.color_names import image_regions
 
     rgb, labels = _scene()
     lab = rgb_to_lab(rgb).astype(np.float32)
@@ -178,7 +94,6 @@ def test_recoloured_crops_keep_luma_and_their_caption_names_the_new_colour() -> 
 
 def test_several_recoloured_regions_get_different_words_and_are_all_named() -> None:
     from tinct.color import rgb_to_lab
-    from tinct.data.color_names import image_regions
 
     rgb, labels = _scene()
     lab = rgb_to_lab(rgb).astype(np.float32)
@@ -240,6 +155,34 @@ def test_a_tiny_network_learns_a_fixed_batch(kind: str) -> None:
     batch = next(CaptionBatches([photo], crop=64, batch_size=4, seed=0)(0))
     losses = [trainer.training_step(batch)["total"] for _ in range(25)]
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_recolor_weight_marks_the_recoloured_pixels_and_weights_the_loss() -> None:
+    from tinct.methods.fusion.bins import gamut_bins
+
+    rgb, labels = _scene(64, 64)
+    photo = LabelledPhoto("x.jpg", "stanford", "train", (rgb * 255).astype(np.uint8), labels)
+    plain = next(CaptionBatches([photo], crop=64, batch_size=8, seed=3, p_empty=0.0, p_recolor=1.0)(0))
+    batch = next(CaptionBatches([photo], crop=64, batch_size=8, seed=3, p_empty=0.0, p_recolor=1.0,
+                                recolor_weight=4.0)(0))
+    assert "pixel_weight" not in plain and batch["captions"] == plain["captions"]
+    w = batch["pixel_weight"][:, 0]
+    assert set(torch.unique(w).tolist()) <= {1.0, 4.0} and (w == 4.0).any() and (w == 1.0).any()
+    assert torch.equal(batch["ab"], plain["ab"])  # the weight changes no draw and no target
+    true = next(CaptionBatches([photo], crop=64, batch_size=8, seed=3, p_empty=0.0, p_recolor=0.0,
+                               recolor_weight=4.0)(0))
+    assert torch.equal(true["pixel_weight"], torch.ones_like(true["pixel_weight"]))  # nothing recoloured
+    torch.manual_seed(0)
+    centers = gamut_bins()
+    cfg = CaptionTrainConfig(model=CaptionModelConfig(conditioning="film", **TINY), bf16=False)
+    trainer = CaptionTrainer(cfg, centers, np.ones(len(centers), np.float32), total_steps=10)
+    trainer.net.eval()
+    with torch.no_grad():
+        unweighted = trainer.losses(plain)["total"]
+        ones = trainer.losses({**plain, "pixel_weight": torch.ones_like(batch["pixel_weight"])})["total"]
+        weighted = trainer.losses(batch)["total"]
+    assert torch.allclose(unweighted, ones, rtol=1e-5)
+    assert not torch.allclose(unweighted, weighted, rtol=1e-3)
 
 
 # ------------------------------------------------------------------ through `tinct train caption`

@@ -246,32 +246,39 @@ class CaptionBatches:
     captions, reseeded from ``seed`` and the start step (a resumed run continues its sequence).
 
     Each batch: ``luma`` ``(N, 1, S, S)`` in [0, 1], ``ab`` ``(N, 2, S, S)`` Lab, ``tokens``
-    ``(N, T)`` int64, ``lengths`` ``(N,)``, and ``captions`` (the texts, for logs and tests).
+    ``(N, T)`` int64, ``lengths`` ``(N,)``, ``captions`` (the texts, for logs and tests) and, when
+    ``recolor_weight`` is not 1, ``pixel_weight`` ``(N, 1, S, S)``: ``recolor_weight`` on the
+    recoloured pixels, 1 elsewhere (the loss then counts the words' counterfactual colours more).
     """
 
     def __init__(self, photos: list[LabelledPhoto], *, crop: int, batch_size: int, seed: int,
                  p_empty: float = 0.15, p_recolor: float = 0.0, bank: ColourBank | None = None,
-                 recolor_regions: int = 1) -> None:
+                 recolor_regions: int = 1, recolor_weight: float = 1.0) -> None:
         if not photos:
             raise TinctError("no labelled training photos")
         self.photos, self.crop, self.batch_size = photos, crop, batch_size
         self.seed, self.p_empty, self.p_recolor, self.bank = seed, p_empty, p_recolor, bank
-        self.recolor_regions = recolor_regions
+        self.recolor_regions, self.recolor_weight = recolor_regions, recolor_weight
 
     def __call__(self, start: int) -> Iterator[dict]:
         from tinct.color import rgb_to_lab, rgb_to_luma
 
         rng = np.random.default_rng([self.seed, start])
         while True:
-            lumas, abs_, texts = [], [], []
+            lumas, abs_, texts, weights = [], [], [], []
             for i in rng.integers(0, len(self.photos), self.batch_size):
                 rgb, labels = random_crop_pair(self.photos[i].rgb, self.photos[i].labels, self.crop, rng)
-                lab = rgb_to_lab(rgb).astype(np.float32)
-                text, lab = crop_caption(lab, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor,
+                true = rgb_to_lab(rgb).astype(np.float32)
+                text, lab = crop_caption(true, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor,
                                          bank=self.bank, recolor_regions=self.recolor_regions)
+                recoloured = np.any(lab[..., 1:] != true[..., 1:], axis=-1)
+                weights.append(1.0 + (self.recolor_weight - 1.0) * recoloured.astype(np.float32)[None])
                 texts.append(text)
                 lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
                 abs_.append(lab[..., 1:].transpose(2, 0, 1))
             tokens, lengths = batch_tokens([tokenize(t)[0] for t in texts])
-            yield {"luma": torch.from_numpy(np.stack(lumas)), "ab": torch.from_numpy(np.stack(abs_)),
-                   "tokens": tokens, "lengths": lengths, "captions": texts}
+            batch = {"luma": torch.from_numpy(np.stack(lumas)), "ab": torch.from_numpy(np.stack(abs_)),
+                     "tokens": tokens, "lengths": lengths, "captions": texts}
+            if self.recolor_weight != 1.0:
+                batch["pixel_weight"] = torch.from_numpy(np.stack(weights))
+            yield batch

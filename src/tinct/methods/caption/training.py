@@ -63,6 +63,8 @@ class CaptionTrainConfig:
     recolor_regions: int = option(1, "a recoloured crop has 1..N of its regions recoloured, each to a "
                                   "different word, all named (N > 1 asks the network to bind each word "
                                   "to its region rather than tint the whole crop)")
+    recolor_weight: float = option(1.0, "loss weight of the recoloured pixels (1: like every other pixel; "
+                                   "> 1 makes obeying the word count more than the content's usual colour)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
     init: str | None = option("default", "start the image network from these fusion weights (a bundled "
@@ -73,6 +75,8 @@ class CaptionTrainConfig:
     def __post_init__(self) -> None:
         if self.recolor_regions < 1:
             raise OptionError(f"recolor_regions must be at least 1, got {self.recolor_regions}")
+        if self.recolor_weight <= 0:
+            raise OptionError(f"recolor_weight must be positive, got {self.recolor_weight}")
 
 
 class CaptionTrainer(AbBinTrainer):
@@ -135,7 +139,7 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     p_recolor = 0.0 if model.conditioning == "none" else cfg.p_recolor
     batches = CaptionBatches(photos, crop=cfg.crop, batch_size=cfg.batch_size, seed=run.seed,
                              p_empty=cfg.p_empty, p_recolor=p_recolor, bank=bank,
-                             recolor_regions=cfg.recolor_regions)
+                             recolor_regions=cfg.recolor_regions, recolor_weight=cfg.recolor_weight)
     fit_cfg = run.fit_config(default_steps=DEFAULT_STEPS, checkpoint_every=250, log_every=25)
     history = fit(trainer, batches, fit_cfg, desc=f"caption ({model.conditioning})",
                   resolved_config={"caption": asdict(cfg), "run": asdict(run), "photos": len(photos)})

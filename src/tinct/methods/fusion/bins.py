@@ -85,12 +85,15 @@ class SoftEncoder:
 
 
 def soft_cross_entropy(logits: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor,
-                       class_weights: torch.Tensor) -> torch.Tensor:
+                       class_weights: torch.Tensor, pixel_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Rebalanced cross-entropy of ``logits`` ``(N, Q, h, w)`` against sparse soft targets
-    (:class:`SoftEncoder`): each pixel weighted by the class weight of its heaviest target bin."""
+    (:class:`SoftEncoder`): each pixel weighted by the class weight of its heaviest target bin (times
+    ``pixel_weight`` ``(N, h, w)`` if given)."""
     logp = torch.log_softmax(logits.float(), dim=1)
     ce = -(weights * torch.gather(logp, 1, idx)).sum(dim=1)
     pixel_w = class_weights[torch.gather(idx, 1, weights.argmax(dim=1, keepdim=True))[:, 0]]
+    if pixel_weight is not None:
+        pixel_w = pixel_w * pixel_weight
     return (pixel_w * ce).sum() / pixel_w.sum()
 
 

@@ -108,12 +108,16 @@ class AbBinTrainer(StepCounter):
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
         """``{"total", "ce", "reg"}`` (+ ``"adv"`` with a critic): ``lambda_cls`` x rebalanced soft
         cross-entropy + ``lambda_reg`` x Huber on ab / 10 (+ ``lambda_adv`` x the critic's LSGAN loss on
-        the regressed ab), against the batch's ``ab`` ``(N, 2, H, W)`` pooled to the heads' size."""
+        the regressed ab), against the batch's ``ab`` ``(N, 2, H, W)`` pooled to the heads' size; an optional
+        ``pixel_weight`` ``(N, 1, H, W)`` in the batch weights both terms per pixel."""
         logits, ab_reg = (t.float() for t in self.heads(batch))
         ab = F.avg_pool2d(batch["ab"], 2)  # the heads' half resolution
         idx, weights = self.encoder(ab)
-        cls = soft_cross_entropy(logits, idx, weights, self.class_weights)
-        reg = F.smooth_l1_loss(ab_reg / 10.0, ab / 10.0)
+        pixel_w = batch.get("pixel_weight")  # (N, 1, H, W) or None: every pixel alike
+        pixel_w = None if pixel_w is None else F.avg_pool2d(pixel_w.float(), 2)[:, 0]
+        cls = soft_cross_entropy(logits, idx, weights, self.class_weights, pixel_w)
+        reg = F.smooth_l1_loss(ab_reg / 10.0, ab / 10.0, reduction="none")
+        reg = reg.mean() if pixel_w is None else (reg.mean(dim=1) * pixel_w).sum() / pixel_w.sum()
         terms = {"total": self.cfg.lambda_cls * cls + self.cfg.lambda_reg * reg, "ce": cls, "reg": reg}
         if self.critic is not None:
             terms["adv"] = self.critic.generator_term(batch["luma"], ab_reg)
