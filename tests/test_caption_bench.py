@@ -189,3 +189,26 @@ def test_web_caption_box_reaches_the_method_and_its_warning_comes_back(web) -> N
     groups = {m["name"]: m["group"] for m in config["methods"]}
     assert groups["_test_caption"] == "caption" and groups["caption"] == "caption"  # bundled weights
     assert catalog.group_of(tinct.method_info("caption")) == "caption"
+
+
+def test_held_out_photos_make_a_tuning_set_scored_with_swaps(weights, tmp_path) -> None:
+    from fixtures.caption_scene import scene as _scene
+
+    from tinct.bench.caption import photo_cases
+    from tinct.data.captions import is_held_out
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = [n for n in (f"p{i:03d}.png" for i in range(60)) if is_held_out(n)][:2]
+    names += ["kept.png"] if not is_held_out("kept.png") else []
+    for name in names:
+        write_image(folder / name, _scene(64, 80)[0])
+    cache = tmp_path / "labels.npz"
+    cases = photo_cases([folder], cache=cache)
+    assert sorted(c.name for c in cases) == sorted(n for n in names if is_held_out(n)) and cache.is_file()
+    assert all(c.caption and c.plan is not None and c.labels.shape == (64, 80) for c in cases)
+    method = tinct.load_method("caption", weights=str(weights["weights"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TinctWarning)
+        s = evaluate_caption(method, photos=cases, swaps=1).summary()
+    assert list(s) == ["photos_dev"] and s["photos_dev"]["swaps"] == len(cases)

@@ -83,6 +83,23 @@ def stanford_cases(root: str | Path, *, split: str = "val", limit: int | None = 
     return cases
 
 
+def photo_cases(folders: list[str | Path], *, cache: str | Path | None = None, limit: int | None = None
+                ) -> list[Case]:
+    """The held-out photos of ``folders`` (the 1-in-10 hash split ``tinct train caption`` keeps out),
+    labelled by the scene parser (``cache``: a run's ``parser_labels.npz``), with their first caption:
+    a tuning set for decodings, apart from Stanford val, whose labels are true."""
+    from tinct.methods.caption.data import load_parsed
+
+    cases = []
+    for photo in load_parsed(list(folders), "val", limit=limit, cache=cache):
+        rgb = photo.rgb.astype(np.float32) / 255.0
+        regions = image_regions(rgb_to_lab(rgb), photo.labels)
+        if regions:
+            text, plan = caption_plans(photo.name, regions, 1)[0]
+            cases.append(Case(photo.name, rgb, photo.labels, regions, text, plan))
+    return cases
+
+
 def coco_cases(root: str | Path, *, limit: int | None = None) -> list[Case]:
     """COCO subset images whose captions hold a basic colour word, with the first such caption."""
     from tinct.io import read_rgb
@@ -259,21 +276,24 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def evaluate_caption(colorizer: Colorizer, *, stanford: str | Path | None = None,
                      coco: str | Path | None = None, limit: int | None = None, swaps: int = 3,
-                     progress: bool = False) -> CaptionReport:
-    """Run the protocol on Stanford Background val (``stanford`` folder) and/or the COCO subset."""
+                     photos: list[Case] | None = None, progress: bool = False) -> CaptionReport:
+    """Run the protocol on Stanford Background val (``stanford`` folder), the COCO subset and/or
+    ``photos`` (:func:`photo_cases`, scored as ``photos_dev`` with swaps)."""
     if "caption" not in colorizer.accepts | colorizer.needs:
         raise TinctError(f"method '{colorizer.name}' does not use a caption; tinct bench caption scores "
                          "caption-steered methods (e.g. --method caption)")
-    if stanford is None and coco is None:
+    if stanford is None and coco is None and not photos:
         raise TinctError("give --stanford DIR and/or --coco DIR")
     datasets = {}
     if stanford is not None:
         datasets["stanford_val"] = stanford_cases(stanford, limit=limit)
     if coco is not None:
         datasets["coco_color"] = coco_cases(coco, limit=limit)
+    if photos:
+        datasets["photos_dev"] = photos
     rows: dict[str, list[dict[str, Any]]] = {}
     for name, cases in datasets.items():
-        n_swaps = swaps if name == "stanford_val" else 0
+        n_swaps = 0 if name == "coco_color" else swaps
         rows[name] = [score_case(colorizer, c, swaps=n_swaps)
                       for c in tqdm(cases, desc=name, disable=not progress, leave=False)]
     options = asdict(colorizer.options) if is_dataclass(colorizer.options) else {}
