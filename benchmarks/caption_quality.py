@@ -53,7 +53,8 @@ GRID = ((52, ("gray pavement and red sky", "red pavement and blue sky", "yellow 
 
 
 def parse_decoding(text: str) -> dict:
-    """A :data:`DECODINGS` name or ``T,ALPHA,GAIN`` (temperature, prior correction, gain); ``A/B``:
+    """A :data:`DECODINGS` name or ``T,ALPHA,GAIN[,GUIDANCE]`` (temperature, prior correction, gain,
+    classifier-free guidance of a caption); ``A/B``:
     decoding ``A`` without a caption, ``B`` with one (the card's ``inference.with_caption``);
     ``...@sN``: chroma predicted at N px on the short side (``@lN``: on the long side)."""
     if "@" in text:
@@ -67,8 +68,11 @@ def parse_decoding(text: str) -> dict:
         return {**parse_decoding(empty), "with_caption": parse_decoding(with_caption)}
     if text in DECODINGS:
         return DECODINGS[text]
-    t, a, g = (float(v) for v in text.split(","))
-    return {"temperature": t, "prior_correction": a, "mix": 1.0, "gain": g}
+    values = [float(v) for v in text.split(",")]
+    if len(values) not in (3, 4):
+        raise SystemExit(f"decoding {text}: give T,ALPHA,GAIN or T,ALPHA,GAIN,GUIDANCE")
+    out = {"temperature": values[0], "prior_correction": values[1], "mix": 1.0, "gain": values[2]}
+    return out if len(values) == 3 else {**out, "guidance": values[3]}
 
 
 def decoded(path: str, decoding: str, tmp: Path) -> Path:
@@ -182,7 +186,8 @@ def main() -> int:
     ap.add_argument("--run", action="append", required=True, metavar="KIND=PATH",
                     help="a trained run: film|concat|attend|none=caption.safetensors (repeatable)")
     ap.add_argument("--decoding", action="append", metavar="NAME|T,ALPHA,GAIN",
-                    help=f"decodings to score ({', '.join(DECODINGS)} or temperature,prior correction,gain; "
+                    help=f"decodings to score ({', '.join(DECODINGS)} or temperature,prior correction,gain"
+                    "[,guidance]; "
                     "A/B: A without a caption, B with one; a suffix @s128 or @l320 sets the working "
                     "size (short or long side); default: the named ones)")
     ap.add_argument("--limit", type=int, help="only the first N images of each set (smoke runs)")

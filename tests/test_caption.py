@@ -329,6 +329,28 @@ def test_a_caption_has_its_own_decoding_from_the_card(trained, tmp_path) -> None
     assert forced.decoding_for(None).prior_correction == 0.5
 
 
+def test_guidance_extrapolates_from_the_empty_caption_through_the_caption(trained, tmp_path) -> None:
+    from tinct.weights import load_weights, save_weights
+
+    gray = np.random.default_rng(0).random((48, 64), dtype=np.float32)
+    plain = tinct.load_method("caption", weights=str(trained["film"]))
+    assert plain.guidance == 1.0
+    with_cap, empty = plain.network_outputs(gray, "blue sky"), plain.network_outputs(gray, "")
+    assert not torch.allclose(with_cap[0], empty[0])
+    guided = tinct.load_method("caption", weights=str(trained["film"]), guidance=2.5)
+    logits, ab = guided.network_outputs(gray, "blue sky")
+    torch.testing.assert_close(logits, empty[0] + 2.5 * (with_cap[0] - empty[0]), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ab, empty[1] + 2.5 * (with_cap[1] - empty[1]), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(guided.network_outputs(gray, "blue sky", guidance=1.0)[0], with_cap[0])
+    torch.testing.assert_close(guided.network_outputs(gray, None)[0], empty[0])  # no caption: one pass
+    tensors, card = load_weights(trained["film"])  # the card's with_caption decoding may carry it
+    card.extra["inference"] = {"with_caption": {"guidance": 1.7}}
+    assert tinct.load_method("caption", weights=str(save_weights(tmp_path / "g.safetensors", tensors,
+                                                                 card))).guidance == 1.7
+    with pytest.raises(OptionError, match="guidance"):
+        tinct.load_method("caption", weights=str(trained["film"]), guidance=-1.0)
+
+
 def test_the_working_size_comes_from_the_card_or_the_options(trained, tmp_path) -> None:
     from tinct.weights import load_weights, save_weights
 

@@ -10,10 +10,10 @@ first human caption with a colour word). Every score is also measured with the e
 - **ab accuracy@k** (Manjunatha et al.'s ab accuracy): at the network's output resolution (half of
   the working size), the ground-truth bin of a pixel is the in-gamut ab bin nearest to the 2x2
   mean of the original's Lab ab; a pixel counts if that bin is among the ``k`` most probable bins
-  of the network's distribution (its raw logits: no prior correction, so the accuracy does not
-  depend on the decoding and every conditioning is scored on the same footing). Pooled over all pixels of all
-  images: ``acc@k = hits / pixels``. Needs a colorizer with ``network_outputs`` (the ``caption``
-  method); others get NaN.
+  of the network's distribution (its raw logits: no prior correction and no guidance, so the accuracy
+  does not depend on the decoding and every conditioning is scored on the same footing). Pooled over
+  all pixels of all images: ``acc@k = hits / pixels``. Needs a colorizer with ``network_outputs``
+  (the ``caption`` method); others get NaN.
 - **ΔE00 in the named regions**: CIEDE2000 of the output (full pipeline) against the original,
   averaged over the pixels of the regions the caption names, then over images; ``de_image``: over
   all pixels.
@@ -142,7 +142,7 @@ def _accuracy_counts(colorizer: Any, case: Case, caption: str | None) -> dict[st
     rgb = case.rgb if (h, w) == case.rgb.shape[:2] else _resize(case.rgb, (w, h))
     ab = torch.from_numpy(rgb_to_lab(rgb)[..., 1:].transpose(2, 0, 1).copy()).float()[None]
     ab = F.avg_pool2d(ab, 2)
-    logits, _ = colorizer.network_outputs(gray, caption)
+    logits, _ = colorizer.network_outputs(gray, caption, guidance=1.0)  # raw: independent of decoding
     logits = logits[..., :ab.shape[-2], :ab.shape[-1]].float()
     hits = topk_hits(logits, true_bins(ab, colorizer.bins["centers"]))
     return {"hits1": hits[1], "hits5": hits[5], "pixels": int(ab.shape[-2] * ab.shape[-1])}

@@ -64,6 +64,10 @@ class CaptionOptions:
     mix: float | None = option(None, "share of the classification head in [0, 1] (the rest: regression); "
                                "default: the card's")
     saturation: float = option(1.0, "chroma scale (kept within the RGB gamut; 0 = gray)")
+    guidance: float | None = option(None, "classifier-free guidance of a caption: the logits are pushed "
+                                    "from the no-caption prediction through the captioned one by this "
+                                    "factor (1: off; > 1: the words count more; two network passes); "
+                                    "default: the card's, else 1")
 
     def __post_init__(self) -> None:
         check_working_size("caption", self.work_size, self.short_side)
@@ -73,6 +77,8 @@ class CaptionOptions:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise OptionError(f"caption: {name} must be in [0, 1], got {value}")
+        if self.guidance is not None and not 0.0 <= self.guidance <= 10.0:
+            raise OptionError(f"caption: guidance must be in [0, 10], got {self.guidance}")
         if not 0.0 <= self.saturation <= 4.0:
             raise OptionError(f"caption: saturation must be in [0, 4], got {self.saturation}")
 
@@ -131,6 +137,7 @@ class CaptionColorizer(Colorizer):
         self.decoding = Decoding.from_card(inference, o)
         with_caption = {**inference, **inference.get("with_caption", {})}
         self.caption_decoding = Decoding.from_card(with_caption, o)
+        self.guidance = float(o.guidance if o.guidance is not None else with_caption.get("guidance", 1.0))
         self.work_size, self.short_side = card_working_size(inference, o.work_size, o.short_side)
 
     def decoding_for(self, caption: str | None) -> Decoding:
@@ -139,9 +146,10 @@ class CaptionColorizer(Colorizer):
         named rare colour is not pulled back toward the common ones); options override both."""
         return self.caption_decoding if caption else self.decoding
 
-    def tokens(self, caption: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(tokens (1, T), lengths (1,))`` of ``caption`` (None or "": the empty caption); words
-        outside the vocabulary are named in one :class:`TinctWarning`."""
+    def tokens(self, caption: str | None, *, with_empty: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(tokens (B, T), lengths (B,))`` of ``caption`` (None or "": the empty caption; B = 1), or of
+        the caption and the empty one (``with_empty``, B = 2); words outside the vocabulary are named
+        in one :class:`TinctWarning`."""
         ids, unknown = tokenize(caption or "", self.vocabulary)
         if unknown:
             warnings.warn(TinctWarning(f"caption: {len(unknown)} word(s) outside the model's vocabulary "
@@ -149,16 +157,24 @@ class CaptionColorizer(Colorizer):
         if caption and self.net.text is None:
             warnings.warn(TinctWarning(f"caption: these weights ({self.path.name}) were trained without "
                                        "captions (conditioning=none); the caption is ignored"), stacklevel=3)
-        return batch_tokens([ids])
+        return batch_tokens([ids, tokenize("", self.vocabulary)[0]] if with_empty else [ids])
 
     @torch.no_grad()
-    def network_outputs(self, gray: np.ndarray, caption: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def network_outputs(self, gray: np.ndarray, caption: str | None, *, guidance: float | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """Bin logits ``(1, Q, h', w')`` and regression ab ``(1, 2, h', w')`` at half the padded size of
-        ``gray`` ``(h, w)`` in [0, 1] (already at the working size)."""
+        ``gray`` ``(h, w)`` in [0, 1] (already at the working size). With a caption and a ``guidance``
+        factor s other than 1 (default: the option's, else the card's), classifier-free guidance (Ho &
+        Salimans 2022): ``empty + s (captioned - empty)`` for both heads, from one batch of two."""
         x = torch.from_numpy(np.ascontiguousarray(gray, np.float32))[None, None]
         x, _ = pad_to_multiple(x, self.net.multiple)
-        tokens, lengths = self.tokens(caption)
-        return self.net(x, tokens, lengths)
+        s = self.guidance if guidance is None else guidance
+        guided = bool(caption) and self.net.text is not None and s != 1.0
+        tokens, lengths = self.tokens(caption, with_empty=guided)
+        logits, ab_reg = self.net(x.expand(len(tokens), -1, -1, -1), tokens, lengths)
+        if not guided:
+            return logits, ab_reg
+        return logits[1:] + s * (logits[:1] - logits[1:]), ab_reg[1:] + s * (ab_reg[:1] - ab_reg[1:])
 
     def predict_ab(self, gray: np.ndarray, caption: str | None) -> np.ndarray:
         """Lab ab ``(h, w, 2)`` of ``gray`` ``(h, w)`` (at the working size), decoded by the annealed mean."""
