@@ -122,6 +122,11 @@ def test_colour_bank_draws_real_colours_of_the_word_at_similar_lightness() -> No
     np.testing.assert_allclose(bank.sample("blue", 55.0, rng), (10.0, -40.0))  # only the L 50 one
     np.testing.assert_allclose(bank.sample("red", 55.0, rng), PROTOTYPES["red"][1:])  # none: prototype
     np.testing.assert_allclose(bank.sample("white", 55.0, rng), PROTOTYPES["white"][1:])
+    pulled = ColourBank(regions, tolerance=10.0, pull=0.25)  # a quarter of the way to the prototype
+    expected = 0.75 * np.array([10.0, -40.0]) + 0.25 * np.array(PROTOTYPES["blue"][1:])
+    np.testing.assert_allclose(pulled.sample("blue", 55.0, rng), expected, rtol=1e-5)
+    with pytest.raises(OptionError, match="bank_pull"):
+        CaptionTrainConfig(bank_pull=1.5)
 
 
 def test_crop_captions_name_only_what_the_crop_shows() -> None:

@@ -169,10 +169,12 @@ ACHROMATIC_KEEP = 0.2
 class ColourBank:
     """Median Lab colours of real training regions by colour word: ``sample(word, L, rng)`` gives the
     ab of a region named ``word`` whose lightness is within ``tolerance`` of ``L`` (the word's
-    prototype when there is none), so counterfactual colours look like colours that occur."""
+    prototype when there is none), so counterfactual colours look like colours that occur; ``pull``
+    in [0, 1] moves a drawn ab that share of the way to the word's prototype ab (0 for black, white
+    and gray), away from the neighbouring words."""
 
-    def __init__(self, regions: list[Region], tolerance: float = 10.0) -> None:
-        self.tolerance = tolerance
+    def __init__(self, regions: list[Region], tolerance: float = 10.0, pull: float = 0.0) -> None:
+        self.tolerance, self.pull = tolerance, pull
         self.by_word = {w: np.array([r.lab for r in regions if r.word == w], np.float32).reshape(-1, 3)
                         for w in COLOR_WORDS}
 
@@ -182,7 +184,11 @@ class ColourBank:
         labs = self.by_word.get(word, np.zeros((0, 3), np.float32))
         near = labs[np.abs(labs[:, 0] - lightness) <= self.tolerance]
         if len(near):
-            return near[int(rng.integers(len(near)))][1:]
+            ab = near[int(rng.integers(len(near)))][1:]
+            if self.pull:
+                centre = np.asarray(PROTOTYPES[word][1:] if word in PROTOTYPES else (0.0, 0.0), np.float32)
+                ab = (1.0 - self.pull) * ab + self.pull * centre
+            return ab
         return np.asarray(PROTOTYPES[word][1:], np.float32) if word in PROTOTYPES else None
 
 

@@ -65,6 +65,8 @@ class CaptionTrainConfig:
                                   "to its region rather than tint the whole crop)")
     recolor_weight: float = option(1.0, "loss weight of the recoloured pixels (1: like every other pixel; "
                                    "> 1 makes obeying the word count more than the content's usual colour)")
+    bank_pull: float = option(0.0, "share of the way a recolouring's real colour is moved toward the "
+                              "word's prototype (0: the real colour; 1: the prototype)")
     bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
     init: str | None = option("default", "start the image network from these fusion weights (a bundled "
@@ -75,6 +77,8 @@ class CaptionTrainConfig:
     def __post_init__(self) -> None:
         if self.recolor_regions < 1:
             raise OptionError(f"recolor_regions must be at least 1, got {self.recolor_regions}")
+        if not 0.0 <= self.bank_pull <= 1.0:
+            raise OptionError(f"bank_pull must be in [0, 1], got {self.bank_pull}")
         if self.recolor_weight <= 0:
             raise OptionError(f"recolor_weight must be positive, got {self.recolor_weight}")
 
@@ -126,7 +130,7 @@ def run(cfg: CaptionTrainConfig, run: RunConfig) -> int:
     photos = load_sources(cfg, folders, "train", out, progress=run.progress)
     held_out = load_sources(cfg, folders, "val", out, progress=run.progress)
     records = cache_captions(out / "captions.json", photos + held_out)
-    bank = ColourBank([r for rec in records if rec.split == "train" for r in rec.regions])
+    bank = ColourBank([r for rec in records if rec.split == "train" for r in rec.regions], pull=cfg.bank_pull)
     centers = gamut_bins()
     prior = empirical_prior(sample_ab([p.rgb for p in photos], seed=run.seed), centers)
     class_weights = rebalancing_weights(prior, cfg.rebalance)
