@@ -170,8 +170,8 @@ class ColourBank:
     """Median Lab colours of real training regions by colour word: ``sample(word, L, rng)`` gives the
     ab of a region named ``word`` whose lightness is within ``tolerance`` of ``L`` (the word's
     prototype when there is none), so counterfactual colours look like colours that occur; ``pull``
-    in [0, 1] moves a drawn ab that share of the way to the word's prototype ab (0 for black, white
-    and gray), away from the neighbouring words."""
+    in [0, 1] moves a drawn ab that share of the way to the word's prototype ab, away from the
+    neighbouring words."""
 
     def __init__(self, regions: list[Region], tolerance: float = 10.0, pull: float = 0.0) -> None:
         self.tolerance, self.pull = tolerance, pull
@@ -186,8 +186,7 @@ class ColourBank:
         if len(near):
             ab = near[int(rng.integers(len(near)))][1:]
             if self.pull:
-                centre = np.asarray(PROTOTYPES[word][1:] if word in PROTOTYPES else (0.0, 0.0), np.float32)
-                ab = (1.0 - self.pull) * ab + self.pull * centre
+                ab = (1.0 - self.pull) * ab + self.pull * np.asarray(PROTOTYPES[word][1:], np.float32)
             return ab
         return np.asarray(PROTOTYPES[word][1:], np.float32) if word in PROTOTYPES else None
 
@@ -277,8 +276,9 @@ class CaptionBatches:
                 true = rgb_to_lab(rgb).astype(np.float32)
                 text, lab = crop_caption(true, labels, rng, p_empty=self.p_empty, p_recolor=self.p_recolor,
                                          bank=self.bank, recolor_regions=self.recolor_regions)
-                recoloured = np.any(lab[..., 1:] != true[..., 1:], axis=-1)
-                weights.append(1.0 + (self.recolor_weight - 1.0) * recoloured.astype(np.float32)[None])
+                if self.recolor_weight != 1.0:
+                    recoloured = np.any(lab[..., 1:] != true[..., 1:], axis=-1).astype(np.float32)[None]
+                    weights.append(1.0 + (self.recolor_weight - 1.0) * recoloured)
                 texts.append(text)
                 lumas.append(rgb_to_luma(rgb).astype(np.float32)[None])
                 abs_.append(lab[..., 1:].transpose(2, 0, 1))
