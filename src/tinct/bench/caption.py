@@ -74,13 +74,18 @@ def stanford_cases(root: str | Path, *, split: str = "val", limit: int | None = 
     from tinct.data.stanford_background import load_split, split_ids
 
     images, labels = load_split(root, split, scale=1.0, limit=limit)
-    cases = []
-    for ident, rgb, lab in zip(split_ids(root, split), images, labels, strict=False):
-        regions = image_regions(rgb_to_lab(rgb), lab)
-        if regions:
-            text, plan = caption_plans(f"{ident}.jpg", regions, 1)[0]
-            cases.append(Case(f"{ident}.jpg", rgb, lab, regions, text, plan))
-    return cases
+    cases = [_captioned(f"{ident}.jpg", rgb, lab)
+             for ident, rgb, lab in zip(split_ids(root, split), images, labels, strict=False)]
+    return [c for c in cases if c is not None]
+
+
+def _captioned(name: str, rgb: np.ndarray, labels: np.ndarray) -> Case | None:
+    """A case with the first synthesized caption of its regions (None when no region is large enough)."""
+    regions = image_regions(rgb_to_lab(rgb), labels)
+    if not regions:
+        return None
+    text, plan = caption_plans(name, regions, 1)[0]
+    return Case(name, rgb, labels, regions, text, plan)
 
 
 def photo_cases(folders: list[str | Path], *, cache: str | Path | None = None, limit: int | None = None
@@ -90,14 +95,9 @@ def photo_cases(folders: list[str | Path], *, cache: str | Path | None = None, l
     a tuning set for decodings, apart from Stanford val, whose labels are true."""
     from tinct.methods.caption.data import load_parsed
 
-    cases = []
-    for photo in load_parsed(list(folders), "val", limit=limit, cache=cache):
-        rgb = photo.rgb.astype(np.float32) / 255.0
-        regions = image_regions(rgb_to_lab(rgb), photo.labels)
-        if regions:
-            text, plan = caption_plans(photo.name, regions, 1)[0]
-            cases.append(Case(photo.name, rgb, photo.labels, regions, text, plan))
-    return cases
+    cases = [_captioned(p.name, p.rgb.astype(np.float32) / 255.0, p.labels)
+             for p in load_parsed(list(folders), "val", limit=limit, cache=cache)]
+    return [c for c in cases if c is not None]
 
 
 def coco_cases(root: str | Path, *, limit: int | None = None) -> list[Case]:
