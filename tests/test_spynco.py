@@ -158,6 +158,22 @@ def test_cifar_split_is_disjoint(shared_data) -> None:
     assert images.split_description()["disjoint"] is True
 
 
+def test_unpaired_sources_join_folders_and_drop_small_images(tmp_path) -> None:
+    from tinct.io.write import write_image
+
+    rng = np.random.default_rng(0)
+    for folder, sizes in {"a": [(20, 24), (8, 30), (24, 20)], "b": [(40, 16), (16, 16)]}.items():
+        (tmp_path / folder).mkdir()
+        for i, (h, w) in enumerate(sizes):
+            write_image(tmp_path / folder / f"{folder}{i}.png", rng.random((h, w, 3)).astype(np.float32))
+    images = load_unpaired(f"{tmp_path / 'a'},{tmp_path / 'b'}", tmp_path, seed=0, crop=16)
+    names = sorted(p.name for p in images.gray_files + images.color_files)
+    assert names == ["a0.png", "a2.png", "b0.png", "b1.png"]  # a1 (8 px high) is under the crop
+    assert images.split_description()["disjoint"] is True
+    with pytest.raises(TinctError, match="not found"):
+        load_unpaired(str(tmp_path / "missing"), tmp_path)
+
+
 def test_pad_and_generate_any_size() -> None:
     x = torch.rand(1, 1, 13, 22)
     padded, size = pad_to_multiple(x)

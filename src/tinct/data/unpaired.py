@@ -5,8 +5,10 @@ luma of the first half is ever shown to the generator (the "gray domain"); only 
 half is shown in colour (to the discriminators). No gray image has its own colour counterpart
 in the colour set, so no pair is ever used in training; pairs serve only for scoring.
 
-Sources: ``cifar10`` (the ``cifar10/train`` folder, 32x32 images used whole) and ``photos``
-(``photos/train``; random ``crop`` x ``crop`` crops, images smaller than the crop are skipped).
+Sources: ``cifar10`` (the ``cifar10/train`` folder, 32x32 images used whole), ``photos``
+(``photos/train`` + ``photos/extra_train``, 3,900 photos; random ``crop`` x ``crop`` crops, images
+smaller than the crop are skipped), ``photos-train`` (``photos/train`` only, the wave-1 source) or
+folders (comma-separated).
 Batches are dicts ``{"gray": (B, 1, c, c), "color": (B, 3, c, c)}`` of float32 tensors in [0, 1].
 """
 
@@ -23,7 +25,8 @@ from tinct.color import rgb_to_luma
 from tinct.data.files import load_uint8, training_images
 from tinct.errors import TinctError
 
-SOURCES = {"cifar10": "cifar10/train", "photos": "photos/train"}
+SOURCES = {"cifar10": ("cifar10/train",), "photos": ("photos/train", "photos/extra_train"),
+           "photos-train": ("photos/train",)}
 
 
 def disjoint_halves(items: Sequence, seed: int) -> tuple[list, list]:
@@ -59,14 +62,16 @@ def load_unpaired(source: str, data_root: str | Path, *, seed: int = 0, crop: in
     """Read a training source and split it into disjoint gray / colour halves.
 
     Args:
-        source: ``"cifar10"`` or ``"photos"`` (or a folder path).
+        source: ``"cifar10"``, ``"photos"``, ``"photos-train"`` (see the module) or folder paths,
+            comma-separated.
         data_root: the ``shared/data`` folder.
         seed: split seed.
         crop: training crop size; images smaller than it are dropped (before the split).
         limit: keep only the first ``limit`` files (sorted) before splitting (tests, smoke runs).
     """
-    folder = Path(data_root) / SOURCES[source] if source in SOURCES else Path(source)
-    files = training_images(folder)[:limit]
+    folders = ([Path(data_root) / f for f in SOURCES[source]] if source in SOURCES
+               else [Path(f) for f in source.split(",") if f.strip()])
+    files = [f for folder in folders for f in training_images(folder)][:limit]
     images = [load_uint8(p) for p in files]
     keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= crop]
     files, images = [files[i] for i in keep], [images[i] for i in keep]

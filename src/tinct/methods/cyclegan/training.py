@@ -25,7 +25,8 @@ from tinct.weights import WeightCard, save_weights
 
 @dataclass
 class CycleGANTrainConfig(UnpairedData):
-    """A CycleGAN run's settings (config.json, the card); --data: cifar10 (default) | photos | DIR."""
+    """A CycleGAN run's settings (config.json, the card); --data: cifar10 (default) | photos (train +
+    extra_train) | photos-train | DIR[,DIR]."""
 
     model: CycleGANModelConfig = field(default_factory=CycleGANModelConfig)
     lambda_cycle: float = option(10.0, "weight of the two cycle losses")

@@ -40,7 +40,8 @@ class UnpairedData:
 
 @dataclass
 class SpyncoTrainConfig(UnpairedData):
-    """Everything a SpyncoGAN run needs (config.json, the card); --data: cifar10 (default) | photos | DIR."""
+    """Everything a SpyncoGAN run needs (config.json, the card); --data: cifar10 (default) | photos (train +
+    extra_train) | photos-train | DIR[,DIR]."""
 
     model: SpyncoModelConfig = field(default_factory=SpyncoModelConfig)
     loss_levels: Literal["all", "last"] = option("all", "all = L^{1,2,3} (every pyramid output), last = L^1")
