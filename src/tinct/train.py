@@ -55,6 +55,36 @@ class StepCounter:
         self.step = int(state.get("step", 0))
 
 
+class Snapshots:
+    """Wraps a :class:`Trainable` so that every ``every`` steps ``write(step)`` is called (e.g. to
+    export the weights for a quality-over-training curve); the count is saved with the checkpoint,
+    so a resumed run writes the same snapshots. The wrapped trainer's modules and optimizers are
+    the wrapper's."""
+
+    def __init__(self, trainable: Trainable, every: int, write: Callable[[int], Any]) -> None:
+        if every < 1:
+            raise TinctError(f"snapshot interval must be at least 1 step, got {every}")
+        self.trainable, self.every, self.write, self.step = trainable, every, write, 0
+        self.modules, self.optimizers = trainable.modules, trainable.optimizers
+
+    def training_step(self, batch: Any) -> dict[str, float]:
+        losses = self.trainable.training_step(batch)
+        self.step += 1
+        if self.step % self.every == 0:
+            self.write(self.step)
+        return losses
+
+    def extra_state(self) -> dict[str, Any]:
+        inner = getattr(self.trainable, "extra_state", None)
+        return {**(inner() if inner is not None else {}), "snapshot_step": self.step}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.step = int(state.get("snapshot_step", 0))
+        inner = getattr(self.trainable, "load_extra_state", None)
+        if inner is not None:
+            inner(state)
+
+
 def trainable_state(trainable: Trainable) -> dict[str, Any]:
     """Everything a resume needs: every module's and optimizer's state, plus ``extra_state()``."""
     extra = getattr(trainable, "extra_state", None)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from tinct.methods.cyclegan.model import CycleGANModelConfig, make_generators
 from tinct.methods.spynco.training import UnpairedData, autocast_context, data_description, fit_unpaired
+from tinct.nn.ema import EMA
 from tinct.nn.gan import PatchDiscriminator, count_parameters, lsgan_loss
 from tinct.options import option
 from tinct.train import RunConfig, optimizer_step, seed_everything
@@ -50,7 +51,14 @@ class CycleGANTrainer:
         self.opt_d = torch.optim.Adam(itertools.chain(self.d_color.parameters(), self.d_gray.parameters()),
                                       lr=cfg.lr, betas=betas)
         self.modules = {"g": self.g, "f": self.f, "d_color": self.d_color, "d_gray": self.d_gray}
+        # moving averages of both generators (the exported pair; tinct.nn.ema)
+        self.emas = {"g": EMA(self.g, cfg.ema), "f": EMA(self.f, cfg.ema)} if cfg.ema > 0 else {}
+        self.modules.update({f"{k}_ema": e for k, e in self.emas.items()})
         self.optimizers = {"g": self.opt_g, "d": self.opt_d}
+
+    def exported(self, name: str) -> torch.nn.Module:
+        """Generator ``"g"`` or ``"f"`` as exported: its moving average when the run keeps one."""
+        return self.emas[name].average if name in self.emas else getattr(self, name)
 
     def generator_losses(self, gray: torch.Tensor,
                          color: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -79,6 +87,8 @@ class CycleGANTrainer:
         g_loss = terms["adv_color"] + terms["adv_gray"] + cfg.lambda_cycle * (terms["cycle_gray"]
                                                                                + terms["cycle_color"])
         optimizer_step(self.opt_g, g_loss)
+        for name, ema in self.emas.items():
+            ema.update(getattr(self, name))
         for d in (self.d_color, self.d_gray):
             d.requires_grad_(True)
         with autocast_context(cfg.bf16):
@@ -94,21 +104,25 @@ def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
     """``tinct train cyclegan``: train; export G (and F) if ``unpaired.export`` is set."""
     seed_everything(run.seed)
     trainer = CycleGANTrainer(config)
-    images, history = fit_unpaired("cyclegan", trainer, run, config)
+
+    def write(path: Path, images: Any, steps: int | None) -> Path:
+        data = data_description(config, run.data or "cifar10", run.seed)
+        return export_generators(path, trainer, data=data, split=images.split_description(),
+                                 extra={"steps": steps, "time_budget_s": run.time_budget_s,
+                                        "threads": run.threads})
+
+    images, history = fit_unpaired("cyclegan", trainer, run, config, write)
     if config.export:
-        export_generators(config.export, trainer,
-                          data=data_description(config, run.data or "cifar10", run.seed),
-                          split=images.split_description(),
-                          extra={"steps": history[-1]["step"] if history else None,
-                                 "time_budget_s": run.time_budget_s, "threads": run.threads})
+        write(Path(config.export), images, history[-1]["step"] if history else None)
     return 0
 
 
 def export_generators(path: str | Path, trainer: CycleGANTrainer, *, data: dict[str, Any],
                       split: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    """Save G (``G.*``) and F (``F.*``) with a card; returns the ``.safetensors`` path."""
-    tensors = {**{f"G.{k}": v for k, v in trainer.g.state_dict().items()},
-               **{f"F.{k}": v for k, v in trainer.f.state_dict().items()}}
+    """Save G (``G.*``) and F (``F.*``), their moving averages when the run keeps them, with a card;
+    returns the ``.safetensors`` path."""
+    tensors = {**{f"G.{k}": v for k, v in trainer.exported("g").state_dict().items()},
+               **{f"F.{k}": v for k, v in trainer.exported("f").state_dict().items()}}
     params = {"G": count_parameters(trainer.g), "F": count_parameters(trainer.f),
               "D_color": count_parameters(trainer.d_color), "D_gray": count_parameters(trainer.d_gray)}
     card = WeightCard(method="cyclegan", config={"model": trainer.config.model.to_dict(),

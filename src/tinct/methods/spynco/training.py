@@ -10,6 +10,7 @@ real colour images (average-pooled to each level) against the detached fakes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,11 +18,13 @@ from typing import Any, Literal
 import torch
 
 from tinct.data.unpaired import UnpairedBatches, load_unpaired
+from tinct.errors import TinctError
 from tinct.methods.spynco import losses as L
 from tinct.methods.spynco.model import LEVELS, SpyncoGenerator, SpyncoModelConfig
+from tinct.nn.ema import EMA
 from tinct.nn.gan import PyramidDiscriminator, count_parameters, image_pyramid
 from tinct.options import option
-from tinct.train import RunConfig, fit, optimizer_step, seed_everything
+from tinct.train import RunConfig, Snapshots, fit, optimizer_step, seed_everything
 from tinct.weights import WeightCard, save_weights
 
 DEFAULT_STEPS = 20000  # a cap: the time budget usually stops a run first
@@ -36,6 +39,10 @@ class UnpairedData:
     limit: int | None = option(None, "use only the first N training files")
     batch_size: int = option(32, "images per batch (gray and colour each)")
     export: str | None = option(None, "write the generator weights (.safetensors + card) here at the end")
+    ema: float = option(0.999, "decay of the moving average of the generator's weights that is exported "
+                        "(tinct.nn.ema; 0: export the last iterate)")
+    snapshot_every: int = option(0, "also export the generator every N steps, as EXPORT_stepN (a quality "
+                                 "curve over training; 0: only at the end)")
 
 
 @dataclass
@@ -72,7 +79,15 @@ class SpyncoTrainer:
         d_params = [p for k in self.levels for p in self.discriminator.discs[k].parameters()]
         self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=betas)
         self.modules = {"generator": self.generator, "discriminator": self.discriminator}
+        self.ema = EMA(self.generator, cfg.ema) if cfg.ema > 0 else None
+        if self.ema is not None:
+            self.modules["generator_ema"] = self.ema
         self.optimizers = {"g": self.opt_g, "d": self.opt_d}
+
+    @property
+    def exported(self) -> torch.nn.Module:
+        """The generator that is exported: the moving average when there is one."""
+        return self.ema.average if self.ema is not None else self.generator
 
     def generator_losses(self, gray: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
         """Generator loss terms for a gray batch ``(B, 1, H, W)``; also returns the pyramid outputs."""
@@ -101,6 +116,8 @@ class SpyncoTrainer:
         if cfg.contours:
             g_loss = g_loss + cfg.lambda_contours * terms["contours"]
         optimizer_step(self.opt_g, g_loss)
+        if self.ema is not None:
+            self.ema.update(self.generator)
         # Discriminator step: real colour images (pooled to each level) vs detached fakes.
         self.discriminator.requires_grad_(True)
         real_pyr = image_pyramid(batch["color"], LEVELS)
@@ -120,15 +137,30 @@ def data_description(data: UnpairedData, source: str, seed: int) -> dict[str, An
             "split": f"disjoint shuffled halves (seed {seed}): luma of one half, colour of the other"}
 
 
-def fit_unpaired(method: str, trainer: Any, run: RunConfig, data: UnpairedData) -> tuple[Any, list]:
+def snapshot_path(export: str | Path, step: int) -> Path:
+    """Where the snapshot of ``step`` goes: ``EXPORT_step{step}`` beside the final export."""
+    export = Path(export)
+    return export.with_name(f"{export.name.removesuffix('.safetensors')}_step{step}")
+
+
+def fit_unpaired(method: str, trainer: Any, run: RunConfig, data: UnpairedData,
+                 write: Callable[[Path, Any, int], Any] | None = None) -> tuple[Any, list]:
     """Load the unpaired halves of ``run.data`` (default cifar10) and train ``trainer`` through :func:`fit`
-    (``data``: the method's config, whose data settings are :class:`UnpairedData`'s).
+    (``data``: the method's config, whose data settings are :class:`UnpairedData`'s). With
+    ``data.snapshot_every`` and ``data.export``, ``write(path, images, step)`` exports a snapshot
+    every that many steps (:func:`snapshot_path`).
 
     Returns (the images, the loss history).
     """
+    if data.snapshot_every and not (data.export and write):
+        raise TinctError("snapshot_every needs --export (the snapshots are written beside it)")
     source = run.data or "cifar10"
     images = load_unpaired(source, data.data_root, seed=run.seed, crop=data.crop, limit=data.limit)
     batches = UnpairedBatches(images, crop=data.crop, batch_size=data.batch_size, seed=run.seed)
+    if data.snapshot_every and data.export and write:
+        export = data.export
+        trainer = Snapshots(trainer, data.snapshot_every,
+                            lambda step: write(snapshot_path(export, step), images, step))
     history = fit(trainer, batches, run.fit_config(default_steps=DEFAULT_STEPS), desc=method,
                   resolved_config={"method": method, "train": asdict(data),
                                    "data": data_description(data, source, run.seed),
@@ -140,20 +172,23 @@ def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
     """``tinct train spynco``: train, then export the generator if ``unpaired.export`` is set."""
     seed_everything(run.seed)  # fit seeds again; this one makes the initial weights repeatable
     trainer = SpyncoTrainer(config)
-    images, history = fit_unpaired("spynco", trainer, run, config)
+
+    def write(path: Path, images: Any, steps: int | None) -> Path:
+        extra = {"steps": steps, "time_budget_s": run.time_budget_s, "threads": run.threads}
+        return export_generator(path, trainer, data=data_description(config, run.data or "cifar10", run.seed),
+                                split=images.split_description(), extra=extra)
+
+    images, history = fit_unpaired("spynco", trainer, run, config, write)
     if config.export:
-        steps_done = history[-1]["step"] if history else None
-        extra = {"steps": steps_done, "time_budget_s": run.time_budget_s, "threads": run.threads}
-        export_generator(config.export, trainer,
-                         data=data_description(config, run.data or "cifar10", run.seed),
-                         split=images.split_description(), extra=extra)
+        write(Path(config.export), images, history[-1]["step"] if history else None)
     return 0
 
 
 def export_generator(path: str | Path, trainer: SpyncoTrainer, *, data: dict[str, Any], split: dict[str, Any],
                      extra: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> Path:
-    """Save the generator only (``G.*`` tensors) with a card; returns the ``.safetensors`` path."""
-    tensors = {f"G.{k}": v for k, v in trainer.generator.state_dict().items()}
+    """Save the generator only (``G.*`` tensors; the moving average when the run keeps one) with a card;
+    returns the ``.safetensors`` path."""
+    tensors = {f"G.{k}": v for k, v in trainer.exported.state_dict().items()}
     card = WeightCard(method="spynco", config={"model": trainer.config.model.to_dict(),
                                                "train": asdict(trainer.config)},
                       data=data, split=split, metrics=metrics or {},
