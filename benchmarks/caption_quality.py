@@ -158,14 +158,15 @@ def markdown(result: dict, command: str) -> str:
              "caption (`tinct.bench.quality`) on Kodak24 and photos/val. Bar: FiLM ≥ CONCAT > none on "
              "acc@1, manipulation ≥ 70 %, no-caption Kodak24 ΔE00 within 0.5 of the default method's.", "",
              "| run | decoding | data | acc@1 % | acc@5 % | acc@1 empty % | ΔE00 regions | ΔE00 regions "
-             "empty | manip. % | manip. reachable % | swap ΔE00 in | swap ΔE00 out |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "empty | manip. % | manip. ceiling % | manip. reachable % | swap ΔE00 in | swap ΔE00 out |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"].values():
         for data, s in r["caption"].items():
             lines.append(f"| {r['run']} | {r['decoding']} | {data} | {s['acc1']:.1f} | {s['acc5']:.1f} | "
                          f"{s['acc1_empty']:.1f} | {s.get('de_regions', float('nan')):.2f} | "
                          f"{s.get('de_regions_empty', float('nan')):.2f} | {s['manip']:.1f} | "
-                         f"{s['manip_reachable']:.1f} | {s.get('swap_de_in', float('nan')):.2f} | "
+                         f"{s.get('manip_ceiling', float('nan')):.1f} | {s['manip_reachable']:.1f} | "
+                         f"{s.get('swap_de_in', float('nan')):.2f} | "
                          f"{s.get('swap_de_out', float('nan')):.2f} |")
     lines += ["", "No caption (empty caption), beside gray and the default method "
               f"(`{result['default_method']}`):", "",

@@ -49,6 +49,7 @@ def test_summary_pools_pixels_and_splits_reachable_swaps() -> None:
     assert s["acc1_empty"] == pytest.approx(1.25) and s["de_regions"] == pytest.approx(6.0)
     assert s["manip"] == pytest.approx(200 / 3) and s["manip_reachable"] == pytest.approx(50.0)
     assert s["swaps"] == 3 and s["swaps_reachable"] == 2 and np.isnan(s["de_image"])
+    assert s["manip_ceiling"] == pytest.approx(200 / 3)
     assert s["swap_de_in"] == pytest.approx(20.0) and s["swap_de_out"] == pytest.approx(2.0)
 
 
