@@ -1,0 +1,83 @@
+"""Issue 15's table: unpaired GAN runs (spynco L^1 / L^{1,2,3} / + contours, CycleGAN) beside the gray
+floor on CIFAR-10 test and photos/val, by the project's quality protocol (``tinct bench quality``:
+the BT.601 luma in, the method's full-size output scored against the original: CIEDE2000, PSNR, SSIM,
+colourfulness of the prediction over the original's).
+
+Usage::
+
+    .venv/bin/python benchmarks/gan_table.py \
+        --row "spynco L^{1,2,3}, photos 96 px, 80 min=spynco:/work/runs/spynco_ph96/g.safetensors" \
+        --set photos_val=../shared/data/photos/val --set cifar10_test=../shared/data/cifar10/test:1000 \
+        --out docs/results/gan_table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gan_curve import score
+
+from tinct.testing import write_report
+from tinct.weights import git_commit
+
+
+def parse_row(text: str) -> tuple[str, str, str]:
+    """``LABEL=METHOD:WEIGHTS`` -> (label, method, weights)."""
+    label, _, spec = text.rpartition("=")
+    method, _, weights = spec.partition(":")
+    if not label or not method or not weights:
+        raise SystemExit(f"--row wants LABEL=METHOD:WEIGHTS, got {text!r}")
+    return label, method, weights
+
+
+def parse_set(text: str) -> tuple[str, str, int | None]:
+    """``NAME=DIR[:LIMIT]`` -> (name, folder, limit)."""
+    name, _, spec = text.partition("=")
+    folder, _, limit = spec.partition(":")
+    return name, folder, int(limit) if limit else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--row", action="append", required=True, help="LABEL=METHOD:WEIGHTS (repeatable)")
+    ap.add_argument("--set", action="append", required=True, help="NAME=DIR[:LIMIT] (repeatable)")
+    ap.add_argument("--out", required=True, help="report path without extension (.md and .json)")
+    args = ap.parse_args(argv)
+    rows = [parse_row(r) for r in args.row]
+    sets = [parse_set(s) for s in args.set]
+    for name, folder, _ in sets:
+        if not Path(folder).is_dir():
+            print(f"--set {name}: {folder} is not a folder", file=sys.stderr)
+            return 2
+    result: dict[str, dict] = {}
+    for name, folder, limit in sets:
+        result[name] = {"gray floor": score("gray", None, folder, limit)}
+        for label, method, weights in rows:
+            result[name][label] = score(method, weights, folder, limit)
+            print(f"{name} {label}: {json.dumps({k: round(v, 3) for k, v in result[name][label].items()})}",
+                  flush=True)
+    command = "python benchmarks/gan_table.py " + " ".join(f"'{a}'" for a in (sys.argv[1:] if argv is None
+                                                                               else argv))
+    lines = ["# Unpaired GANs against the gray floor (issue 15)", "", f"`{command}`", "",
+             "Quality protocol of `tinct bench quality` (luma in, full-size output against the original). "
+             "Colourfulness: the prediction's mean over the originals' mean.", ""]
+    for name, folder, limit in sets:
+        gray = result[name]["gray floor"]
+        lines += [f"## {name} ({folder}, {limit or 'all'} images)", "",
+                  "| row | ΔE00 | ΔE00 − gray | PSNR | PSNR − gray | SSIM | colourfulness |",
+                  "|---|---|---|---|---|---|---|"]
+        for label, s in result[name].items():
+            lines.append(f"| {label} | {s['ciede2000']:.2f} | {s['ciede2000'] - gray['ciede2000']:+.2f} | "
+                         f"{s['psnr']:.2f} | {s['psnr'] - gray['psnr']:+.2f} | {s['ssim']:.3f} | "
+                         f"{s['colourfulness']:.2f} |")
+        lines.append("")
+    write_report(args.out, {"command": command, "commit": git_commit(), "rows": {r[0]: r[1:] for r in rows},
+                            "results": result}, "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
