@@ -70,7 +70,7 @@ def load_unpaired(source: str, data_root: str | Path, *, seed: int = 0, crop: in
         limit: keep only the first ``limit`` files (sorted) before splitting (tests, smoke runs).
     """
     folders = ([Path(data_root) / f for f in SOURCES[source]] if source in SOURCES
-               else [Path(f) for f in source.split(",") if f.strip()])
+               else [Path(f.strip()) for f in source.split(",") if f.strip()])
     files = [f for folder in folders for f in training_images(folder)][:limit]
     images = [load_uint8(p) for p in files]
     keep = [i for i, im in enumerate(images) if min(im.shape[:2]) >= crop]
