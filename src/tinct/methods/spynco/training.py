@@ -157,10 +157,10 @@ def fit_unpaired(method: str, trainer: Any, run: RunConfig, data: UnpairedData,
     source = run.data or "cifar10"
     images = load_unpaired(source, data.data_root, seed=run.seed, crop=data.crop, limit=data.limit)
     batches = UnpairedBatches(images, crop=data.crop, batch_size=data.batch_size, seed=run.seed)
-    if data.snapshot_every and data.export and write:
-        export = data.export
+    if data.snapshot_every:  # export and write are set (checked above)
+        export, writer = str(data.export), write
         trainer = Snapshots(trainer, data.snapshot_every,
-                            lambda step: write(snapshot_path(export, step), images, step))
+                            lambda step: writer(snapshot_path(export, step), images, step))
     history = fit(trainer, batches, run.fit_config(default_steps=DEFAULT_STEPS), desc=method,
                   resolved_config={"method": method, "train": asdict(data),
                                    "data": data_description(data, source, run.seed),
