@@ -8,7 +8,7 @@ Usage::
     .venv/bin/python benchmarks/gan_table.py \
         --row "spynco L^{1,2,3}, photos 96 px, 80 min=spynco:/work/runs/spynco_ph96/g.safetensors" \
         --set photos_val=../shared/data/photos/val --set cifar10_test=../shared/data/cifar10/test:1000 \
-        --out docs/results/gan_table
+        --out docs/results/gan_table [--bundle "photos=ROW LABEL"]
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import json
 import sys
 from pathlib import Path
 
+from gan_bundle import bundle_generator
 from gan_curve import score
 
 from tinct.testing import write_report
-from tinct.weights import git_commit
+from tinct.weights import git_commit, resolve
 
 
 def parse_row(text: str) -> tuple[str, str, str]:
@@ -40,14 +41,27 @@ def parse_set(text: str) -> tuple[str, str, int | None]:
     return name, folder, int(limit) if limit else None
 
 
+def parse_bundle(text: str, rows: list[tuple[str, str, str]]) -> tuple[str, tuple[str, str, str]]:
+    """``NAME=ROW LABEL`` -> (bundled name, the row); the row must be one of ``--row``'s."""
+    name, _, label = text.partition("=")
+    found = [r for r in rows if r[0] == label]
+    if not name or not found:
+        raise SystemExit(f"--bundle wants NAME=ROW LABEL of a --row, got {text!r}")
+    return name, found[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--row", action="append", required=True, help="LABEL=METHOD:WEIGHTS (repeatable)")
     ap.add_argument("--set", action="append", required=True, help="NAME=DIR[:LIMIT] (repeatable)")
     ap.add_argument("--out", required=True, help="report path without extension (.md and .json)")
+    ap.add_argument("--bundle", action="append", default=[],
+                    help="NAME=ROW LABEL: also write that row's generator as the method's bundled NAME "
+                         "(float16), the table's scores in its card (repeatable)")
     args = ap.parse_args(argv)
     rows = [parse_row(r) for r in args.row]
     sets = [parse_set(s) for s in args.set]
+    bundles = [parse_bundle(b, rows) for b in args.bundle]
     for name, folder, _ in sets:
         if not Path(folder).is_dir():
             print(f"--set {name}: {folder} is not a folder", file=sys.stderr)
@@ -76,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("")
     write_report(args.out, {"command": command, "commit": git_commit(), "rows": {r[0]: r[1:] for r in rows},
                             "results": result}, "\n".join(lines))
+    for name, (label, method, weights) in bundles:
+        metrics = {"protocol": "benchmarks/gan_table.py: the quality protocol of tinct bench quality "
+                               "(luma in, full-size output against the original)",
+                   "command": command, "report": f"{args.out}.md",
+                   **{s: {"gray floor": result[s]["gray floor"], "this": result[s][label]} for s in result}}
+        print(f"bundled {bundle_generator(resolve(method, weights), method, name, metrics)}", file=sys.stderr)
     return 0
 
 

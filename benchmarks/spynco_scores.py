@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gan_bundle import bundle_generator
 from skimage.metrics import structural_similarity
 
 from tinct import metrics
@@ -45,7 +46,7 @@ from tinct.methods.cyclegan import load_generator as load_cyclegan
 from tinct.methods.spynco import load_generator as load_spynco
 from tinct.methods.spynco.model import generate_full
 from tinct.testing import write_report
-from tinct.weights import bundled_path, git_commit, load_weights, save_weights
+from tinct.weights import git_commit
 
 # (row label, slides' "loss function" column, loader, weights file relative to --runs)
 ROWS = {
@@ -189,16 +190,12 @@ def bundle(runs: Path, everything: dict) -> None:
         if not src.is_file() or dataset not in everything["results"]:
             print(f"not bundling {method}/{name}: {src} or its scores missing", file=sys.stderr)
             continue
-        tensors, card = load_weights(src)
-        half = {k: v.half() for k, v in tensors.items() if k.startswith("G.")}
         rows = [r for r in everything["results"][dataset]["rows"] if r["row"] == label]
-        card.metrics = {"protocol": "benchmarks/spynco_scores.py (see docs/results/spynco_scores.md); "
-                                       f"{dataset}, {everything['results'][dataset]['n_images']} images",
-                           "command": everything["command"],
-                           **{r["luma"]: {k: r[k] for k in SCORE_KEYS} for r in rows}}
-        card.extra["dtype"] = "float16 (widened to float32 at load)"
-        card.extra["source_run"] = str(src)
-        print(f"bundled {save_weights(bundled_path(method, name), half, card)}", file=sys.stderr)
+        metrics = {"protocol": "benchmarks/spynco_scores.py (see docs/results/spynco_scores.md); "
+                               f"{dataset}, {everything['results'][dataset]['n_images']} images",
+                   "command": everything["command"],
+                   **{r["luma"]: {k: r[k] for k in SCORE_KEYS} for r in rows}}
+        print(f"bundled {bundle_generator(src, method, name, metrics)}", file=sys.stderr)
 
 
 SCORE_KEYS = ("mse", "ssim_rgb", "ssim_rgb7", "ssim_luma", "ssim_ab", "ciede2000", "psnr_chroma")

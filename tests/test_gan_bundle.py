@@ -1,0 +1,52 @@
+"""benchmarks/gan_bundle.py: a run's generator goes into the package as float16, G only, and loads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from tinct.methods.spynco import load_generator
+from tinct.methods.spynco.model import SpyncoGenerator
+from tinct.weights import load_weights, save_weights
+
+SPEC = importlib.util.spec_from_file_location(
+    "gan_bundle", Path(__file__).resolve().parents[1] / "benchmarks" / "gan_bundle.py")
+gan_bundle = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(gan_bundle)
+
+
+def _run_export(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    g = SpyncoGenerator()
+    tensors = {f"G.{k}": v for k, v in g.state_dict().items()}
+    tensors["D.0.weight"] = torch.ones(3, 3)  # training state that must not be bundled
+    card = {"method": "spynco", "config": {"model": {}}, "metrics": {"old": 1}}
+    return save_weights(tmp_path / "run" / "g", tensors, card)
+
+
+def test_bundle_writes_half_generator_only_with_the_new_metrics(tmp_path, monkeypatch) -> None:
+    src = _run_export(tmp_path)
+    monkeypatch.setattr(gan_bundle, "bundled_path",
+                        lambda method, name: tmp_path / method / f"{name}.safetensors")
+    out = gan_bundle.bundle_generator(src, "spynco", "photos", {"photos_val": {"ciede2000": 11.6}})
+    tensors, card = load_weights(out)
+    assert out == tmp_path / "spynco" / "photos.safetensors"
+    assert all(k.startswith("G.") for k in tensors) and "D.0.weight" not in tensors
+    assert {v.dtype for v in tensors.values()} == {torch.float16}
+    assert card.metrics == {"photos_val": {"ciede2000": 11.6}}
+    assert card.extra["source_run"] == str(src)
+    assert out.stat().st_size < 0.55 * src.stat().st_size
+    g, _ = load_generator(out)  # widened to float32, close to the run's own weights
+    run_g, _ = load_generator(src)
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(g(x)[-1], run_g(x)[-1], atol=5e-3)
+
+
+def test_bundle_refuses_a_file_without_a_generator(tmp_path) -> None:
+    src = save_weights(tmp_path / "d", {"D.0.weight": torch.ones(2)}, {"method": "spynco"})
+    with pytest.raises(SystemExit, match="no generator"):
+        gan_bundle.bundle_generator(src, "spynco", "x", {})
