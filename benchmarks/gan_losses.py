@@ -2,9 +2,10 @@
 
 Reads each run's ``losses.jsonl`` (written by ``fit`` every ``log_every`` steps), smooths every
 loss by a moving average, draws one panel per run (PNG, PIL only) and writes a table of each loss
-over the first and last tenth of the run. For LSGAN with real = 1 and fake = 0, a discriminator
-loss near 0.25 (and the generator's adversarial term near 0.25) means D cannot tell; D falling
-towards 0 while G's adversarial term rises means D is winning.
+over the first and last tenth of the run. LSGAN with real = 1 and fake = 0: a generator adversarial
+term near 0.25 means D cannot tell (the grey line); D falling while G's adversarial term rises means D
+is winning. Chance level of the logged ``d``: 0.25 for spynco (0.5 (real + fake)), 0.5 for cyclegan
+(the mean of its two discriminators' real + fake).
 
 Usage::
 
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         sheet.paste(p, (0, PANEL[1] * i))
     Path(args.image).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.image)
-    command = "python benchmarks/gan_losses.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = "python benchmarks/gan_losses.py " + " ".join(f"'{a}'" for a in given)
     image_link = (f"![losses]({Path('..') / Path(args.image).relative_to('docs')})"
                   if args.image.startswith("docs/") else f"Image: `{args.image}`")
     lines = ["# Unpaired GAN losses: first tenth → last tenth of each run", "", f"`{command}`", "",

@@ -110,6 +110,7 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor],
     try:
         from safetensors.torch import save_file
         save_file(tensors, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; weights are read by other users' processes
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
