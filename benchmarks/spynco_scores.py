@@ -175,8 +175,6 @@ def to_markdown(dataset: str, results: list[dict], n: int, command: str) -> str:
 
 
 BUNDLE = [  # (method, bundled name, run weights, dataset whose scores go in the card, row label)
-    # The 600-step L^{1,2,3} run (10.4 min), not the 35-min main run: that one drifted to a global
-    # purple/blue cast and is worse on every chroma score (chosen on cifar10/test, an eval split).
     # spynco "default" and "photos" are bundled since session 14 by benchmarks/gan_table.py --bundle
     # (docs/results/gan_table_s14_cifar.md, gan_table_s14_photos.md), no longer from this script.
     ("cyclegan", "default", "cyclegan_cifar/g", "cifar10", "CycleGAN (12 min)"),
