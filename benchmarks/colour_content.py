@@ -27,7 +27,7 @@ from skimage.transform import resize
 from tinct import load_method
 from tinct.color import rgb_to_lab, rgb_to_luma
 from tinct.io import list_images, read_rgb
-from tinct.testing import write_report
+from tinct.testing import command_line, write_report
 
 SIDE = 256
 
@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         pred = np.array([chroma_stats(rgb_to_lab(colorizer.colorize(g))) for g in grays])
         result[label or method] = summarize(pred, true)
         print(f"{label or method}: {result[label or method]}", flush=True)
-    given = sys.argv[1:] if argv is None else argv
-    command = "python benchmarks/colour_content.py " + " ".join(f"'{a}'" for a in given)
+    command = command_line("benchmarks/colour_content.py", argv)
     title = f"Does the colour follow the content? ({Path(args.data).name}, {len(files)} photos at {SIDE} px)"
     lines = [f"# {title}", "", f"`{command}`", "",
              "Per image the mean CIELAB a, b of the prediction; across images: their mean, their spread "

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tinct.testing import write_report
+from tinct.testing import command_line, write_report
 
 PANEL = (560, 300)
 MARGIN = 44
@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         sheet.paste(p, (0, PANEL[1] * i))
     Path(args.image).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.image)
-    given = sys.argv[1:] if argv is None else argv
-    command = "python benchmarks/gan_losses.py " + " ".join(f"'{a}'" for a in given)
+    command = command_line("benchmarks/gan_losses.py", argv)
     image_link = (f"![losses]({Path('..') / Path(args.image).relative_to('docs')})"
                   if args.image.startswith("docs/") else f"Image: `{args.image}`")
     lines = ["# Unpaired GAN losses: first tenth → last tenth of each run", "", f"`{command}`", "",

@@ -21,7 +21,7 @@ from pathlib import Path
 from gan_bundle import bundle_generator
 from gan_curve import score
 
-from tinct.testing import write_report
+from tinct.testing import command_line, write_report
 from tinct.weights import git_commit, resolve
 
 
@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             result[name][label] = score(method, weights, folder, limit)
             print(f"{name} {label}: {json.dumps({k: round(v, 3) for k, v in result[name][label].items()})}",
                   flush=True)
-    command = "python benchmarks/gan_table.py " + " ".join(f"'{a}'" for a in (sys.argv[1:] if argv is None
-                                                                               else argv))
+    command = command_line("benchmarks/gan_table.py", argv)
     lines = ["# Unpaired GANs against the gray floor (issue 15)", "", f"`{command}`", "",
              "Quality protocol of `tinct bench quality` (luma in, full-size output against the original). "
              "Colourfulness: the prediction's mean over the originals' mean.", ""]

@@ -15,6 +15,7 @@ notice. Imports are kept light: numpy and the standard library at the top, every
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """``python SCRIPT 'ARG' ...``: how a benchmark was called (``argv`` or ``sys.argv[1:]``), for reports."""
+    given = sys.argv[1:] if argv is None else argv
+    return f"python {script} " + " ".join(f"'{a}'" for a in given)
 
 
 def write_report(out: str | Path, result: dict[str, Any], markdown: str) -> None:
