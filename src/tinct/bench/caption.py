@@ -35,8 +35,6 @@ first human caption with a colour word). Every score is also measured with the e
 from __future__ import annotations
 
 import json
-import os
-import platform
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,7 @@ from tqdm import tqdm
 
 from tinct import metrics
 from tinct.bench.obeyable import obeyable_words
+from tinct.bench.report import JsonReport, machine_info
 from tinct.color import rgb_to_lab, rgb_to_luma
 from tinct.data.captions import ALIASES, CaptionPlan, caption_plans, caption_rng, render
 from tinct.data.color_names import COLOR_WORDS, Region, image_regions, name_color
@@ -215,7 +214,7 @@ def _manipulate(colorizer: Colorizer, case: Case, gray: np.ndarray, swaps: int,
 
 
 @dataclass
-class CaptionReport:
+class CaptionReport(JsonReport):
     """Rows per image of each dataset, their summaries, and the run's context."""
 
     method: str
@@ -231,14 +230,8 @@ class CaptionReport:
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "options": self.options, "protocol": self.protocol,
                 "command": self.command, "commit": git_commit(),
-                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                "machine": machine_info(),
                 "summary": self.summary(), "images": self.rows}
-
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, default=float) + "\n")
-        return path
 
     def to_markdown(self) -> str:
         cols = [("images", "images", "d"), ("acc1", "acc@1 %", ".1f"), ("acc5", "acc@5 %", ".1f"),

@@ -26,9 +26,7 @@ Example::
 from __future__ import annotations
 
 import glob
-import json
 import os
-import platform
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +40,7 @@ from tqdm import tqdm
 
 from tinct import io, metrics
 from tinct.bench.quality import Column, markdown_table, mean_scores, score_pair
+from tinct.bench.report import JsonReport, machine_info
 from tinct.data.nir import NirPair
 from tinct.errors import TinctError
 from tinct.weights import git_commit
@@ -166,7 +165,7 @@ def read_pair(pair: NirPair, *, resize_truth: bool = False) -> tuple[np.ndarray,
 # --- the report ---
 
 @dataclass
-class PairsReport:
+class PairsReport(JsonReport):
     """Result of :func:`evaluate_pairs`: one row per pair (``image`` = key, the two file names,
     size, :data:`PAIR_METRICS`, ``dy``, ``dx``, ``shift``, ``seconds``), their means and the context."""
 
@@ -189,16 +188,8 @@ class PairsReport:
         return {"method": self.name, "data": self.data, "options": self.options, "protocol": self.protocol,
                 "align_radius": self.align_radius, "command": self.command, "commit": git_commit(),
                 "n_pairs": len(self.rows), "notes": self.notes,
-                "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpus": os.cpu_count()},
+                "machine": machine_info(),
                 "mean": self.means(), "images": self.rows}
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as indented JSON to ``path`` (folders are created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
 
     def to_markdown(self) -> str:
         """A Markdown table: one row per pair, then the means in bold (shift: mean |dy|,|dx|)."""

@@ -15,10 +15,7 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -29,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tinct import color, io, metrics
+from tinct.bench.report import JsonReport, machine_info
 from tinct.errors import TinctError
 from tinct.hints import Hints
 from tinct.registry import Colorizer, MissingInput, check_inputs, load_method
@@ -95,7 +93,7 @@ class QualityRow:
 
 
 @dataclass
-class QualityReport:
+class QualityReport(JsonReport):
     """Result of :func:`evaluate_quality`: one row per image, their means and the run's context."""
 
     method: str
@@ -123,18 +121,10 @@ class QualityReport:
             "commit": git_commit(),
             "n_images": len(self.rows),
             "skipped_gray_images": self.skipped,
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpus": os.cpu_count()},
+            "machine": machine_info(),
             "mean": self.means(),
             "images": [asdict(r) for r in self.rows],
         }
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as indented JSON to ``path`` (folders are created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
 
     def to_markdown(self) -> str:
         """A Markdown table: one row per image, then the mean row in bold."""

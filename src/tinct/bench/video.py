@@ -22,16 +22,12 @@ the cut from which its output stays within ``tolerance`` mean CIEDE2000 of the B
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +35,7 @@ from tqdm import tqdm
 
 from tinct import color, metrics
 from tinct.bench.quality import METRICS, Column, markdown_table, mean_scores, score_pair
+from tinct.bench.report import JsonReport, machine_info
 from tinct.errors import TinctError
 from tinct.flow import Motion, motion, warp
 from tinct.registry import Colorizer
@@ -91,7 +88,7 @@ def luma_of(rgb: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class VideoReport:
+class VideoReport(JsonReport):
     """Result of :func:`evaluate_video`: one row per frame (``image`` = index) and the summary."""
 
     name: str
@@ -122,13 +119,8 @@ class VideoReport:
         return {"method": self.name, "data": self.data, "options": self.options, "keyframe": self.keyframe,
                 "protocol": self.protocol, "command": self.command, "commit": git_commit(),
                 "size": [self.width, self.height],
-                "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpus": os.cpu_count()},
+                "machine": machine_info(),
                 "summary": self.summary(), "frames": self.rows}
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as indented JSON to ``path`` (folders are created)."""
-        return _write(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def to_markdown(self) -> str:
         """The summary row, then one row per frame (warping errors from frame 1)."""
@@ -143,13 +135,6 @@ class VideoReport:
                           f"{self.width}x{self.height}, {start})", "",
                           f"Command: `{self.command or '(from Python)'}`", "",
                           f"Protocol: {self.protocol}.", "", self.to_markdown(), ""])
-
-
-def _write(path: str | Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def _clock() -> np.ndarray:
