@@ -45,7 +45,7 @@ METHODS: dict[str, dict[str, Any]] = {
     'cyclegan': {'accepts': [],
                  'needs': [],
                  'options': [['weights', 'str'], ['keep_luma', 'bool'], ['saturation', 'float']],
-                 'weights': ['default']},
+                 'weights': ['default', 'photos']},
     'deepcolor': {'accepts': [],
                   'needs': [],
                   'options': [['weights', 'str'],
