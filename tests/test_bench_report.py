@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinct.bench.caption import CaptionReport
 from tinct.bench.pairs import PairsReport
 from tinct.bench.quality import QualityReport
 from tinct.bench.report import JsonReport, machine_info
+from tinct.bench.video import VideoReport
 
 
 @dataclass
@@ -27,6 +29,6 @@ def test_to_json_creates_folders_and_writes_numpy_scalars(tmp_path):
 
 
 def test_every_report_shares_the_writer():
-    for cls in (QualityReport, PairsReport):
+    for cls in (QualityReport, PairsReport, VideoReport, CaptionReport):
         assert issubclass(cls, JsonReport)
         assert cls.to_json is JsonReport.to_json
