@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from gan_bundle import bundle_generator
+from gan_bundle import bundle_generator, table_metrics
 from gan_curve import score
 
 from tinct.testing import command_line, write_report
@@ -90,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(args.out, {"command": command, "commit": git_commit(), "rows": {r[0]: r[1:] for r in rows},
                             "results": result}, "\n".join(lines))
     for name, (label, method, weights) in bundles:
-        metrics = {"protocol": "benchmarks/gan_table.py: the quality protocol of tinct bench quality "
-                               "(luma in, full-size output against the original)",
-                   "command": command, "report": f"{args.out}.md",
-                   **{s: {"gray floor": result[s]["gray floor"], "this": result[s][label]} for s in result}}
+        metrics = table_metrics(command, f"{args.out}.md", result, label)
         print(f"bundled {bundle_generator(resolve(method, weights), method, name, metrics)}", file=sys.stderr)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,23 @@ def test_bundle_refuses_a_file_without_a_generator(tmp_path) -> None:
     src = save_weights(tmp_path / "d", {"D.0.weight": torch.ones(2)}, {"method": "spynco"})
     with pytest.raises(SystemExit, match="no generator"):
         gan_bundle.bundle_generator(src, "spynco", "x", {})
+
+
+def test_main_bundles_a_row_of_a_written_table_with_its_scores(tmp_path, monkeypatch) -> None:
+    src = _run_export(tmp_path)
+    monkeypatch.setattr(gan_bundle, "bundled_path",
+                        lambda method, name: tmp_path / method / f"{name}.safetensors")
+    scores = {"ciede2000": 11.0, "psnr": 24.0, "ssim": 0.95, "colourfulness": 0.5}
+    gray = {"ciede2000": 12.0, "psnr": 23.0, "ssim": 0.96, "colourfulness": 0.0}
+    table = {"command": "python benchmarks/gan_table.py ...", "commit": "x",
+             "rows": {"run A": ["spynco", str(src)]},
+             "results": {"photos_val": {"gray floor": gray, "run A": scores}}}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    assert gan_bundle.main(["--table", str(path), "--row", "run A", "--name", "photos"]) == 0
+    _, card = load_weights(tmp_path / "spynco" / "photos.safetensors")
+    assert card.metrics["photos_val"] == {"gray floor": gray, "this": scores}
+    assert card.metrics["report"] == str(tmp_path / "t.md")
+    assert card.metrics["protocol"] == gan_bundle.PROTOCOL
+    with pytest.raises(SystemExit, match="no row 'run B'"):
+        gan_bundle.main(["--table", str(path), "--row", "run B", "--name", "photos"])
