@@ -208,19 +208,21 @@ def _checkpoint_path(out_dir: Path) -> Path:
     return out_dir / "checkpoint.pt"
 
 
-def _save_checkpoint(out_dir: Path, trainable: Trainable, step: int) -> None:
+def _save_checkpoint(out_dir: Path, trainable: Trainable, step: int, elapsed_s: float) -> None:
     path = _checkpoint_path(out_dir)
     tmp = path.with_suffix(".pt.tmp")
-    state = {"step": step, "trainable": trainable_state(trainable), "torch_rng": torch.get_rng_state(),
+    state = {"step": step, "elapsed_s": elapsed_s, "trainable": trainable_state(trainable),
+             "torch_rng": torch.get_rng_state(),
              "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def _load_checkpoint(out_dir: Path, trainable: Trainable) -> int:
+def _load_checkpoint(out_dir: Path, trainable: Trainable) -> tuple[int, float]:
+    """Restore ``trainable`` and the RNGs; returns (step, training seconds so far), (0, 0.0) if none."""
     path = _checkpoint_path(out_dir)
     if not path.is_file():
-        return 0
+        return 0, 0.0
     try:
         state = torch.load(path, weights_only=False)
     except Exception as exc:
@@ -229,7 +231,30 @@ def _load_checkpoint(out_dir: Path, trainable: Trainable) -> int:
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
-    return int(state["step"])
+    return int(state["step"]), float(state.get("elapsed_s", 0.0))  # checkpoints before session 16 lack it
+
+
+def train_seconds(out_dir: str | Path) -> float | None:
+    """Wall-clock training seconds of the run in ``out_dir``, summed over every resume, as of its last
+    logged step; None when nothing is logged.
+
+    ``elapsed_s`` in ``losses.jsonl`` is cumulative across resumes; logs written before it was (and
+    a resume from such a checkpoint) restart at 0, so each stretch that restarts counts on its own.
+    """
+    path = Path(out_dir) / "losses.jsonl"
+    if not path.is_file():
+        return None
+    total, last = 0.0, None
+    with path.open() as f:
+        for line in f:
+            try:
+                t = float(json.loads(line)["elapsed_s"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if last is not None and t < last:
+                total += last
+            last = t
+    return None if last is None else total + last
 
 
 def fit(
@@ -257,7 +282,7 @@ def fit(
     out.mkdir(parents=True, exist_ok=True)
     save_config(out, {"fit": config, **(resolved_config or {})})
     seed_everything(config.seed)
-    start = _load_checkpoint(out, trainable) if config.resume else 0
+    start, before = _load_checkpoint(out, trainable) if config.resume else (0, 0.0)
     if start >= config.steps:
         return []
     it = batches(start)
@@ -277,17 +302,17 @@ def fit(
                 acc.setdefault(k, []).append(float(v))
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
                 rec = {"step": step + 1, **{k: float(np.mean(v)) for k, v in acc.items()},
-                       "elapsed_s": time.perf_counter() - t0}
+                       "elapsed_s": before + time.perf_counter() - t0}
                 history.append(rec)
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k not in ("step", "elapsed_s")})
                 acc = {}
             if (step + 1) % config.checkpoint_every == 0:
-                _save_checkpoint(out, trainable, step + 1)
+                _save_checkpoint(out, trainable, step + 1, before + time.perf_counter() - t0)
             if config.time_budget_s is not None and time.perf_counter() - t0 > config.time_budget_s:
                 break
-        _save_checkpoint(out, trainable, step + 1)
+        _save_checkpoint(out, trainable, step + 1, before + time.perf_counter() - t0)
     finally:
         bar.close()
         log.close()

@@ -20,7 +20,7 @@ from tinct.methods.spynco.training import UnpairedData, autocast_context, data_d
 from tinct.nn.ema import EMA
 from tinct.nn.gan import PatchDiscriminator, count_parameters, lsgan_loss
 from tinct.options import option
-from tinct.train import RunConfig, optimizer_step, seed_everything
+from tinct.train import RunConfig, optimizer_step, seed_everything, train_seconds
 from tinct.weights import WeightCard, save_weights
 
 
@@ -108,8 +108,8 @@ def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
     def write(path: Path, images: Any, steps: int | None) -> Path:
         data = data_description(config, run.data or "cifar10", run.seed)
         return export_generators(path, trainer, data=data, split=images.split_description(),
-                                 extra={"steps": steps, "time_budget_s": run.time_budget_s,
-                                        "threads": run.threads})
+                                 extra={"steps": steps, "train_seconds": train_seconds(run.out),
+                                        "time_budget_s": run.time_budget_s, "threads": run.threads})
 
     images, history = fit_unpaired("cyclegan", trainer, run, config, write)
     if config.export:

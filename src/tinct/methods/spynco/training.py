@@ -24,7 +24,7 @@ from tinct.methods.spynco.model import LEVELS, SpyncoGenerator, SpyncoModelConfi
 from tinct.nn.ema import EMA
 from tinct.nn.gan import PyramidDiscriminator, count_parameters, image_pyramid
 from tinct.options import option
-from tinct.train import RunConfig, Snapshots, fit, optimizer_step, seed_everything
+from tinct.train import RunConfig, Snapshots, fit, optimizer_step, seed_everything, train_seconds
 from tinct.weights import WeightCard, save_weights
 
 DEFAULT_STEPS = 20000  # a cap: the time budget usually stops a run first
@@ -174,7 +174,8 @@ def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
     trainer = SpyncoTrainer(config)
 
     def write(path: Path, images: Any, steps: int | None) -> Path:
-        extra = {"steps": steps, "time_budget_s": run.time_budget_s, "threads": run.threads}
+        extra = {"steps": steps, "train_seconds": train_seconds(run.out),  # over every resume
+                 "time_budget_s": run.time_budget_s, "threads": run.threads}
         return export_generator(path, trainer, data=data_description(config, run.data or "cifar10", run.seed),
                                 split=images.split_description(), extra=extra)
 
