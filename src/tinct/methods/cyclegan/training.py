@@ -16,11 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from tinct.methods.cyclegan.model import CycleGANModelConfig, make_generators
-from tinct.methods.spynco.training import UnpairedData, autocast_context, data_description, fit_unpaired
+from tinct.methods.spynco.training import (
+    UnpairedData,
+    autocast_context,
+    data_description,
+    fit_unpaired,
+    training_record,
+)
 from tinct.nn.ema import EMA
 from tinct.nn.gan import PatchDiscriminator, count_parameters, lsgan_loss
 from tinct.options import option
-from tinct.train import RunConfig, optimizer_step, seed_everything, train_seconds
+from tinct.train import RunConfig, optimizer_step, seed_everything
 from tinct.weights import WeightCard, save_weights
 
 
@@ -108,8 +114,7 @@ def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
     def write(path: Path, images: Any, steps: int | None) -> Path:
         data = data_description(config, run.data or "cifar10", run.seed)
         return export_generators(path, trainer, data=data, split=images.split_description(),
-                                 extra={"steps": steps, "train_seconds": train_seconds(run.out),
-                                        "time_budget_s": run.time_budget_s, "threads": run.threads})
+                                 extra=training_record(run, steps))
 
     images, history = fit_unpaired("cyclegan", trainer, run, config, write)
     if config.export:

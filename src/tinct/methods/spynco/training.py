@@ -137,6 +137,13 @@ def data_description(data: UnpairedData, source: str, seed: int) -> dict[str, An
             "split": f"disjoint shuffled halves (seed {seed}): luma of one half, colour of the other"}
 
 
+def training_record(run: RunConfig, steps: int | None) -> dict[str, Any]:
+    """What the card says about the run itself: steps, seconds trained over every resume, the last
+    invocation's budget and threads."""
+    return {"steps": steps, "train_seconds": train_seconds(run.out), "time_budget_s": run.time_budget_s,
+            "threads": run.threads}
+
+
 def snapshot_path(export: str | Path, step: int) -> Path:
     """Where the snapshot of ``step`` goes: ``EXPORT_step{step}`` beside the final export."""
     export = Path(export)
@@ -174,10 +181,8 @@ def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
     trainer = SpyncoTrainer(config)
 
     def write(path: Path, images: Any, steps: int | None) -> Path:
-        extra = {"steps": steps, "train_seconds": train_seconds(run.out),  # over every resume
-                 "time_budget_s": run.time_budget_s, "threads": run.threads}
         return export_generator(path, trainer, data=data_description(config, run.data or "cifar10", run.seed),
-                                split=images.split_description(), extra=extra)
+                                split=images.split_description(), extra=training_record(run, steps))
 
     images, history = fit_unpaired("spynco", trainer, run, config, write)
     if config.export:
