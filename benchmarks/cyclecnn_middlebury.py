@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import tinct
-from tinct.color import rgb_to_ycbcr
+from tinct.color import rgb_to_lab, rgb_to_ycbcr
 from tinct.data.dual_lens import (
     CameraResponse,
     layered_stereo_pair,
@@ -36,7 +36,7 @@ from tinct.data.dual_lens import (
 from tinct.data.stereo import occlusion_mask
 from tinct.errors import TinctError
 from tinct.io import list_images, read_rgb
-from tinct.metrics import pearson, ssim_map
+from tinct.metrics import ciede2000, pearson, ssim_map
 from tinct.testing import load_middlebury2005
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,16 +51,18 @@ def scores(out: np.ndarray, truth: np.ndarray, occluded: np.ndarray | None) -> d
     a, b = rgb_to_ycbcr(out), rgb_to_ycbcr(truth)
     cbcr = 0.5 * (ssim_map(a[..., 1], b[..., 1]) + ssim_map(a[..., 2], b[..., 2]))
     rgb = ssim_map(out, truth).mean(axis=2)
-    res = {"ssim_cbcr": float(cbcr.mean()), "ssim_rgb": float(rgb.mean())}
+    de = ciede2000(rgb_to_lab(np.clip(out, 0, 1)), rgb_to_lab(truth))
+    res = {"ssim_cbcr": float(cbcr.mean()), "ssim_rgb": float(rgb.mean()), "de00": float(de.mean())}
     if occluded is not None:
         for name, mask in (("nonocc", ~occluded), ("occ", occluded)):
             res[f"ssim_cbcr_{name}"] = float(cbcr[mask].mean()) if mask.any() else float("nan")
             res[f"ssim_rgb_{name}"] = float(rgb[mask].mean()) if mask.any() else float("nan")
+            res[f"de00_{name}"] = float(de[mask].mean()) if mask.any() else float("nan")
     return res
 
 
-def method_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
-    """label -> (registered name, options); only what exists."""
+def method_specs(runs: Path, disparities: int, extra: list[str] | None = None) -> dict[str, tuple[str, dict]]:
+    """label -> (registered name, options); only what exists. ``extra``: "label=weights path" items."""
     specs: dict[str, tuple[str, dict]] = {"gray (floor)": ("gray", {})}
     names = {m.name: m for m in tinct.list_methods()}
     for name in ("welsh", "reinhard"):
@@ -75,6 +77,11 @@ def method_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
         "Cycle-CNN M (420 steps)": runs / "cycle_long" / "weights.safetensors",
         "Cycle-CNN M (1120 steps) + refinement": runs / "bundle_refine" / "cyclecnn.safetensors",
     }
+    for item in extra or []:
+        label, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            raise TinctError(f"--weights wants LABEL=PATH of an existing file, got {item!r}")
+        cand[label] = Path(path)
     for label, path in cand.items():
         if path.is_file():
             specs[label] = ("cyclecnn", {"weights": str(path), "disparities": disparities})
@@ -185,7 +192,7 @@ def table(summary: dict[str, dict], occ: bool) -> list[str]:
     if occ:
         head = (
             "| method | 1st CbCr all | 1st CbCr non-occ | 1st CbCr occ | 1st RGB all | 1st RGB non-occ | "
-            "1st RGB occ | 2nd CbCr | 2nd RGB | LCC | s/pair |"
+            "1st RGB occ | 1st ΔE00 all | 1st ΔE00 non-occ | 2nd CbCr | 2nd RGB | LCC | s/pair |"
         )
         keys = [
             "first_ssim_cbcr",
@@ -194,6 +201,8 @@ def table(summary: dict[str, dict], occ: bool) -> list[str]:
             "first_ssim_rgb",
             "first_ssim_rgb_nonocc",
             "first_ssim_rgb_occ",
+            "first_de00",
+            "first_de00_nonocc",
             "second_ssim_cbcr",
             "second_ssim_rgb",
             "lcc_first_second_cbcr",
@@ -220,6 +229,13 @@ def main() -> int:
         "--disparities", type=int, default=80, help="search range on Middlebury (max disparity 77)"
     )
     ap.add_argument("--val-pairs", type=int, default=10)
+    ap.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="also score cyclecnn with these weights (repeatable)",
+    )
     ap.add_argument("--parts", default="main,camera,ablation,val")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "cyclecnn_middlebury"))
@@ -229,13 +245,15 @@ def main() -> int:
     if not (data / "stereo" / "middlebury2005").is_dir():
         raise TinctError(f"{data}/stereo/middlebury2005 not found")
     parts = set(args.parts.split(","))
-    specs = method_specs(runs, args.disparities)
+    specs = method_specs(runs, args.disparities, args.weights)
     report: dict[str, dict] = {}
     md = [
         "# Cycle-CNN protocol tables",
         "",
         f"Command: `OMP_NUM_THREADS={args.threads} .venv/bin/python benchmarks/cyclecnn_middlebury.py "
-        f"--runs {args.runs} --parts {args.parts}` (weights: see docs/methods/cyclecnn.md).",
+        f"--runs {args.runs} --parts {args.parts}"
+        + "".join(f" --weights '{w}'" for w in args.weights)
+        + "` (weights: see docs/methods/cyclecnn.md).",
         "",
     ]
     mb = data / "stereo" / "middlebury2005"
