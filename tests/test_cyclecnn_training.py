@@ -128,3 +128,13 @@ def test_one_command_trains_ssm_then_cycle_and_resumes(tmp_path, rng: np.random.
     assert steps == [2, 3]  # resumed at step 2, not restarted
     with pytest.raises(training.TinctError, match="ssm-weights"):
         training.run(dataclasses.replace(cfg, ssm_steps=0), run)
+    card = json.loads((tmp_path / "run" / "weights.json").read_text())
+    assert card["steps"] == 3 and card["total_steps"] == 3 and card["train_seconds"] > 0
+    # --init continues from exported weights when the checkpoint is gone: the card counts all steps
+    more = dataclasses.replace(run, out=str(tmp_path / "more"), steps=1)
+    init = str(tmp_path / "run" / "weights.safetensors")
+    assert training.run(dataclasses.replace(cfg, init=init), more) == 0
+    assert json.loads((tmp_path / "more" / "weights.json").read_text())["total_steps"] == 4
+    wider = dataclasses.replace(cfg, init=init, model=ModelConfig(6, 1, 12, "cost3d", 2))
+    with pytest.raises(training.TinctError, match="do not fit"):
+        training.run(wider, dataclasses.replace(more, out=str(tmp_path / "wider")))

@@ -59,8 +59,8 @@ from tinct.methods.cyclecnn.model import (
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.options import option
-from tinct.train import RunConfig, StepCounter, fit, optimizer_step, set_warmup_lr
-from tinct.weights import WeightCard, load_weights, save_weights
+from tinct.train import RunConfig, StepCounter, fit, optimizer_step, set_warmup_lr, train_seconds
+from tinct.weights import WeightCard, load_weights, save_weights, warm_start
 
 STAGES = ("ssm", "cycle", "supervised", "refine", "bundle")
 
@@ -94,6 +94,8 @@ class TrainConfig:
     colorizer_weights: str | None = option(None, "stage refine and bundle: the trained M")
     refine_weights: str | None = option(None, "stage bundle: the trained refinement CNN")
     refine_warmup: int = option(200, "stage refine: linear learning-rate warm-up steps (Adam)")
+    init: str | None = option(None, "stages cycle and supervised: start M from these cyclecnn weights (a "
+                              "bundled variant or a path; continues a run whose checkpoint is gone)")
     ssm_steps: int = option(1500, "stage cycle without --ssm-weights: train the SSM network first for this "
                             "many steps in <out>/ssm (0: refuse instead)")
 
@@ -212,6 +214,7 @@ class ColorizerTrainer(_Trainer):
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self._setup(ColorizationCNN(cfg.model), cfg.lr)
+        self.steps_before = warm_start(self.module, "cyclecnn", cfg.init, prefix="model.") if cfg.init else 0
         self.ssm: torch.nn.Module | None = None
         if cfg.stage == "cycle" and cfg.loss.structure > 0 and cfg.loss.ss_kind == "ssm":
             if not cfg.ssm_weights:
@@ -362,9 +365,13 @@ def _run_stage(cfg: TrainConfig, run: RunConfig) -> int:
     prefix = PREFIX[cfg.stage]
     tensors = {prefix + k: v for k, v in trainer.module.state_dict().items()}
     metrics = {"protocol": "training-loss log (last record)", **(history[-1] if history else {})}
+    steps = int(history[-1].get("step", 0)) if history else 0
+    seconds = train_seconds(run.out)
+    extra = {"stage": cfg.stage, "steps": steps, "total_steps": steps + getattr(trainer, "steps_before", 0),
+             "train_seconds": round(seconds, 1) if seconds is not None else None,
+             "train_seconds_this_run": round(time.perf_counter() - t0, 1)}
     card = WeightCard(method="cyclecnn", config={**asdict(cfg), "data": data}, data=data, split="train",
-                      metrics=metrics, extra={"stage": cfg.stage,
-                                              "train_seconds_this_run": round(time.perf_counter() - t0, 1)})
+                      metrics=metrics, extra=extra)
     path = save_weights(Path(run.out) / "weights.safetensors", tensors, card)
     print(f"weights: {path}")
     return 0
