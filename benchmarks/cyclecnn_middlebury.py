@@ -104,8 +104,11 @@ def ablation_specs(runs: Path, disparities: int) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def run_pairs(specs: dict[str, tuple[str, dict]], pairs: list[dict]) -> dict[str, list[dict]]:
-    """pairs: dicts with name, gray_left, left, right, occluded. Returns label -> per-image records."""
+def run_pairs(
+    specs: dict[str, tuple[str, dict]], pairs: list[dict], keep: dict[str, list] | None = None
+) -> dict[str, list[dict]]:
+    """pairs: dicts with name, gray_left, left, right, occluded. Returns label -> per-image records;
+    ``keep``: also collects label -> first-time outputs (for the contact sheet)."""
     results: dict[str, list[dict]] = {}
     for label, (name, opts) in specs.items():
         first_m = tinct.load_method(name, **opts)
@@ -130,9 +133,33 @@ def run_pairs(specs: dict[str, tuple[str, dict]], pairs: list[dict]) -> dict[str
                 "second": scores(second, ref, None),
             }
             recs.append(rec)
+            if keep is not None:
+                keep.setdefault(label, []).append(first)
             print(label, p["name"], rec["first"]["ssim_cbcr"], rec["second"]["ssim_cbcr"], flush=True)
         results[label] = recs
     return results
+
+
+def contact_sheet(pairs: list[dict], outputs: dict[str, list], path: Path, height: int = 150) -> None:
+    """One row per pair: gray | colour reference (right view) | each method's first-time result |
+    true left colour, ``height`` px high; written as JPEG."""
+    import cv2
+    from PIL import Image
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+        w = round(img.shape[1] * height / img.shape[0])
+        return cv2.resize(np.clip(img, 0, 1).astype(np.float32), (w, height), interpolation=cv2.INTER_AREA)
+
+    rows = []
+    for i, p in enumerate(pairs):
+        cells = [p["gray_left"], p["right_camera"], *(o[i] for o in outputs.values()), p["left"]]
+        rows.append(np.concatenate([fit(c) for c in cells], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
+    sheet = (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(sheet).save(path, quality=82)
+    print("sheet:", path, "columns: gray | reference |", " | ".join(outputs), "| truth")
 
 
 def middlebury_pairs(root: Path, camera_sim: bool) -> list[dict]:
@@ -238,6 +265,14 @@ def main() -> int:
     )
     ap.add_argument("--parts", default="main,camera,ablation,val")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--sheet", type=Path, help="write a contact sheet of the Middlebury pairs (part main) here"
+    )
+    ap.add_argument(
+        "--sheet-methods",
+        default="stereocopy,Cycle-CNN",
+        help="comma-separated label prefixes of the methods shown on the sheet",
+    )
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "cyclecnn_middlebury"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -258,8 +293,12 @@ def main() -> int:
     ]
     mb = data / "stereo" / "middlebury2005"
     if "main" in parts:
-        res = run_pairs(specs, middlebury_pairs(mb, camera_sim=False))
+        pairs, kept = middlebury_pairs(mb, camera_sim=False), {}
+        res = run_pairs(specs, pairs, kept)
         report["middlebury"] = {"summary": summarize(res), "per_image": res}
+        if args.sheet:
+            prefixes = tuple(args.sheet_methods.split(","))
+            contact_sheet(pairs, {k: v for k, v in kept.items() if k.startswith(prefixes)}, args.sheet)
         md += [
             "## Middlebury 2005, six pairs, gray = exact luma of the left view (Tables 1 and 3)",
             "",
