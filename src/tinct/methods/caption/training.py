@@ -67,7 +67,8 @@ class CaptionTrainConfig:
                                    "> 1 makes obeying the word count more than the content's usual colour)")
     bank_pull: float = option(0.0, "share of the way a recolouring's real colour is moved toward the "
                               "word's prototype (0: the real colour; 1: the prototype)")
-    bf16: bool = option(True, "bf16 autocast for the image network (losses in float32)")
+    bf16: bool = option(True, "bf16 autocast where the CPU has it natively"
+                              " for the image network (losses in float32)")
     limit: int | None = option(None, "use only the first N images of each source (smoke runs)")
     init: str | None = option("default", "start the image network from these fusion weights (a bundled "
                               "fusion variant or a .safetensors path; same trunk; none: from scratch); the "

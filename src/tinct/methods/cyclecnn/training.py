@@ -20,6 +20,7 @@ CLI: ``tinct train cyclecnn --stage cycle --out /work/runs/cyclecnn --set model.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -59,6 +60,7 @@ from tinct.methods.cyclecnn.model import (
 from tinct.methods.cyclecnn.refine import RefinementCNN
 from tinct.methods.cyclecnn.ssm import StructureSimilarityNet, ssm_training_pair
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, StepCounter, fit, optimizer_step, set_warmup_lr, train_seconds
 from tinct.weights import WeightCard, load_weights, save_weights, warm_start
 
@@ -87,7 +89,8 @@ class TrainConfig:
     lr: float = option(1e-3, "RMSProp learning rate, constant (paper); Adam with warm-up for stage refine")
     max_textures: int = option(4000, "photos read as textures of the synthetic scenes (random subset; "
                                "a small number for smoke runs)")
-    bf16: bool = option(False, "bf16 autocast of M's forward pass (stages cycle, supervised)")
+    bf16: bool = option(False, "bf16 autocast where the CPU has it natively"
+                               " of M's forward pass (stages cycle, supervised)")
     model: ModelConfig = field(default_factory=lambda: ModelConfig(disparities=104, volume="cost3d"))
     loss: LossConfig = field(default_factory=LossConfig)
     ssm_weights: str | None = option(None, "stage cycle with loss.ss_kind=ssm: the trained SSM")
@@ -252,9 +255,9 @@ class ColorizerTrainer(_Trainer):
             terms["first_ssim_cbcr"] = 1 - chroma_ssim_loss(out.first.ycbcr, batch["target"])
         return {"total": total, **terms}
 
-    def _autocast(self) -> torch.autocast:
-        """bf16 autocast of M's forward pass when ``bf16`` is set (the losses stay float32)."""
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast of M's forward pass when ``bf16`` is set and native here (losses stay float32)."""
+        return bf16_autocast(self.cfg.bf16)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.module.train()

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from tinct.methods.cyclegan.model import CycleGANModelConfig, make_generators
 from tinct.methods.spynco.training import (
     UnpairedData,
-    autocast_context,
     data_description,
     fit_unpaired,
     training_record,
@@ -26,6 +25,7 @@ from tinct.methods.spynco.training import (
 from tinct.nn.ema import EMA
 from tinct.nn.gan import PatchDiscriminator, count_parameters, lsgan_loss
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, optimizer_step, seed_everything
 from tinct.weights import WeightCard, save_weights
 
@@ -40,7 +40,7 @@ class CycleGANTrainConfig(UnpairedData):
     disc_width: int = option(32, "channels of the first discriminator layer")
     disc_n_down: int = option(2, "stride-2 layers of the discriminators")
     lr: float = option(2e-4, "Adam learning rate")
-    bf16: bool = option(False, "bf16 autocast for the convolutions")
+    bf16: bool = option(False, "bf16 autocast where the CPU has it natively for the convolutions")
 
 
 class CycleGANTrainer:
@@ -69,7 +69,7 @@ class CycleGANTrainer:
     def generator_losses(self, gray: torch.Tensor,
                          color: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """Loss terms of the generator step, plus the fakes (fake colour, fake gray)."""
-        with autocast_context(self.config.bf16):
+        with bf16_autocast(self.config.bf16):
             fake_color = self.g(gray)
             fake_gray = self.f(color)
             rec_gray = self.f(fake_color)
@@ -97,7 +97,7 @@ class CycleGANTrainer:
             ema.update(getattr(self, name))
         for d in (self.d_color, self.d_gray):
             d.requires_grad_(True)
-        with autocast_context(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             d_color = (lsgan_loss(self.d_color(color), True)
                        + lsgan_loss(self.d_color(fake_color.detach()), False))
             d_gray = lsgan_loss(self.d_gray(gray), True) + lsgan_loss(self.d_gray(fake_gray.detach()), False)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import (
     RunConfig,
     StepCounter,
@@ -63,7 +64,8 @@ class FusionTrainConfig:
     rebalance: float = option(0.5, "λ of the class rebalancing (0: none... 1: uniform)")
     lambda_adv: float = option(0.0, "weight of a learned realism term on the regression head: a conditional "
                                "PatchGAN critic on (luma, ab) at half resolution, LSGAN (0: none)")
-    bf16: bool = option(True, "bf16 autocast for the network (losses in float32)")
+    bf16: bool = option(True, "bf16 autocast where the CPU has it natively"
+                              " for the network (losses in float32)")
     limit: int | None = option(None, "use only the first N photos (smoke runs)")
     init: str | None = option(None, "start the network from these fusion weights (a bundled variant or a "
                               ".safetensors path; same architecture), then a fresh warm-up and schedule; "
@@ -99,7 +101,7 @@ class AbBinTrainer(StepCounter):
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast for the network if the config asks for it (losses stay in float32)."""
-        return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else contextlib.nullcontext()
+        return bf16_autocast(self.cfg.bf16)
 
     def heads(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(N, Q, H/2, W/2)`` and regressed ab ``(N, 2, H/2, W/2)`` of a batch."""

@@ -51,7 +51,8 @@ class LineartTrainConfig:
     lr: float = option(2e-3, "AdamW peak learning rate")
     weight_decay: float = option(1e-4, "AdamW weight decay")
     warmup: int = option(200, "linear warm-up steps")
-    bf16: bool = option(True, "bf16 autocast for the network (the loss in float32)")
+    bf16: bool = option(True, "bf16 autocast where the CPU has it natively"
+                              " for the network (the loss in float32)")
     human_share: float = option(0.5, "share of crops from the human drawings (the rest: synthetic "
                                 "drawings of photos/extra_train)")
     no_hint_share: float = option(0.3, "share of crops trained without any hint")

@@ -12,7 +12,6 @@ holds its validation scores (:func:`tinct.bench.pairs.evaluate_pairs` protocol).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch import nn
 from tinct.data.nir import DEFAULT_TRAIN, PairBatches, list_pairs, load_pair, split_pairs
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import (
     RunConfig,
     StepCounter,
@@ -50,7 +50,8 @@ class NirTrainConfig:
     warmup: int = option(200, "linear warm-up steps")
     misregister: float = option(0.0, "displace each RGB crop by a random affine warp of up to this many "
                                 "pixels (0: registered pairs)")
-    bf16: bool = option(True, "bf16 autocast for the networks (losses in float32)")
+    bf16: bool = option(True, "bf16 autocast where the CPU has it natively"
+                              " for the networks (losses in float32)")
     limit: int | None = option(None, "use only the first N training pairs (smoke runs)")
 
 
@@ -61,8 +62,7 @@ class NirUNetTrainConfig(NirTrainConfig):
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
 
 
-def autocast(enabled: bool) -> contextlib.AbstractContextManager:
-    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+autocast = bf16_autocast  # the paired NIR/video trainers' name for it
 
 
 class PairedTrainer(StepCounter):

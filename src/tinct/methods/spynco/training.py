@@ -9,7 +9,6 @@ real colour images (average-pooled to each level) against the detached fakes.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from tinct.methods.spynco.model import LEVELS, SpyncoGenerator, SpyncoModelConfi
 from tinct.nn.ema import EMA
 from tinct.nn.gan import PyramidDiscriminator, count_parameters, image_pyramid
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, Snapshots, fit, optimizer_step, seed_everything, train_seconds
 from tinct.weights import WeightCard, save_weights
 
@@ -58,12 +58,8 @@ class SpyncoTrainConfig(UnpairedData):
     disc_width: int = option(32, "channels of the first discriminator layer")
     disc_n_down: int = option(2, "stride-2 layers of the finest discriminator")
     lr: float = option(2e-4, "Adam learning rate (generator and discriminators)")
-    bf16: bool = option(False, "bf16 autocast for the convolutions (losses stay float32)")
-
-
-def autocast_context(enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CPU when ``enabled``, else a no-op context."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+    bf16: bool = option(False, "bf16 autocast where the CPU has it natively"
+                               " for the convolutions (losses stay float32)")
 
 
 class SpyncoTrainer:
@@ -93,7 +89,7 @@ class SpyncoTrainer:
         """Generator loss terms for a gray batch ``(B, 1, H, W)``; also returns the pyramid outputs."""
         cfg = self.config
         gray_pyr = image_pyramid(gray, LEVELS)
-        with autocast_context(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             outputs = self.generator(gray)
             scores = [self.discriminator.discs[k](outputs[k]) if k in self.levels else None
                       for k in range(LEVELS)]
@@ -121,7 +117,7 @@ class SpyncoTrainer:
         # Discriminator step: real colour images (pooled to each level) vs detached fakes.
         self.discriminator.requires_grad_(True)
         real_pyr = image_pyramid(batch["color"], LEVELS)
-        with autocast_context(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             real_scores = [self.discriminator.discs[k](real_pyr[k]) if k in self.levels else None
                            for k in range(LEVELS)]
             fake_scores = [self.discriminator.discs[k](outputs[k].detach()) if k in self.levels else None

@@ -99,7 +99,8 @@ class TcvcTrainConfig:
                               "(a stand-in for the paper's VGG content loss; 0 = off)")
     disc_width: int = option(32, "channels of the discriminator's first layer")
     disc_lr: float = option(1e-4, "Adam learning rate of the discriminator (10x below the generator's)")
-    bf16: bool = option(True, "bf16 autocast for the networks (losses in float32)")
+    bf16: bool = option(True, "bf16 autocast where the CPU has it natively"
+                              " for the networks (losses in float32)")
 
     def __post_init__(self) -> None:
         shares = (self.p_blank, self.p_perturbed, self.p_self)
