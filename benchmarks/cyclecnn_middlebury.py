@@ -61,10 +61,13 @@ def scores(out: np.ndarray, truth: np.ndarray, occluded: np.ndarray | None) -> d
     return res
 
 
-def method_specs(runs: Path, disparities: int, extra: list[str] | None = None) -> dict[str, tuple[str, dict]]:
-    """label -> (registered name, options); only what exists. ``extra``: "label=weights path" items."""
-    specs: dict[str, tuple[str, dict]] = {"gray (floor)": ("gray", {})}
-    names = {m.name: m for m in tinct.list_methods()}
+def method_specs(
+    runs: Path, disparities: int, extra: list[str] | None = None, baselines: bool = True
+) -> dict[str, tuple[str, dict]]:
+    """label -> (registered name, options); only what exists. ``extra``: "label=weights path" items;
+    ``baselines`` False: only stereocopy and the weights (a quick learning-curve point)."""
+    specs: dict[str, tuple[str, dict]] = {"gray (floor)": ("gray", {})} if baselines else {}
+    names = {m.name: m for m in tinct.list_methods()} if baselines else {}
     for name in ("welsh", "reinhard"):
         if name in names:
             specs[name] = (name, {})
@@ -266,6 +269,9 @@ def main() -> int:
     ap.add_argument("--parts", default="main,camera,ablation,val")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
+        "--no-baselines", action="store_true", help="score only stereocopy and the --weights (quick)"
+    )
+    ap.add_argument(
         "--sheet", type=Path, help="write a contact sheet of the Middlebury pairs (part main) here"
     )
     ap.add_argument(
@@ -280,7 +286,7 @@ def main() -> int:
     if not (data / "stereo" / "middlebury2005").is_dir():
         raise TinctError(f"{data}/stereo/middlebury2005 not found")
     parts = set(args.parts.split(","))
-    specs = method_specs(runs, args.disparities, args.weights)
+    specs = method_specs(runs, args.disparities, args.weights, not args.no_baselines)
     report: dict[str, dict] = {}
     md = [
         "# Cycle-CNN protocol tables",
