@@ -294,6 +294,7 @@ def main() -> int:
         f"Command: `OMP_NUM_THREADS={args.threads} .venv/bin/python benchmarks/cyclecnn_middlebury.py "
         f"--runs {args.runs} --parts {args.parts}"
         + "".join(f" --weights '{w}'" for w in args.weights)
+        + (" --no-baselines" if args.no_baselines else "")
         + "` (weights: see docs/methods/cyclecnn.md).",
         "",
     ]
