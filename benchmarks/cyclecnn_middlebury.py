@@ -165,6 +165,32 @@ def contact_sheet(pairs: list[dict], outputs: dict[str, list], path: Path, heigh
     print("sheet:", path, "columns: gray | reference |", " | ".join(outputs), "| truth")
 
 
+def bundle_row(label: str, specs: dict, report: dict, out: str) -> Path:
+    """Bundle the M weights of row ``label`` as the default variant; the card gets its first-time
+    scores (and stereocopy's, the bar) on every part of ``report``."""
+    from tinct.methods.cyclecnn.bundle import bundle_weights
+    from tinct.train import train_seconds
+    from tinct.weights import bundled_path, load_weights, save_weights
+
+    if label not in specs or "weights" not in specs[label][1]:
+        raise TinctError(f"--bundle {label!r}: not a --weights row")
+    path = bundle_weights(specs[label][1]["weights"], None, bundled_path("cyclecnn"))
+    tensors, card = load_weights(path)
+    keys = ("first_ssim_cbcr", "first_ssim_cbcr_nonocc", "first_de00", "second_ssim_cbcr")
+    stereo = next((k for k in specs if k.startswith("stereocopy")), None)
+    card.metrics = {"protocol": f"benchmarks/cyclecnn_middlebury.py (d = 80), tables in {Path(out).name}.md"}
+    for part, rec in report.items():
+        rows = {"model": rec["summary"][label], "stereocopy": rec["summary"].get(stereo, {})}
+        card.metrics[part] = {who: {k: round(r[k], 4) for k in keys if k in r} for who, r in rows.items()}
+    model = card.extra["parts"]["model"]
+    seconds = train_seconds(Path(specs[label][1]["weights"]).parent)
+    card.extra["training"] = {
+        "steps": model.get("total_steps") or model.get("steps") or model.get("metrics", {}).get("step"),
+        "train_seconds": round(seconds, 1) if seconds else model.get("train_seconds"),
+    }
+    return save_weights(path, tensors, card)
+
+
 def middlebury_pairs(root: Path, camera_sim: bool) -> list[dict]:
     rng = np.random.default_rng(0)
     out = []
@@ -269,6 +295,9 @@ def main() -> int:
     ap.add_argument("--parts", default="main,camera,ablation,val")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
+        "--bundle", metavar="LABEL", help="copy this --weights row into the package, its scores on the card"
+    )
+    ap.add_argument(
         "--no-baselines", action="store_true", help="score only stereocopy and the --weights (quick)"
     )
     ap.add_argument(
@@ -349,6 +378,8 @@ def main() -> int:
             *table(report["synthetic_val"]["summary"], True),
             "",
         ]
+    if args.bundle:
+        print("bundled:", bundle_row(args.bundle, specs, report, args.out))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
     Path(args.out + ".md").write_text("\n".join(md) + "\n")
