@@ -179,9 +179,12 @@ def bundle_row(label: str, specs: dict, report: dict, out: str) -> Path:
     keys = ("first_ssim_cbcr", "first_ssim_cbcr_nonocc", "first_de00", "second_ssim_cbcr")
     stereo = next((k for k in specs if k.startswith("stereocopy")), None)
     card.metrics = {"protocol": f"benchmarks/cyclecnn_middlebury.py (d = 80), tables in {Path(out).name}.md"}
+    names = {"middlebury": "middlebury2005", "middlebury_camera_sim": "middlebury2005_camera_sim"}
     for part, rec in report.items():
         rows = {"model": rec["summary"][label], "stereocopy": rec["summary"].get(stereo, {})}
-        card.metrics[part] = {who: {k: round(r[k], 4) for k in keys if k in r} for who, r in rows.items()}
+        card.metrics[names.get(part, part)] = {
+            who: {k: round(r[k], 4) for k in keys if k in r} for who, r in rows.items()
+        }
     model = card.extra["parts"]["model"]
     seconds = train_seconds(Path(specs[label][1]["weights"]).parent)
     card.extra["training"] = {
