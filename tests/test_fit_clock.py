@@ -65,3 +65,39 @@ def test_gan_card_records_training_time_over_every_resume(tmp_path, method: str)
     assert training["steps"] == 20
     assert training["train_seconds"] == train_seconds(tmp_path / "run")
     assert training["train_seconds"] > first > 0
+
+
+class _Interrupted(_Sleeper):
+    """Sends this process SIGINT (or SIGTERM) during step 3, as Ctrl-C (or a kill) would."""
+
+    def __init__(self, sig: int, times: int = 1) -> None:
+        super().__init__()
+        self.sig, self.times, self.calls = sig, times, 0
+
+    def training_step(self, batch) -> dict[str, float]:
+        import os
+
+        self.calls += 1
+        if self.calls == 3:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.sig)
+        return super().training_step(batch)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_first_interrupt_finishes_the_step_and_keeps_the_checkpoint(tmp_path, signame, capsys) -> None:
+    import signal
+
+    import torch
+
+    sig = getattr(signal, signame)
+    before = signal.getsignal(sig)
+    cfg = FitConfig(out_dir=str(tmp_path), steps=100, checkpoint_every=50, log_every=1, progress=False)
+    history = fit(_Interrupted(sig), lambda start: iter(lambda: 0, 1), cfg)
+    assert [r["step"] for r in history] == [1, 2, 3]  # returned normally: the caller exports weights
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert "stopped by " + signame in capsys.readouterr().err
+    assert signal.getsignal(sig) == before  # handlers restored after fit
+    with pytest.raises(KeyboardInterrupt):  # twice: abort at once
+        fit(_Interrupted(signal.SIGINT, times=2), lambda start: iter(lambda: 0, 1),
+            FitConfig(out_dir=str(tmp_path / "b"), steps=100, checkpoint_every=50, progress=False))

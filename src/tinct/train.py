@@ -16,6 +16,9 @@ import json
 import math
 import os
 import random
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, is_dataclass
@@ -293,6 +296,7 @@ def fit(
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc=desc,
                disable=not config.progress, dynamic_ncols=True)
     step = start
+    stop = _GracefulStop()
     try:
         for step in bar:
             losses = trainable.training_step(next(it))
@@ -312,8 +316,39 @@ def fit(
                 _save_checkpoint(out, trainable, step + 1, before + time.perf_counter() - t0)
             if config.time_budget_s is not None and time.perf_counter() - t0 > config.time_budget_s:
                 break
+            if stop.requested:
+                print(f"\n{desc}: stopped by {stop.requested} after step {step + 1}; checkpoint saved, "
+                      "the same command resumes", file=sys.stderr)
+                break
         _save_checkpoint(out, trainable, step + 1, before + time.perf_counter() - t0)
     finally:
+        stop.restore()
         bar.close()
         log.close()
     return history
+
+
+class _GracefulStop:
+    """While :func:`fit` runs, the first Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves
+    the checkpoint and returns normally (so the caller still exports its weights); a second one
+    interrupts at once. Only in the main thread (signal handlers cannot be set elsewhere)."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._old: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # the second time: stop now
+            self.restore()
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        print(f"\n{self.requested}: stopping after this step (again to abort at once)", file=sys.stderr)
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
