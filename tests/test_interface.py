@@ -173,7 +173,7 @@ def test_resolve_variants_and_paths(tmp_path) -> None:
 
 def test_cyclecnn_runs_at_the_disparity_range_of_its_card() -> None:
     method = tinct.load_method("cyclecnn")
-    assert method.disparities == method.card.config["model"]["disparities"] == 80
+    assert method.disparities == method.card.config["model"]["disparities"] == 104  # the trained range
     assert tinct.load_method("cyclecnn", disparities=48).disparities == 48
 
 
