@@ -23,12 +23,12 @@ from tinct.methods.nir_unet.training import (
     DEFAULT_STEPS,
     NirTrainConfig,
     PairedTrainer,
-    autocast,
     train_and_export,
 )
 from tinct.nn.gan import PatchDiscriminator, PyramidDiscriminator, image_pyramid, lsgan_loss
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, optimizer_step
 
 
@@ -90,7 +90,7 @@ class ACGanTrainer(PairedTrainer):
         cfg = self.cfg
         a, partner = batch["nir"], batch["rgb"]
         b = partner.roll(1, dims=0)  # other scenes: the objective never sees a registered pair
-        with autocast(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             fake_b = self.net(a).float()
             fake_a = self.inverse(b).float()
             rec_a = self.inverse(fake_b).float()
@@ -114,7 +114,7 @@ class ACGanTrainer(PairedTrainer):
         fake_b, fake_a = self._fakes
         a, partner = batch["nir"], batch["rgb"]
         real_b = self.judged_b(a, partner, fake=False) if self.cfg.conditional else partner.roll(1, dims=0)
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             fake_judged = self.judged_b(a, fake_b, fake=True)
             d_b = 0.5 * (self.score_b(real_b, True) + self.score_b(fake_judged, False))
             d_a = 0.5 * (lsgan_loss(self.disc_a(a), True) + lsgan_loss(self.disc_a(fake_a), False))

@@ -18,13 +18,13 @@ from tinct.methods.nir_unet.training import (
     DEFAULT_STEPS,
     NirTrainConfig,
     PairedTrainer,
-    autocast,
     train_and_export,
 )
 from tinct.metrics_torch import ssim_torch
 from tinct.nn.gan import PatchDiscriminator
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, optimizer_step
 
 
@@ -63,7 +63,7 @@ class SCGanTrainer(PairedTrainer):
         nir, rgb = batch["nir"], batch["rgb"]
         fake = self.generate(nir)
         self._fake = fake.detach()
-        with autocast(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             adv = bce(self.disc(torch.cat([nir, fake], 1)), True)
         mse = F.mse_loss(fake, rgb)
         structural = 1.0 - ssim_torch(fake, rgb)
@@ -72,7 +72,7 @@ class SCGanTrainer(PairedTrainer):
 
     def extra_updates(self, batch: dict[str, torch.Tensor], lr_factor: float) -> dict[str, float]:
         nir, rgb = batch["nir"], batch["rgb"]
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             real = bce(self.disc(torch.cat([nir, rgb], 1)), True)
             fake = bce(self.disc(torch.cat([nir, self._fake], 1)), False)
         loss = 0.5 * (real + fake)

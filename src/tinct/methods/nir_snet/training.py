@@ -12,9 +12,9 @@ from tinct.methods.nir_unet.training import (
     DEFAULT_STEPS,
     NirTrainConfig,
     PairedTrainer,
-    autocast,
     train_and_export,
 )
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig
 
 from .model import SNet, SNetConfig, SNetOutput
@@ -29,7 +29,7 @@ class SNetTrainConfig(NirTrainConfig):
 
 class SNetTrainer(PairedTrainer):
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             color, edge = self.net(batch["nir"])
         l_color = F.mse_loss(color.float(), batch["rgb"])
         l_edge = F.mse_loss(edge.float(), batch["rgb"])

@@ -62,9 +62,6 @@ class NirUNetTrainConfig(NirTrainConfig):
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
 
 
-autocast = bf16_autocast  # the paired NIR/video trainers' name for it
-
-
 class PairedTrainer(StepCounter):
     """A generator ``net`` with AdamW and the warm-up/cosine schedule (a :class:`tinct.train.Trainable`).
 
@@ -87,7 +84,7 @@ class PairedTrainer(StepCounter):
         return self.opt.param_groups[0]["lr"] / cfg.lr
 
     def generate(self, nir: torch.Tensor) -> torch.Tensor:
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             return self.net(nir).float()
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -37,10 +37,11 @@ from tinct.data.video_pairs import (
     PrevShares,
 )
 from tinct.errors import TinctError
-from tinct.methods.nir_unet.training import PairedTrainer, autocast, count_parameters
+from tinct.methods.nir_unet.training import PairedTrainer, count_parameters
 from tinct.nn.gan import lsgan_loss
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import OptionError, option
+from tinct.precision import bf16_autocast
 from tinct.train import RunConfig, fit, optimizer_step, seed_everything
 from tinct.weights import WeightCard, save_weights, warm_start
 
@@ -135,7 +136,7 @@ class TcvcTrainer(PairedTrainer):
             gray = batch["prev_gray"][chosen]
             passes = 1 + int(np.random.default_rng([self.step, 17]).integers(self.cfg.chain))
             fed, given = blank_like(gray)
-            with torch.no_grad(), autocast(self.cfg.bf16):
+            with torch.no_grad(), bf16_autocast(self.cfg.bf16):
                 for _ in range(passes):
                     own = compose_torch(gray, predict_uv(self.net, gray, fed, given)).float()
                     fed, given = own, torch.ones_like(gray)
@@ -148,7 +149,7 @@ class TcvcTrainer(PairedTrainer):
             return self.unrolled(batch)
         gray, rgb, mask = batch["gray"], batch["rgb"], batch["mask"]
         prev = self.previous(batch)
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             fake = compose_torch(gray, predict_uv(self.net, gray, prev, mask))
         return self.objective(torch.cat([gray, prev], dim=1), fake, rgb)
 
@@ -160,7 +161,7 @@ class TcvcTrainer(PairedTrainer):
         prev, mask = blank_like(gray[:, 0])
         fakes, conditions, truths = [], [], []
         for t in range(gray.shape[1]):
-            with autocast(self.cfg.bf16):
+            with bf16_autocast(self.cfg.bf16):
                 fake = compose_torch(gray[:, t], predict_uv(self.net, gray[:, t], prev, mask)).float()
             scored = ~key if t == 0 else torch.ones_like(key)
             fakes.append(fake[scored])
@@ -180,7 +181,7 @@ class TcvcTrainer(PairedTrainer):
         real_in, fake_in = torch.cat([condition, rgb], 1), torch.cat([condition, fake], 1)
         self._pair = (real_in, fake_in.detach())
         l1 = F.l1_loss(fake, rgb)
-        with autocast(cfg.bf16):
+        with bf16_autocast(cfg.bf16):
             adv = lsgan_loss(self.disc(fake_in), True)
             terms = {"l1": l1, "adv": adv}
             if cfg.w_feature > 0:
@@ -190,7 +191,7 @@ class TcvcTrainer(PairedTrainer):
 
     def extra_updates(self, batch: dict[str, torch.Tensor], lr_factor: float) -> dict[str, float]:
         real_in, fake_in = self._pair
-        with autocast(self.cfg.bf16):
+        with bf16_autocast(self.cfg.bf16):
             loss = 0.5 * (lsgan_loss(self.disc(real_in), True) + lsgan_loss(self.disc(fake_in), False))
         optimizer_step(self.opt_d, loss)
         return {"d": float(loss.detach())}
