@@ -1,13 +1,15 @@
 """Cycle-CNN inference speed and peak memory at 780x1024, d = 64: both weight volumes, both paths.
 
-Variants: for the dot-product volume (``volume = "dot"``, the bundled weights) and the regularized
-cost volume (``volume = "cost3d"``, issue 14), the straightforward modules (``optimized=False``, the
+Variants: for the dot-product volume (``volume = "dot"``, the ablation) and the regularized
+cost volume (``volume = "cost3d"``, issue 14, bundled), the straightforward modules (``optimized=False``, the
 reference: W materialised at full resolution) and the fused fp32 path (``optimized=True``, default of
 the ``cyclecnn`` method: oneDNN-fused convolutions on row strips, banded block-matmul cost volume;
 for cost3d the 3-D network on the pooled volume in row strips and the up-sampled logits added strip by
 strip); plus cost3d with its cost volume at full resolution (``cost_stride = 1``, the authors' layout,
-fused path in strips) to show what the 1/4-resolution volume saves. The older tiled paths (streaming
-softmax loop, bf16 autocast) were removed; their last measurements are in docs/results/cyclecnn_speed.md.
+fused path in strips) to show what the 1/4-resolution volume saves. All of these include the refinement
+CNN; the "M only" pair is the shipped configuration (cost3d M, no refinement CNN is bundled). The
+older tiled paths (streaming softmax loop, bf16 autocast) were removed; their last measurements are in
+docs/results/cyclecnn_speed.md.
 
 Each variant runs in its own fresh subprocess (so peak RSS is its own), same input, same weights
 (random init of the paper's architecture: speed does not depend on the values). Output equality of
@@ -43,6 +45,11 @@ VARIANTS = {
     "cost3d 1/4, fused": dict(optimized=True, prepare=True, volume="cost3d", stride=4,
                               ref="cost3d 1/4, straightforward"),
     "cost3d full-res volume, fused": dict(optimized=True, prepare=True, volume="cost3d", stride=1, ref=None),
+    # the shipped configuration (session 17 on): cost3d M without a refinement CNN
+    "M only: cost3d 1/4, straightforward": dict(optimized=False, prepare=False, volume="cost3d", stride=4,
+                                                refine=False, ref="M only: cost3d 1/4, straightforward"),
+    "M only: cost3d 1/4, fused (shipped)": dict(optimized=True, prepare=True, volume="cost3d", stride=4,
+                                                refine=False, ref="M only: cost3d 1/4, straightforward"),
 }
 
 
@@ -66,7 +73,7 @@ def run_variant(name: str, h: int, w: int, d: int, repeats: int, threads: int, s
     torch.manual_seed(0)
     v = VARIANTS[name]
     model = ColorizationCNN(ModelConfig(volume=v["volume"], cost_stride=v["stride"]))
-    nets = Networks(model.eval(), RefinementCNN().eval())
+    nets = Networks(model.eval(), RefinementCNN().eval() if v.get("refine", True) else None)
     if v["prepare"]:
         nets = optimize_networks(nets)
     gray, ref = _inputs(h, w)
@@ -112,7 +119,7 @@ class _Timed:
         return out
 
 
-def stage_times(h: int, w: int, d: int, repeats: int, threads: int) -> str:
+def stage_times(h: int, w: int, d: int, repeats: int, threads: int, volume: str, refine: bool) -> str:
     """Markdown table: median wall and CPU seconds of each stage of the fused path."""
     from tinct.methods.cyclecnn import fused
     from tinct.methods.cyclecnn.model import ColorizationCNN, ModelConfig
@@ -120,11 +127,16 @@ def stage_times(h: int, w: int, d: int, repeats: int, threads: int) -> str:
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    nets = fused.FusedNetworks(ColorizationCNN(ModelConfig()).eval(), RefinementCNN().eval())
+    model = ColorizationCNN(ModelConfig(volume=volume)).eval()
+    nets = fused.FusedNetworks(model, RefinementCNN().eval() if refine else None)
     totals: dict = {}
     for name in ("gray", "color", "guide", "body"):
-        setattr(nets, name, _Timed(getattr(nets, name), f"{name} ResNet", totals))
+        if getattr(nets, name) is not None:
+            setattr(nets, name, _Timed(getattr(nets, name), f"{name} ResNet", totals))
     fused.banded_average = _Timed(fused.banded_average, "banded cost volume", totals)
+    if nets.cost is not None:  # the 3-D network (pooled features -> coarse logits) and their up-sampling
+        nets.cost.coarse_logits = _Timed(nets.cost.coarse_logits, "3-D network (coarse logits)", totals)
+        fused.upsample_logits = _Timed(fused.upsample_logits, "logit up-sampling", totals)
     gray, ref = _inputs(h, w)
     nets.colorize(gray, ref, disparities=d)
     runs = []
@@ -155,9 +167,13 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "cyclecnn_speed"))
     ap.add_argument("--report-only", action="store_true", help="rewrite OUT.md from OUT.json")
     ap.add_argument("--stages", action="store_true", help="print the fused path's time per stage and exit")
+    ap.add_argument("--stage-volume", default="cost3d", choices=["dot", "cost3d"],
+                    help="--stages: M's weight volume")
+    ap.add_argument("--stage-refine", action="store_true", help="--stages: with the refinement CNN")
     args = ap.parse_args()
     if args.stages:
-        print(stage_times(args.height, args.width, args.disparities, args.repeats, args.threads))
+        print(stage_times(args.height, args.width, args.disparities, args.repeats, args.threads,
+                          args.stage_volume, args.stage_refine))
         return 0
     if args.report_only:
         Path(args.out + ".md").write_text(report(json.loads(Path(args.out + ".json").read_text())))
@@ -234,7 +250,8 @@ def report(info: dict) -> str:
     results = info["results"]
     base = results[0]["median_s"]
     lines = [
-        f"# Cycle-CNN inference speed (M + refinement, {info['size']}, d = {info['disparities']})",
+        f"# Cycle-CNN inference speed ({info['size']}, d = {info['disparities']}; M + refinement unless "
+        "the variant says M only)",
         "",
         f"Command: `{info.get('command', '')}`",
         "",
