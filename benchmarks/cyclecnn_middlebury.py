@@ -165,8 +165,8 @@ def contact_sheet(pairs: list[dict], outputs: dict[str, list], path: Path, heigh
     print("sheet:", path, "columns: gray | reference |", " | ".join(outputs), "| truth")
 
 
-def bundle_row(label: str, specs: dict, report: dict, out: str) -> Path:
-    """Bundle the M weights of row ``label`` as the default variant; the card gets its first-time
+def bundle_row(label: str, specs: dict, report: dict, out: str, variant: str = "default") -> Path:
+    """Bundle the M weights of row ``label`` as the package's ``variant``; the card gets its first-time
     scores (and stereocopy's, the bar) on every part of ``report``."""
     from tinct.methods.cyclecnn.bundle import bundle_weights
     from tinct.train import train_seconds
@@ -174,7 +174,7 @@ def bundle_row(label: str, specs: dict, report: dict, out: str) -> Path:
 
     if label not in specs or "weights" not in specs[label][1]:
         raise TinctError(f"--bundle {label!r}: not a --weights row")
-    path = bundle_weights(specs[label][1]["weights"], None, bundled_path("cyclecnn"))
+    path = bundle_weights(specs[label][1]["weights"], None, bundled_path("cyclecnn", variant))
     tensors, card = load_weights(path)
     keys = ("first_ssim_cbcr", "first_ssim_cbcr_nonocc", "first_de00", "second_ssim_cbcr")
     stereo = next((k for k in specs if k.startswith("stereocopy")), None)
@@ -300,6 +300,7 @@ def main() -> int:
     ap.add_argument(
         "--bundle", metavar="LABEL", help="copy this --weights row into the package, its scores on the card"
     )
+    ap.add_argument("--bundle-as", default="default", help="--bundle: the weights variant to write")
     ap.add_argument(
         "--no-baselines", action="store_true", help="score only stereocopy and the --weights (quick)"
     )
@@ -382,7 +383,7 @@ def main() -> int:
             "",
         ]
     if args.bundle:
-        print("bundled:", bundle_row(args.bundle, specs, report, args.out))
+        print("bundled:", bundle_row(args.bundle, specs, report, args.out, args.bundle_as))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
     Path(args.out + ".md").write_text("\n".join(md) + "\n")

@@ -41,7 +41,7 @@ METHODS: dict[str, dict[str, Any]] = {
                              ['refine', 'bool'],
                              ['optimized', 'bool'],
                              ['strip_rows', 'int | None']],
-                 'weights': ['default']},
+                 'weights': ['default', 'supervised']},
     'cyclegan': {'accepts': [],
                  'needs': [],
                  'options': [['weights', 'str'], ['keep_luma', 'bool'], ['saturation', 'float']],

@@ -56,8 +56,10 @@ class CycleCNNOptions:
           paper="Dong et al., Cycle-CNN for Colorization towards Real Monochrome-Color Camera Systems, "
                 "AAAI 2020",
           options=CycleCNNOptions,
-          weights={"default": "M + refinement CNN, cycle-trained on synthetic dual-lens pairs of "
-                               "photos/train"},
+          weights={"default": "M (regularized cost volume), cycle-trained without ground truth on "
+                               "synthetic dual-lens pairs of photos/train + extra_train",
+                   "supervised": "the same M trained with ground truth (Dong et al. 2019 baseline), "
+                                 "same pairs and training time"},
           train_config="tinct.methods.cyclecnn.training:TrainConfig",
           trainer="tinct.methods.cyclecnn.training:run")
 class CycleCNNColorizer(Colorizer):
