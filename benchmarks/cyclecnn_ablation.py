@@ -48,7 +48,11 @@ PARTS = {
     "middlebury_camera_sim": "Middlebury, simulated cameras",
     "synthetic_val": "synthetic val",
 }
-KEYS = {"first_ssim_cbcr": "1st CbCr SSIM", "first_de00": "1st ΔE00"}
+KEYS = {
+    "first_ssim_cbcr": "1st CbCr SSIM",
+    "first_de00": "1st ΔE00",
+    "second_ssim_cbcr": "2nd CbCr SSIM (paper's Table 4)",
+}
 
 
 def finished_steps(run: Path) -> int:
@@ -155,7 +159,7 @@ def summary_table(report: dict, steps: int, command: str) -> list[str]:
             }
             n = max(n, len(rows))
             for key in KEYS:
-                vals = np.array([r[key] for r in rows.values()])
+                vals = np.array([r[key] for r in rows.values() if key in r])
                 cells.append(
                     "–"
                     if vals.size == 0
