@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from benchmark_loader import load_benchmark
 
 from tinct.color import rgb_to_lab
 from tinct.io import write_image
 
-SPEC = importlib.util.spec_from_file_location(
-    "colour_content", Path(__file__).resolve().parents[1] / "benchmarks" / "colour_content.py")
-cc = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(cc)
+cc = load_benchmark("colour_content")
 
 
 def test_chroma_stats_of_a_flat_and_a_two_colour_image() -> None:

@@ -4,16 +4,13 @@ variant's loss settings passed to training."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from benchmark_loader import load_benchmark
 
-SPEC = importlib.util.spec_from_file_location(
-    "cyclecnn_ablation", Path(__file__).resolve().parents[1] / "benchmarks" / "cyclecnn_ablation.py")
-ablation = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(ablation)
+ablation = load_benchmark("cyclecnn_ablation")
 
 
 def _card(run: Path, steps: int) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from benchmark_loader import load_benchmark
 
-SPEC = importlib.util.spec_from_file_location(
-    "fusion_frontier", Path(__file__).resolve().parents[1] / "benchmarks" / "fusion_frontier.py")
-frontier_mod = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(frontier_mod)
+frontier_mod = load_benchmark("fusion_frontier")
 
 
 def _row(c: float, d: float) -> dict:

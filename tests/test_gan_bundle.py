@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from benchmark_loader import load_benchmark
 
 from tinct.methods.spynco import load_generator
 from tinct.methods.spynco.model import SpyncoGenerator
 from tinct.weights import load_weights, save_weights
 
-SPEC = importlib.util.spec_from_file_location(
-    "gan_bundle", Path(__file__).resolve().parents[1] / "benchmarks" / "gan_bundle.py")
-gan_bundle = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(gan_bundle)
+gan_bundle = load_benchmark("gan_bundle")
 
 
 def _run_export(tmp_path: Path) -> Path:

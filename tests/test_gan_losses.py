@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+from benchmark_loader import load_benchmark
 from PIL import Image
 
-SPEC = importlib.util.spec_from_file_location(
-    "gan_losses", Path(__file__).resolve().parents[1] / "benchmarks" / "gan_losses.py")
-gan_losses = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(gan_losses)
+gan_losses = load_benchmark("gan_losses")
 
 
 def _run(folder: Path, n: int) -> Path:
