@@ -141,7 +141,8 @@ def summary_table(report: dict, steps: int, command: str) -> list[str]:
         f"Command: `OMP_NUM_THREADS=2 .venv/bin/python benchmarks/cyclecnn_ablation.py {command}` "
         "(per-run scores: the `_raw` files beside this one).",
         "",
-        "Mean over seeds, spread (max - min over seeds) in brackets; stereocopy for orientation: "
+        "Mean over seeds, spread (max - min over seeds) in brackets where a variant has two or more; "
+        "stereocopy for orientation: "
         "Middlebury 0.933 / 3.00, simulated cameras 0.927 / 7.84, synthetic val 0.957 / 2.24.",
         "",
     ]
@@ -159,17 +160,19 @@ def summary_table(report: dict, steps: int, command: str) -> list[str]:
             }
             n = max(n, len(rows))
             for key in KEYS:
-                vals = np.array([r[key] for r in rows.values() if key in r])
-                cells.append(
-                    "–"
-                    if vals.size == 0
-                    else f"{vals.mean():.4f} ({np.ptp(vals):.4f})"
-                    if "ssim" in key
-                    else f"{vals.mean():.2f} ({np.ptp(vals):.2f})"
-                )
+                cells.append(_cell(np.array([r[key] for r in rows.values() if key in r]), key))
         if n:
             md.append(f"| {LABELS[variant]} | {n} | " + " | ".join(cells) + " |")
     return md
+
+
+def _cell(vals: np.ndarray, key: str) -> str:
+    """Mean over seeds, with the spread (max - min) in brackets when there are two or more."""
+    if vals.size == 0:
+        return "–"
+    digits = 4 if "ssim" in key else 2
+    text = f"{vals.mean():.{digits}f}"
+    return text + (f" ({np.ptp(vals):.{digits}f})" if vals.size > 1 else "")
 
 
 def main() -> int:

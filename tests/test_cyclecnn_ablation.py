@@ -31,6 +31,8 @@ def test_summary_groups_seeds_of_each_variant_with_mean_and_spread() -> None:
     # "no_ss" must not swallow "no_smooth" (both start with "no_s")
     assert rows[ablation.LABELS["no_ss"]].split(" | ")[1] == "1"
     assert "–" in rows[ablation.LABELS["no_ss"]]  # parts without scores are marked, not zero
+    # one seed has no spread: a bracketed 0 would read as a measured spread
+    assert rows[ablation.LABELS["no_smooth"]].split(" | ")[2:4] == ["0.9300", "2.90"]
 
 
 def test_finished_steps_reads_the_card(tmp_path: Path) -> None:
