@@ -135,13 +135,20 @@ def _slow_batch(work: Path, *extra: str, sleep: float = 0.02) -> subprocess.Pope
     env = dict(os.environ, TINCT_TEST_SLEEP=str(sleep), OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, str(SLOW_CLI), "colorize", "in", "--out-dir", "out", "-q",
                              "--method", "slowgray", *extra], cwd=work, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    # a test run started in the background (`make test &`) has SIGINT ignored, and the child would
+    # inherit that: give it the disposition an interactive terminal gives
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_sigint_says_what_is_done_and_what_is_left(work):
     for i in range(40):
         gray_file(work / "in" / f"p{i:02d}.png", seed=i)
-    proc = _slow_batch(work, sleep=0.15)  # 6 s in all: a loaded machine still interrupts mid-batch
+    proc = _slow_batch(work, sleep=0.05)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not list(work.glob("out/*.png")):
         time.sleep(0.01)
