@@ -160,6 +160,18 @@ def test_conditional_acgan_judges_pairs_displaced_alike(rng) -> None:
     assert torch.equal(fake[:, :1], batch["nir"]) and not torch.equal(fake[:, 1:], batch["rgb"])
     losses = [trainer.training_step(batch) for _ in range(3)]
     assert all(np.isfinite(x["total"]) and np.isfinite(x["d_b"]) for x in losses)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(trainer.opt.param_groups[0]["lr"])
+
+
+def test_acgan_discriminators_take_their_own_learning_rate() -> None:
+    from tinct.methods.nir_acgan.training import ACGanTrainConfig, ACGanTrainer
+
+    small = TranslatorConfig(widths=(8, 16, 32, 32))
+    inverse = TranslatorConfig(in_channels=3, out_channels=1, widths=(8, 16, 32, 32))
+    cfg = ACGanTrainConfig(model=small, inverse=inverse, bf16=False, disc_width=8, disc_lr=2e-5)
+    trainer = ACGanTrainer(cfg, Translator(cfg.model), total_steps=5)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-5)
+    assert trainer.opt.param_groups[0]["lr"] == pytest.approx(cfg.lr)
 
 
 def test_shift_min_l1_forgives_a_shift_within_its_radius_only() -> None:

@@ -56,6 +56,8 @@ class ACGanTrainConfig(NirTrainConfig):
                                "displaced by a random warp of the same size (--misregister), so "
                                "registration is no cue")
     disc_width: int = option(32, "channels of the discriminators' first layers")
+    disc_lr: float = option(0.0, "Adam learning rate of the discriminators (0: the same as lr); nir-scgan's "
+                            "weak, slow critic uses 2e-5")
     disc_levels: int = option(3, "pyramid levels of the RGB discriminator")
 
 
@@ -69,8 +71,9 @@ class ACGanTrainer(PairedTrainer):
                                     betas=(0.5, 0.999))
         self.disc_b = PyramidDiscriminator(cfg.disc_levels, 4 if cfg.conditional else 3, cfg.disc_width, 3)
         self.disc_a = PatchDiscriminator(1, cfg.disc_width, 2)
+        self.disc_lr = cfg.disc_lr or cfg.lr
         self.opt_d = torch.optim.Adam(itertools.chain(self.disc_b.parameters(), self.disc_a.parameters()),
-                                      lr=cfg.lr, betas=(0.5, 0.999))
+                                      lr=self.disc_lr, betas=(0.5, 0.999))
         self.modules.update(inverse=self.inverse, disc_b=self.disc_b, disc_a=self.disc_a)
         self.optimizers = {"opt": self.opt, "opt_d": self.opt_d}
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -110,7 +113,7 @@ class ACGanTrainer(PairedTrainer):
 
     def extra_updates(self, batch: dict[str, torch.Tensor], lr_factor: float) -> dict[str, float]:
         for group in self.opt_d.param_groups:
-            group["lr"] = self.cfg.lr * lr_factor
+            group["lr"] = self.disc_lr * lr_factor
         fake_b, fake_a = self._fakes
         a, partner = batch["nir"], batch["rgb"]
         real_b = self.judged_b(a, partner, fake=False) if self.cfg.conditional else partner.roll(1, dims=0)
