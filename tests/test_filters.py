@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter, uniform_filter
@@ -146,3 +147,28 @@ def test_validation_messages() -> None:
 
 def test_bilateral_radius_follows_opencv() -> None:
     assert [filters.bilateral_radius(s) for s in (0.1, 1, 2, 5, 10)] == [1, 2, 3, 8, 15]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_upsample_guided_in_strips_equals_one_pass(channels: int) -> None:
+    from tinct.filters import upsample_guided
+
+    rng = np.random.default_rng(5)
+    guide = rng.random((97, 61)).astype(np.float32)
+    small = rng.random((33, 21, channels)).astype(np.float32)
+    whole = upsample_guided(small, guide, rows=10_000, eps=1e-3)
+    assert whole.shape == (97, 61, channels) and whole.dtype == np.float32
+    np.testing.assert_allclose(upsample_guided(small, guide, rows=13, eps=1e-3), whole, atol=1e-5)
+    flat = np.full((33, 21, channels), 0.25, np.float32)  # a constant image stays constant
+    np.testing.assert_allclose(upsample_guided(flat, guide), 0.25, atol=1e-5)
+    # a sharp edge of the guide comes back sharper than by bilinear upsampling of its reduced copy:
+    # the jump across the edge's columns 29 | 30
+    step = np.zeros((97, 61), np.float32)
+    step[:, 30:] = 1.0
+    reduced = np.repeat(cv2.resize(step, (21, 33), interpolation=cv2.INTER_AREA)[..., None], channels, 2)
+    bilinear = cv2.resize(reduced, (61, 97), interpolation=cv2.INTER_LINEAR).reshape(97, 61, channels)
+    guided = upsample_guided(reduced, step)
+    def jump(x: np.ndarray) -> float:
+        return float((x[:, 30] - x[:, 29]).mean())
+
+    assert jump(guided) > 0.5 and jump(guided) > 2 * jump(bilinear)

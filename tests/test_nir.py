@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from tinct.errors import TinctError
 from tinct.io import write_image
 from tinct.methods.nir_snet.model import SNet, SNetConfig
 from tinct.nn.unet import Translator, TranslatorConfig
+from tinct.options import OptionError
 
 NIR_METHODS = ["nir-acgan", "nir-scgan", "nir-snet", "nir-unet"]
 
@@ -113,14 +115,38 @@ def test_method_contract_and_strips(name: str, trained: dict[str, str], rng) -> 
     info = tinct.method_info(name)
     assert info.modality == "nir" and not info.keeps_luma and info.trainable
     nir, _ = _scene(rng, 100, 80)
-    method = tinct.load_method(name, weights=trained[name])
+    method = tinct.load_method(name, weights=trained[name], short_side=0)
     whole = method.colorize(nir)
     assert whole.shape == (100, 80, 3) and whole.dtype == np.float32
-    stripped = tinct.load_method(name, weights=trained[name], strip_rows=40).colorize(nir)
+    stripped = tinct.load_method(name, weights=trained[name], strip_rows=40, short_side=0).colorize(nir)
     # strips of 40 rows with a 96-row halo: only context beyond the halo (and padding) differs
     assert np.abs(stripped - whole).mean() < 0.01
     card = json.loads(open(trained[name].replace(".safetensors", ".json")).read())
     assert card["method"] == name and card["extra"]["steps"] == 3 if "extra" in card else card["steps"] == 3
+
+
+def test_working_size_defaults_to_the_training_scale(trained: dict[str, str], rng) -> None:
+    from tinct.filters import upsample_guided
+    from tinct.methods.nir_unet import card_short_side
+
+    nir, _ = _scene(rng, 100, 80)
+    method = tinct.load_method("nir-unet", weights=trained["nir-unet"])
+    assert method.short_side == 40  # crops of 32 px cover 0.6-1 (0.8 on average) of the short side
+    out = method.colorize(nir)
+    small = cv2.resize(nir, (40, 50), interpolation=cv2.INTER_AREA)
+    expected = np.clip(upsample_guided(method.full_resolution(small), nir, eps=1e-3), 0, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert out.shape == (100, 80, 3) and 0 <= out.min() and out.max() <= 1
+    full = tinct.load_method("nir-unet", weights=trained["nir-unet"], short_side=0).colorize(nir)
+    np.testing.assert_allclose(full, method.full_resolution(nir), atol=1e-6)
+    assert np.abs(full - out).mean() > 1e-4  # the working size changes the result
+    small_band = nir[:30, :30]  # no larger than the working size: predicted as it is
+    np.testing.assert_allclose(method.colorize(small_band), method.full_resolution(small_band), atol=1e-6)
+    assert card_short_side({"train": {"crop": 96}}) == 120
+    assert card_short_side({"train": {"crop": 96}, "inference": {"short_side": 200}}) == 200
+    assert card_short_side({}) == 0
+    with pytest.raises(OptionError, match="short_side"):
+        tinct.load_method("nir-unet", weights=trained["nir-unet"], short_side=5)
 
 
 def test_wrong_weights_are_refused_in_one_line(trained: dict[str, str]) -> None:

@@ -17,6 +17,10 @@ guide units, i.e. a step of 0.1 in the guide is a difference of 0.1.
   regulariser ``eps`` added to the guide's local variance, so it is in squared guide units).
 - :func:`domain_transform` — Gastal & Oliveira's domain transform (modes "NC" normalized
   convolution, "IC" interpolated convolution, "RF" recursive filtering; 3 iterations).
+- :func:`upsample_guided` — a low-resolution ``(h, w, C)`` image brought to the guide's size:
+  bilinear, then the guided filter steered by the full-resolution guide, in row strips with a
+  halo (exact, memory bounded by the strip). Used by ``fusion`` and ``caption`` (chroma) and the
+  NIR methods (RGB at their working size).
 
 Run ``python -m tinct.filters`` for timings at 1 MP (recorded in ``docs/methods/io.md``).
 """
@@ -27,6 +31,8 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+
+from tinct.nn.tiling import strips
 
 _DT_MODES = {"NC": cv2.ximgproc.DTF_NC, "IC": cv2.ximgproc.DTF_IC, "RF": cv2.ximgproc.DTF_RF}
 
@@ -135,6 +141,36 @@ def guided_filter(src: np.ndarray, guide: np.ndarray, *, radius: int, eps: float
     _positive("guided_filter", radius=radius, eps=eps)
     out = cv2.ximgproc.guidedFilter(guide, src if src.shape[2] > 1 else src[..., 0], int(radius), float(eps))
     return _finish(out, flat)
+
+
+def upsample_guided(values: np.ndarray, guide: np.ndarray, *, rows: int = 512, eps: float = 1e-4,
+                    radius: int | None = None) -> np.ndarray:
+    """``values`` float ``(h, w, C)`` (C = 1..4, any range) -> float32 ``(H, W, C)`` at ``guide``'s
+    size ``(H, W)`` (gray in [0, 1]): bilinear (pixel centres aligned, edges replicated), then a
+    guided filter steered by ``guide`` with ``eps`` and ``radius`` (default: 1.5 x the upsampling
+    factor, at least 2), in strips of ``rows`` rows with a halo of twice the radius (exact:
+    equal to one pass; memory bounded by the strip). A ``values`` already at the guide's size is
+    returned unchanged (as float32)."""
+    big_h, big_w = guide.shape
+    h, w, channels = values.shape
+    if (h, w) == (big_h, big_w):
+        return values.astype(np.float32)
+    radius = radius or max(2, round(1.5 * max(big_h / h, big_w / w)))
+    out = np.empty((big_h, big_w, channels), np.float32)
+    sy = h / big_h
+    xs = ((np.arange(big_w) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
+    for s in strips(big_h, rows, 2 * radius + 2):
+        # bilinear rows lo..hi of the full-size image, from the source rows they need
+        y0 = max(0, int(np.floor((s.lo + 0.5) * sy - 0.5)) - 1)
+        y1 = min(h, int(np.ceil((s.hi + 0.5) * sy - 0.5)) + 2)
+        ys = ((np.arange(s.lo, s.hi) + 0.5) * sy - 0.5 - y0).astype(np.float32)
+        map_x, map_y = np.meshgrid(xs, ys)
+        up = cv2.remap(np.ascontiguousarray(values[y0:y1], np.float32), map_x, map_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+        up = up.reshape(*up.shape[:2], channels)
+        part = guided_filter(up, np.ascontiguousarray(guide[s.lo:s.hi], np.float32), radius=radius, eps=eps)
+        out[s.rows] = part.reshape(*part.shape[:2], channels)[s.inner]
+    return out
 
 
 def domain_transform(src: np.ndarray, guide: np.ndarray, *, sigma_space: float, sigma_color: float,

@@ -27,6 +27,15 @@ from tinct.errors import TinctError
 DEFAULT_TRAIN = "../shared/data/nir/epfl_train"
 DEFAULT_TEST = "../shared/data/nir/epfl_country_test"
 VAL_PER_CATEGORY = 3
+CROP_FRACTION = (0.6, 1.0)  # a training crop's side, as a fraction of the scene's short side
+
+
+def training_short_side(crop: int) -> int:
+    """The short side (px) at which a network trained on ``crop``-px crops saw whole scenes: a crop
+    covers on average the mean of :data:`CROP_FRACTION` of the short side, resized to ``crop``."""
+    return round(crop / (sum(CROP_FRACTION) / 2))
+
+
 _EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 
@@ -131,7 +140,8 @@ class PairBatches:
         nir, rgb = self.pairs[int(rng.integers(len(self.pairs)))]
         h, w = nir.shape
         short = min(h, w)
-        side = int(rng.integers(max(min(self.crop, short), int(0.6 * short)), short + 1))
+        lo, hi = CROP_FRACTION
+        side = int(rng.integers(max(min(self.crop, short), int(lo * short)), int(hi * short) + 1))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
         size = (self.crop, self.crop)
         interp = cv2.INTER_AREA if side > self.crop else cv2.INTER_LINEAR

@@ -20,7 +20,7 @@ import torch
 
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.errors import TinctError
-from tinct.nn.tiling import strips
+from tinct.filters import upsample_guided
 from tinct.nn.unet import pad_to_multiple
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
@@ -29,6 +29,8 @@ from tinct.weights import load_weights, resolve
 from .bins import annealed_mean, confidence
 from .model import FusionModelConfig, FusionNet
 from .scene import SceneHistogram
+
+__all__ = ["Decoding", "FusionColorizer", "FusionOptions", "upsample_guided", "working_gray", "working_scale"]
 
 DEFAULT_WORK_SIZE = 320  # long side (px) of the network's input when the card names none
 MAX_LONG_SIDE = 1024  # cap on the long side when the working size is set by the short side
@@ -162,32 +164,6 @@ def load_network(path: str) -> tuple[FusionNet, dict[str, torch.Tensor], dict]:
     except (KeyError, RuntimeError) as exc:
         raise TinctError(f"{path} is not fusion weights ({str(exc).splitlines()[0]})") from None
     return net.eval(), bins, dict(card.extra.get("inference", {}))
-
-
-def upsample_guided(uv: np.ndarray, gray: np.ndarray, *, rows: int = 512) -> np.ndarray:
-    """``(h, w, 2)`` chroma -> ``(H, W, 2)`` at ``gray``'s size: bilinear, then a guided filter
-    steered by the full-resolution ``gray`` (radius ~ the upsampling factor), in row strips with a
-    halo of twice the radius (exact, bounded memory)."""
-    big_h, big_w = gray.shape
-    h, w = uv.shape[:2]
-    if (h, w) == (big_h, big_w):
-        return uv.astype(np.float32)
-    radius = max(2, round(1.5 * max(big_h / h, big_w / w)))
-    out = np.empty((big_h, big_w, 2), np.float32)
-    sy = h / big_h
-    for s in strips(big_h, rows, 2 * radius + 2):
-        # bilinear rows lo..hi of the full-size chroma, from the source rows they need
-        y0 = max(0, int(np.floor((s.lo + 0.5) * sy - 0.5)) - 1)
-        y1 = min(h, int(np.ceil((s.hi + 0.5) * sy - 0.5)) + 2)
-        ys = ((np.arange(s.lo, s.hi) + 0.5) * sy - 0.5 - y0).astype(np.float32)
-        xs = ((np.arange(big_w) + 0.5) * (w / big_w) - 0.5).astype(np.float32)
-        map_x, map_y = np.meshgrid(xs, ys)
-        up = cv2.remap(np.ascontiguousarray(uv[y0:y1], np.float32), map_x, map_y, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-        guide = np.ascontiguousarray(gray[s.lo:s.hi], np.float32)
-        filtered = cv2.ximgproc.guidedFilter(guide, up, radius, 1e-4)
-        out[s.rows] = filtered[s.inner]
-    return out
 
 
 @register(summary="automatic: U-Net on the luma fused with a global image vector; ab-bin classification "

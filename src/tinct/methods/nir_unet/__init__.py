@@ -3,11 +3,17 @@ trained with L1 on registered pairs, and :class:`NirColorizer`, the base of ever
 
 The input is a single NIR band ``(H, W)`` in [0, 1]; the output is RGB ``(H, W, 3)`` whose luma is
 *not* the input (vegetation is bright in NIR, dark in RGB), so these methods do not compose
-through the input luma. The network runs at full resolution in row strips with a halo
-(:mod:`tinct.nn.tiling`, 512 rows, a halo of 96 rows, each strip starting on the network's
-pooling grid): memory is bounded by the strip at any image size. Images up to 512 rows go in one
-pass; taller ones differ from a whole-image pass only through the context beyond the halo
-(measured in ``tests/test_nir.py``).
+through the input luma.
+
+The network runs at a working resolution, the scale it was trained at: the band is reduced
+(area) to ``short_side`` pixels on its short side (default: the card's training crops' scale,
+:func:`tinct.data.nir.training_short_side`; 0 = full resolution), and the RGB is brought back to
+full size bilinearly and sharpened by a guided filter steered by the full-resolution band
+(:func:`tinct.filters.upsample_guided`, row strips). The network pass itself runs in row strips
+with a halo (:mod:`tinct.nn.tiling`, 512 rows, a halo of 96 rows, each strip starting on the
+network's pooling grid): memory is bounded by the strip at any image size. Images up to 512 rows
+go in one pass; taller ones differ from a whole-image pass only through the context beyond the
+halo (measured in ``tests/test_nir.py``).
 See ``docs/methods/nir.md``.
 """
 
@@ -17,11 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
+from tinct.data.nir import training_short_side
 from tinct.errors import TinctError
+from tinct.filters import upsample_guided
 from tinct.nn.tiling import Strip, grid_tiles
 from tinct.nn.unet import Translator, TranslatorConfig, pad_to_multiple
 from tinct.options import OptionError, option
@@ -30,6 +39,7 @@ from tinct.weights import load_weights, resolve
 
 STRIP_ROWS = 512
 HALO = 96
+GUIDE_EPS = 1e-3  # the guided upsampling's regulariser (squared band units)
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,42 @@ class NirOptions:
 
     weights: str = option("default", "bundled variant or a .safetensors path from `tinct train METHOD`")
     strip_rows: int = option(STRIP_ROWS, "rows per strip of the network pass (memory is bounded by it)")
+    short_side: int | None = option(None, "short side (pixels) at which the network runs; the RGB is "
+                                    "brought to full size by a guided filter steered by the band. "
+                                    "Default: the scale of the weights' training crops; 0: full resolution")
 
     def __post_init__(self) -> None:
         if self.strip_rows < 32:
             raise OptionError(f"strip_rows must be at least 32, got {self.strip_rows}")
+        if self.short_side is not None and self.short_side != 0 and self.short_side < 16:
+            raise OptionError(f"short_side must be 0 (full resolution) or at least 16, got {self.short_side}")
+
+
+def card_short_side(card_config: dict) -> int:
+    """The working short side a card implies: its ``inference.short_side`` if set, else the scale of
+    its training crops (``train.crop``, :func:`tinct.data.nir.training_short_side`), else 0."""
+    inference = card_config.get("inference") or {}
+    if "short_side" in inference:
+        return int(inference["short_side"])
+    crop = (card_config.get("train") or {}).get("crop")
+    return training_short_side(int(crop)) if crop else 0
+
+
+def at_working_size(band: np.ndarray, short_side: int,
+                    predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``predict`` (band -> RGB float ``(h, w, 3)``) run on ``band`` ``(H, W)`` in [0, 1] reduced to
+    ``short_side`` px on its short side (area), its RGB brought back to ``(H, W, 3)`` by
+    :func:`tinct.filters.upsample_guided` steered by ``band`` and clipped to [0, 1]. A band no
+    larger than that, or ``short_side`` 0, is predicted as it is."""
+    h, w = band.shape
+    scale = short_side / min(h, w)
+    if short_side <= 0 or scale >= 1:
+        return predict(band)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(band, size, interpolation=cv2.INTER_AREA)
+    rgb = upsample_guided(np.asarray(predict(small), np.float32), band.astype(np.float32, copy=False),
+                          eps=GUIDE_EPS)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 def build_translator(card_config: dict, path: str) -> nn.Module:
@@ -77,6 +119,8 @@ class NirColorizer(Colorizer):
             raise TinctError(f"{self.path} is not {self.name} weights ({reason})") from None
         self.net.eval()
         self.card = card
+        given = self.options.short_side
+        self.short_side = card_short_side(card.config) if given is None else given
 
     def build_network(self, card_config: dict, path: str) -> nn.Module:
         return build_translator(card_config, path)
@@ -101,9 +145,13 @@ class NirColorizer(Colorizer):
             out[rows.rows, cols.rows] = y[rows.inner, cols.inner]
         return out
 
+    def full_resolution(self, band: np.ndarray) -> np.ndarray:
+        """The network on ``band`` ``(h, w)`` as it is (row strips): RGB ``(h, w, 3)`` in [0, 1]."""
+        x = torch.from_numpy(np.ascontiguousarray(band, np.float32))[None, None]
+        return self.run_tiles(*band.shape, lambda rows, cols: x[..., rows.extended, cols.extended])
+
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
-        return self.run_tiles(*image.shape, lambda rows, cols: x[..., rows.extended, cols.extended])
+        return at_working_size(image, self.short_side, self.full_resolution)
 
 
 @register(summary="near-infrared -> RGB: an encoder-decoder (U-Net) trained with L1 on registered pairs "

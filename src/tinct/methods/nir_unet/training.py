@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinct.data.nir import DEFAULT_TRAIN, PairBatches, list_pairs, load_pair, split_pairs
+from tinct.data.nir import DEFAULT_TRAIN, PairBatches, list_pairs, load_pair, split_pairs, training_short_side
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import option
 from tinct.precision import bf16_autocast
@@ -137,11 +138,13 @@ def train_and_export(method: str, trainer: PairedTrainer, cfg: Any, run: RunConf
                   resolved_config={method: asdict(cfg), "run": asdict(run), "pairs": len(pairs)})
     seconds = time.perf_counter() - t0
     generator.eval()
-    metrics = validation_scores(generator, val)
+    short_side = training_short_side(cfg.crop)
+    metrics = validation_scores(generator, val, short_side)
     card = WeightCard(
         method=method, config={"model": model_config, "train": asdict(cfg)},
         data={"folder": folder, "pairs": len(pairs), "held_out": "val = last 3 pairs per category"},
-        split="train", metrics={"protocol": "val split, tinct.bench.pairs.evaluate_pairs (align ±4 px)",
+        split="train", metrics={"protocol": "val split, tinct.bench.pairs.evaluate_pairs (align ±4 px), "
+                                            f"the network at a {short_side} px short side",
                                 **metrics, "train_loss": history[-1] if history else {}},
         extra={"steps": trainer.step, "train_seconds_this_run": round(seconds, 1),
                "threads": torch.get_num_threads(), "parameters": count_parameters(generator)})
@@ -152,17 +155,20 @@ def train_and_export(method: str, trainer: PairedTrainer, cfg: Any, run: RunConf
     return path
 
 
-def validation_scores(generator: nn.Module, val: list) -> dict[str, float]:
-    """Mean scores of ``generator`` on the val pairs (:func:`tinct.bench.pairs.evaluate_pairs`)."""
+def validation_scores(generator: nn.Module, val: list, short_side: int = 0) -> dict[str, float]:
+    """Mean scores of ``generator`` on the val pairs (:func:`tinct.bench.pairs.evaluate_pairs`), run
+    as the method runs it: at a ``short_side`` px working size (0: full resolution), guided upsampling."""
     from tinct.bench.pairs import PAIR_METRICS, evaluate_pairs
+    from tinct.methods.nir_unet import at_working_size
     from tinct.nn.unet import pad_to_multiple
 
     @torch.no_grad()
-    def colorize(band):
-        x, (h, w) = pad_to_multiple(torch.from_numpy(band)[None, None], generator.multiple)
+    def predict(band):
+        x = torch.from_numpy(np.ascontiguousarray(band))[None, None]
+        x, (h, w) = pad_to_multiple(x, generator.multiple)
         return generator(x)[0, :, :h, :w].permute(1, 2, 0).numpy()
 
-    means = evaluate_pairs(colorize, val).means()
+    means = evaluate_pairs(lambda band: at_working_size(band, short_side, predict), val).means()
     return {k: round(float(means[k]), 4) for k in PAIR_METRICS}
 
 
