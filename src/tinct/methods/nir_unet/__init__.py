@@ -119,7 +119,7 @@ class NirColorizer(Colorizer):
             raise TinctError(f"{self.path} is not {self.name} weights ({reason})") from None
         self.net.eval()
         self.card = card
-        given = self.options.short_side
+        given = getattr(self.options, "short_side", None)  # subclasses with options of their own: none
         self.short_side = card_short_side(card.config) if given is None else given
 
     def build_network(self, card_config: dict, path: str) -> nn.Module:
