@@ -198,6 +198,30 @@ def test_acgan_discriminators_take_their_own_learning_rate() -> None:
     trainer = ACGanTrainer(cfg, Translator(cfg.model), total_steps=5)
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-5)
     assert trainer.opt.param_groups[0]["lr"] == pytest.approx(cfg.lr)
+    assert trainer.exported is trainer.net and "net_ema" not in trainer.modules
+
+
+def test_acgan_exports_the_moving_average_with_ema(rng) -> None:
+    from tinct.methods.nir_acgan.training import ACGanTrainConfig, ACGanTrainer
+
+    torch.manual_seed(0)
+    small = TranslatorConfig(widths=(8, 16, 32, 32))
+    inverse = TranslatorConfig(in_channels=3, out_channels=1, widths=(8, 16, 32, 32))
+    cfg = ACGanTrainConfig(model=small, inverse=inverse, bf16=False, disc_width=8, ema=0.9, lr=1e-2)
+    trainer = ACGanTrainer(cfg, Translator(cfg.model), total_steps=5)
+    assert trainer.modules["net_ema"] is trainer.ema and trainer.exported is trainer.ema.average
+    expected = [p.clone() for p in trainer.net.parameters()]
+    batch = next(PairBatches([_scene(rng), _scene(rng)], crop=32, batch_size=2, seed=0)(0))
+    for n in range(3):
+        trainer.training_step(batch)
+        d = min(0.9, (1 + n) / (10 + n))  # tinct.nn.ema's warm-up
+        current = trainer.net.parameters()
+        expected = [e + (1 - d) * (p.detach() - e) for e, p in zip(expected, current, strict=True)]
+    assert int(trainer.ema.updates) == 3
+    for e, avg in zip(expected, trainer.exported.parameters(), strict=True):
+        torch.testing.assert_close(avg, e)
+    assert any(not torch.equal(a, p) for a, p in zip(trainer.exported.parameters(), trainer.net.parameters(),
+                                                     strict=True))
 
 
 def test_shift_min_l1_forgives_a_shift_within_its_radius_only() -> None:

@@ -7,8 +7,9 @@ on NIR. Generator loss (least squares, as CycleGAN):
 ``GAN(G_AB, D_B) + lambda_ba * GAN(G_BA, D_A) + lambda_cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)``.
 The RGB side of each batch is the batch's RGB crops rolled by one (other scenes), so no term
 needs a registered partner; ``lambda_pair`` > 0 adds an L1 to the partner at 1/8 resolution
-(a deviation). ``conditional`` makes D_B judge (NIR, RGB) pairs of the same scene, as the survey
-writes the term, L_GAN(G_AB, D_B, A, B): misregistered real pairs, fakes displaced alike.
+(a deviation); ``ema`` > 0 exports a moving average of G_AB's weights. ``conditional`` makes D_B
+judge (NIR, RGB) pairs of the same scene, as the survey writes the term, L_GAN(G_AB, D_B, A, B):
+misregistered real pairs, fakes displaced alike.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tinct.methods.nir_unet.training import (
     PairedTrainer,
     train_and_export,
 )
+from tinct.nn.ema import EMA
 from tinct.nn.gan import PatchDiscriminator, PyramidDiscriminator, image_pyramid, lsgan_loss
 from tinct.nn.unet import Translator, TranslatorConfig
 from tinct.options import option
@@ -59,6 +61,8 @@ class ACGanTrainConfig(NirTrainConfig):
     disc_lr: float = option(0.0, "Adam learning rate of the discriminators (0: the same as lr); nir-scgan's "
                             "weak, slow critic uses 2e-5")
     disc_levels: int = option(3, "pyramid levels of the RGB discriminator")
+    ema: float = option(0.0, "decay of a moving average of G_AB's weights, which is then what is exported "
+                        "(tinct.nn.ema, as spynco; 0: export the last iterate)")
 
 
 class ACGanTrainer(PairedTrainer):
@@ -75,6 +79,9 @@ class ACGanTrainer(PairedTrainer):
         self.opt_d = torch.optim.Adam(itertools.chain(self.disc_b.parameters(), self.disc_a.parameters()),
                                       lr=self.disc_lr, betas=(0.5, 0.999))
         self.modules.update(inverse=self.inverse, disc_b=self.disc_b, disc_a=self.disc_a)
+        self.ema = EMA(net, cfg.ema) if cfg.ema > 0 else None
+        if self.ema is not None:
+            self.modules["net_ema"] = self.ema
         self.optimizers = {"opt": self.opt, "opt_d": self.opt_d}
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -111,7 +118,14 @@ class ACGanTrainer(PairedTrainer):
         self._fakes = (fake_b.detach(), fake_a.detach())
         return {"total": total, **terms}
 
+    @property
+    def exported(self) -> Translator:
+        """The G_AB that ships: the moving average with ``ema``, else the last iterate."""
+        return self.ema.average if self.ema is not None else self.net
+
     def extra_updates(self, batch: dict[str, torch.Tensor], lr_factor: float) -> dict[str, float]:
+        if self.ema is not None:  # after the generators' step
+            self.ema.update(self.net)
         for group in self.opt_d.param_groups:
             group["lr"] = self.disc_lr * lr_factor
         fake_b, fake_a = self._fakes
@@ -163,5 +177,6 @@ def run(cfg: ACGanTrainConfig, run: RunConfig) -> int:
     """``tinct train nir-acgan``: exports G_AB only."""
     net = Translator(cfg.model)
     trainer = ACGanTrainer(cfg, net, run.steps or DEFAULT_STEPS)
-    train_and_export("nir-acgan", trainer, cfg, run, generator=net, model_config=cfg.model.to_dict())
+    train_and_export("nir-acgan", trainer, cfg, run, generator=trainer.exported,
+                     model_config=cfg.model.to_dict())
     return 0
