@@ -62,10 +62,10 @@ def contact_sheet(methods: dict[str, tinct.Colorizer], out: Path, height: int = 
         nir, rgb = load_pair(pair)
         s = height / nir.shape[0]
         size = (round(nir.shape[1] * s), height)
-        nir = cv2.resize(nir, size, interpolation=cv2.INTER_AREA)[:, :width]
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)[:, :width]
-        preds = [m.colorize(nir) for m in methods.values()]
-        rows.append(np.concatenate([np.repeat(nir[..., None], 3, axis=2), *preds, rgb], axis=1))
+        cells = [np.repeat(nir[..., None], 3, axis=2), *(m.colorize(nir) for m in methods.values()), rgb]
+        # each method runs on the full-size band (as a user runs it); the cells are reduced for the sheet
+        cells = [cv2.resize(c, size, interpolation=cv2.INTER_AREA)[:, :width] for c in cells]
+        rows.append(np.concatenate(cells, axis=1))
     write_image(out, np.concatenate(rows, axis=0), quality=88)
 
 
