@@ -14,8 +14,8 @@ from tinct.registry import register
           paper="survey seed 002: Sun, Jung, Fu & Han, NIR to RGB domain translation using asymmetric "
                 "cycle generative adversarial networks",
           options=NirOptions,
-          weights={"default": "EPFL RGB-NIR train split (136 scenes misregistered ±8 px; cycle, adversarial and "
-                              "a shift-tolerant pair term)"},
+          weights={"default": "EPFL RGB-NIR train split (136 scenes misregistered ±8 px; cycle, adversarial "
+                              "and a shift-tolerant pair term)"},
           train_config="tinct.methods.nir_acgan.training:ACGanTrainConfig",
           trainer="tinct.methods.nir_acgan.training:run")
 class NirACGanColorizer(NirColorizer):
