@@ -27,7 +27,8 @@ import tinct
 from tinct import io, metrics
 from tinct.bench.quality import PROTOCOL, evaluate_quality
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_luma, rgb_to_uv
-from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_gray
+from tinct.filters import upsample_guided
+from tinct.methods.fusion import Decoding, FusionColorizer, working_gray
 from tinct.nn.unet import pad_to_multiple
 from tinct.testing import write_report
 

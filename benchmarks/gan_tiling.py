@@ -6,7 +6,7 @@ whole-image output is closer, on photos large enough that the whole-image call i
   64 x 64 sample tiles spread over the image (each with its halo), frozen, then 512 x 512 tiles at
   full resolution with a halo of the receptive radius;
 - ``working``: the generator on the image reduced to 0.5 MP, its chroma upsampled to full size by
-  a guided filter steered by the full-resolution luma (as fusion does, ``upsample_guided``).
+  a guided filter steered by the full-resolution luma (as fusion does, ``tinct.filters.upsample_guided``).
 
 Both outputs keep the input luma (``compose_luma_chroma``), so they differ from ``whole`` only in
 chroma; reported: CIEDE2000 to ``whole`` (mean and 99th percentile over pixels), seconds.
@@ -54,7 +54,7 @@ def _variants(method: str, gray: np.ndarray) -> dict[str, tuple[np.ndarray, floa
 
     import tinct
     from tinct.color import compose_luma_chroma, rgb_to_uv
-    from tinct.methods.fusion import upsample_guided
+    from tinct.filters import upsample_guided
     from tinct.methods.spynco.model import WHOLE_PIXELS, generate_full
 
     m = tinct.load_method(method)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from tinct.color import rgb_to_lab, rgb_to_luma
-from tinct.methods.fusion import Decoding, FusionColorizer, upsample_guided, working_scale
+from tinct.filters import upsample_guided
+from tinct.methods.fusion import Decoding, FusionColorizer, working_scale
 from tinct.methods.fusion.bins import (
     SoftEncoder,
     annealed_mean,

@@ -23,11 +23,11 @@ import torch
 from tinct.color import compose_luma_chroma, gray_to_rgb, lab_to_rgb, rgb_to_lab, rgb_to_uv
 from tinct.data.captions import tokenize
 from tinct.errors import TinctError, TinctWarning
+from tinct.filters import upsample_guided
 from tinct.methods.fusion import (
     Decoding,
     card_working_size,
     check_working_size,
-    upsample_guided,
     working_gray,
 )
 from tinct.nn.unet import pad_to_multiple

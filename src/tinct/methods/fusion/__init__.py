@@ -30,8 +30,6 @@ from .bins import annealed_mean, confidence
 from .model import FusionModelConfig, FusionNet
 from .scene import SceneHistogram
 
-__all__ = ["Decoding", "FusionColorizer", "FusionOptions", "upsample_guided", "working_gray", "working_scale"]
-
 DEFAULT_WORK_SIZE = 320  # long side (px) of the network's input when the card names none
 MAX_LONG_SIDE = 1024  # cap on the long side when the working size is set by the short side
 
