@@ -37,9 +37,10 @@ def snapshots(export: Path) -> list[tuple[int | None, Path]]:
     return sorted(found) + ([(None, final)] if final.exists() else [])
 
 
-def score(method: str, weights: str | None, data: str, limit: int | None) -> dict[str, float]:
-    """Means of the quality protocol; colourfulness as the ratio of the means."""
-    colorizer = load_method(method, **({"weights": weights} if weights else {}))
+def score(method: str, weights: str | None, data: str, limit: int | None, **options: str) -> dict[str, float]:
+    """Means of the quality protocol; colourfulness as the ratio of the means. ``options``: method
+    options as strings (parsed by the method's option types)."""
+    colorizer = load_method(method, **({"weights": weights} if weights else {}), **options)
     m = evaluate_quality(colorizer, data, limit=limit, progress=False).means()
     return {"ciede2000": m["ciede2000"], "psnr": m["psnr"], "ssim": m["ssim"],
             "colourfulness": m["colorfulness_pred"] / max(m["colorfulness_gt"], 1e-9)}

@@ -26,12 +26,19 @@ from tinct.weights import git_commit, resolve
 
 
 def parse_row(text: str) -> tuple[str, str, str]:
-    """``LABEL=METHOD:WEIGHTS`` -> (label, method, weights)."""
+    """``LABEL=METHOD:WEIGHTS[,KEY:VALUE...]`` -> (label, method, weights[,options]); the options go to
+    the method (e.g. ``short_side:0``, full resolution)."""
     label, _, spec = text.rpartition("=")
     method, _, weights = spec.partition(":")
     if not label or not method or not weights:
-        raise SystemExit(f"--row wants LABEL=METHOD:WEIGHTS, got {text!r}")
+        raise SystemExit(f"--row wants LABEL=METHOD:WEIGHTS[,KEY:VALUE...], got {text!r}")
     return label, method, weights
+
+
+def split_options(weights: str) -> tuple[str, dict[str, str]]:
+    """``WEIGHTS[,KEY:VALUE...]`` -> (weights, options as strings)."""
+    path, *pairs = weights.split(",")
+    return path, dict(pair.split(":", 1) for pair in pairs)
 
 
 def parse_set(text: str) -> tuple[str, str, int | None]:
@@ -52,7 +59,8 @@ def parse_bundle(text: str, rows: list[tuple[str, str, str]]) -> tuple[str, tupl
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--row", action="append", required=True, help="LABEL=METHOD:WEIGHTS (repeatable)")
+    ap.add_argument("--row", action="append", required=True,
+                    help="LABEL=METHOD:WEIGHTS[,KEY:VALUE...] (repeatable; options such as short_side:0)")
     ap.add_argument("--set", action="append", required=True, help="NAME=DIR[:LIMIT] (repeatable)")
     ap.add_argument("--out", required=True, help="report path without extension (.md and .json)")
     ap.add_argument("--bundle", action="append", default=[],
@@ -70,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, folder, limit in sets:
         result[name] = {"gray floor": score("gray", None, folder, limit)}
         for label, method, weights in rows:
-            result[name][label] = score(method, weights, folder, limit)
+            path, options = split_options(weights)
+            result[name][label] = score(method, path, folder, limit, **options)
             print(f"{name} {label}: {json.dumps({k: round(v, 3) for k, v in result[name][label].items()})}",
                   flush=True)
     command = command_line("benchmarks/gan_table.py", argv)
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                             "results": result}, "\n".join(lines))
     for name, (label, method, weights) in bundles:
         metrics = table_metrics(command, f"{args.out}.md", result, label)
-        print(f"bundled {bundle_generator(resolve(method, weights), method, name, metrics)}", file=sys.stderr)
+        path = resolve(method, split_options(weights)[0])
+        print(f"bundled {bundle_generator(path, method, name, metrics)}", file=sys.stderr)
     return 0
 
 

@@ -19,8 +19,9 @@ guide units, i.e. a step of 0.1 in the guide is a difference of 0.1.
   convolution, "IC" interpolated convolution, "RF" recursive filtering; 3 iterations).
 - :func:`upsample_guided` — a low-resolution ``(h, w, C)`` image brought to the guide's size:
   bilinear, then the guided filter steered by the full-resolution guide, in row strips with a
-  halo (exact, memory bounded by the strip). Used by ``fusion`` and ``caption`` (chroma) and the
-  NIR methods (RGB at their working size).
+  halo (exact, memory bounded by the strip). Used by ``fusion`` and ``caption`` (chroma), the
+  NIR methods (RGB at their working size) and the unpaired GANs (chroma at their working size).
+- :func:`reduce_short_side` — the area reduction to a working size that goes with it.
 
 Run ``python -m tinct.filters`` for timings at 1 MP (recorded in ``docs/methods/io.md``).
 """
@@ -171,6 +172,17 @@ def upsample_guided(values: np.ndarray, guide: np.ndarray, *, rows: int = 512, e
         part = guided_filter(up, np.ascontiguousarray(guide[s.lo:s.hi], np.float32), radius=radius, eps=eps)
         out[s.rows] = part.reshape(*part.shape[:2], channels)[s.inner]
     return out
+
+
+def reduce_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
+    """``image`` ``(H, W[, C])`` reduced (area interpolation) to ``short_side`` px on its short side,
+    the aspect kept; the image itself when ``short_side`` is 0 or the image is no larger."""
+    h, w = image.shape[:2]
+    scale = short_side / min(h, w) if short_side > 0 else 1.0
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def domain_transform(src: np.ndarray, guide: np.ndarray, *, sigma_space: float, sigma_color: float,

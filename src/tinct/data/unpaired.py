@@ -56,6 +56,13 @@ class UnpairedImages:
                 "disjoint": not (set(self.gray_files) & set(self.color_files)),
                 "gray_first": self.gray_files[0].name, "color_first": self.color_files[0].name}
 
+    def inference(self, crop: int) -> dict[str, int]:
+        """What a card says about inference: crops of ``crop`` px taken from photos at their native
+        size teach scenes at the photos' size, so G should run at their median short side
+        (``{"short_side": N}``); ``{}`` when the crops are whole images (CIFAR-10)."""
+        short = int(np.median([min(im.shape[:2]) for im in self.gray_images]))
+        return {"short_side": short} if short > crop else {}
+
 
 def load_unpaired(source: str, data_root: str | Path, *, seed: int = 0, crop: int = 32,
                   limit: int | None = None) -> UnpairedImages:

@@ -114,7 +114,7 @@ def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
     def write(path: Path, images: Any, steps: int | None) -> Path:
         data = data_description(config, run.data or "cifar10", run.seed)
         return export_generators(path, trainer, data=data, split=images.split_description(),
-                                 extra=training_record(run, steps))
+                                 extra=training_record(run, steps), inference=images.inference(config.crop))
 
     images, history = fit_unpaired("cyclegan", trainer, run, config, write)
     if config.export:
@@ -123,14 +123,16 @@ def run(config: CycleGANTrainConfig, run: RunConfig) -> int:
 
 
 def export_generators(path: str | Path, trainer: CycleGANTrainer, *, data: dict[str, Any],
-                      split: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    """Save G (``G.*``) and F (``F.*``), their moving averages when the run keeps them, with a card;
-    returns the ``.safetensors`` path."""
+                      split: dict[str, Any], extra: dict[str, Any] | None = None,
+                      inference: dict[str, Any] | None = None) -> Path:
+    """Save G (``G.*``) and F (``F.*``), their moving averages when the run keeps them, with a card
+    (``inference``: the working size); returns the ``.safetensors`` path."""
     tensors = {**{f"G.{k}": v for k, v in trainer.exported("g").state_dict().items()},
                **{f"F.{k}": v for k, v in trainer.exported("f").state_dict().items()}}
     params = {"G": count_parameters(trainer.g), "F": count_parameters(trainer.f),
               "D_color": count_parameters(trainer.d_color), "D_gray": count_parameters(trainer.d_gray)}
     card = WeightCard(method="cyclegan", config={"model": trainer.config.model.to_dict(),
                                                  "train": asdict(trainer.config)},
-                      data=data, split=split, extra={"training": extra or {}, "parameters": params})
+                      data=data, split=split, extra={"training": extra or {}, "parameters": params,
+                                                     **({"inference": inference} if inference else {})})
     return save_weights(path, tensors, card)

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from tinct.data.nir import training_short_side
 from tinct.errors import TinctError
-from tinct.filters import upsample_guided
+from tinct.filters import reduce_short_side, upsample_guided
 from tinct.nn.tiling import Strip, grid_tiles
 from tinct.nn.unet import Translator, TranslatorConfig, pad_to_multiple
 from tinct.options import OptionError, option
@@ -75,12 +74,9 @@ def at_working_size(band: np.ndarray, short_side: int,
     ``short_side`` px on its short side (area), its RGB brought back to ``(H, W, 3)`` by
     :func:`tinct.filters.upsample_guided` steered by ``band`` and clipped to [0, 1]. A band no
     larger than that, or ``short_side`` 0, is predicted as it is."""
-    h, w = band.shape
-    scale = short_side / min(h, w)
-    if short_side <= 0 or scale >= 1:
+    small = reduce_short_side(band, short_side)
+    if small is band:
         return predict(band)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(band, size, interpolation=cv2.INTER_AREA)
     rgb = upsample_guided(np.asarray(predict(small), np.float32), band.astype(np.float32, copy=False),
                           eps=GUIDE_EPS)
     return np.clip(rgb, 0.0, 1.0, out=rgb)

@@ -8,6 +8,13 @@ judge realism against real colour images.
 Luma: the paper's G outputs RGB whose luma only approximates the input. By default
 (``keep_luma=True``) the result keeps the input luma exactly (G's chroma composed with the input by
 :func:`~tinct.color.compose_luma_chroma`); ``keep_luma=False`` returns G's raw RGB output.
+
+Scale: weights trained on crops of photos at their native size learned scenes at the size of those
+photos, and the card says so (``inference.short_side``: the training photos' median short side,
+written by ``tinct train``). G then runs on the input reduced to that short side and its chroma (or
+RGB) is brought back to full size by :func:`tinct.filters.upsample_guided` steered by the input;
+``-O short_side=0`` runs G at full resolution (the CIFAR-10 weights' default, which have no
+working size).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import torch
 
 from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
+from tinct.filters import reduce_short_side, upsample_guided
 from tinct.nn.tiling import strips
 from tinct.options import OptionError, option
 from tinct.registry import Colorizer, Inputs, register
@@ -50,10 +58,20 @@ class GANOptions:
     weights: str = option("default", "bundled variant or a .safetensors path from `tinct train`")
     keep_luma: bool = option(True, "keep the input's luma exactly (false: the generator's raw RGB)")
     saturation: float = option(1.0, "chroma scale, with keep_luma (kept within the RGB gamut; 0 = gray)")
+    short_side: int | None = option(None, "short side (pixels) at which G runs; its colour is brought to "
+                                    "full size by a guided filter steered by the input. Default: the "
+                                    "card's (the training photos' scale), else 0 = full resolution")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.saturation <= 4.0:
             raise OptionError(f"saturation must be in [0, 4], got {self.saturation}")
+        if self.short_side is not None and self.short_side != 0 and self.short_side < 16:
+            raise OptionError(f"short_side must be 0 (full resolution) or at least 16, got {self.short_side}")
+
+
+def card_short_side(card: WeightCard) -> int:
+    """The working short side a card names (``inference.short_side``), else 0 (full resolution)."""
+    return int((card.extra.get("inference") or {}).get("short_side", 0))
 
 
 @register(summary="unsupervised GAN (pseudo-cyclic, output spatial pyramids), trained on unpaired data",
@@ -74,14 +92,17 @@ class SpyncoColorizer(Colorizer):
         super().__init__(options, **values)
         self.generator, self.card = self.load_generator(self.options.weights)
         self.keeps_luma = self.options.keep_luma  # type: ignore[misc]  # per instance: an option here
+        given = self.options.short_side
+        self.short_side = card_short_side(self.card) if given is None else given
 
     def _colorize(self, image: np.ndarray, inputs: Inputs) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(image))[None, None]
+        small = reduce_short_side(image, self.short_side)
+        x = torch.from_numpy(np.ascontiguousarray(small))[None, None]
         rgb = generate_full(self.generator, x)[0].permute(1, 2, 0).numpy()
         if not self.options.keep_luma:
-            return rgb
-        uv = np.empty((*image.shape, 2), np.float32)  # in row strips: no full-size float64 temporaries
-        for s in strips(image.shape[0], 512):
+            return rgb if small is image else np.clip(upsample_guided(rgb, image), 0.0, 1.0)
+        uv = np.empty((*small.shape, 2), np.float32)  # in row strips: no full-size float64 temporaries
+        for s in strips(small.shape[0], 512):
             uv[s.rows] = rgb_to_uv(rgb[s.rows]) * self.options.saturation
         del rgb
-        return compose_luma_chroma(image, uv)
+        return compose_luma_chroma(image, uv if small is image else upsample_guided(uv, image))

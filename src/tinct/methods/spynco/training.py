@@ -178,7 +178,8 @@ def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
 
     def write(path: Path, images: Any, steps: int | None) -> Path:
         return export_generator(path, trainer, data=data_description(config, run.data or "cifar10", run.seed),
-                                split=images.split_description(), extra=training_record(run, steps))
+                                split=images.split_description(), extra=training_record(run, steps),
+                                inference=images.inference(config.crop))
 
     images, history = fit_unpaired("spynco", trainer, run, config, write)
     if config.export:
@@ -187,12 +188,14 @@ def run(config: SpyncoTrainConfig, run: RunConfig) -> int:
 
 
 def export_generator(path: str | Path, trainer: SpyncoTrainer, *, data: dict[str, Any], split: dict[str, Any],
-                     extra: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> Path:
-    """Save the generator only (``G.*`` tensors; the moving average when the run keeps one) with a card;
-    returns the ``.safetensors`` path."""
+                     extra: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                     inference: dict[str, Any] | None = None) -> Path:
+    """Save the generator only (``G.*`` tensors; the moving average when the run keeps one) with a card
+    (``inference``: the working size, :meth:`UnpairedImages.inference`); returns the ``.safetensors`` path."""
     tensors = {f"G.{k}": v for k, v in trainer.exported.state_dict().items()}
     card = WeightCard(method="spynco", config={"model": trainer.config.model.to_dict(),
                                                "train": asdict(trainer.config)},
                       data=data, split=split, metrics=metrics or {},
-                      extra={"training": extra or {}, "parameters": count_parameters(trainer.generator)})
+                      extra={"training": extra or {}, "parameters": count_parameters(trainer.generator),
+                             **({"inference": inference} if inference else {})})
     return save_weights(path, tensors, card)
