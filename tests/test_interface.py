@@ -190,7 +190,7 @@ def test_methods_name_shows_options_and_weights(capsys) -> None:
     assert cli.main(["methods", "spynco", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [w["name"] for w in info["weights"]] == ["default", "photos"] and info["keeps_luma"] is True
-    assert {o["name"] for o in info["options"]} == {"weights", "keep_luma", "saturation"}
+    assert {o["name"] for o in info["options"]} == {"weights", "keep_luma", "saturation", "short_side"}
     assert cli.main(["methods", "nope"]) == 1
     assert "unknown method 'nope'" in capsys.readouterr().err
 
