@@ -39,6 +39,13 @@ class OptionError(TinctError):
     """A bad option name or value: a usage error (the CLI exits with status 2)."""
 
 
+def check_short_side(value: int | None) -> None:
+    """:class:`OptionError` unless a working ``short_side`` option is unset, 0 (full resolution) or
+    at least 16 px (the methods that run a network at a working size: the NIR methods, the GANs)."""
+    if value is not None and value != 0 and value < 16:
+        raise OptionError(f"short_side must be 0 (full resolution) or at least 16, got {value}")
+
+
 def option(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word for it
     """A dataclass field with ``help`` in its metadata (mutable defaults are copied per instance)."""
     if isinstance(default, list | dict | set):

@@ -32,7 +32,7 @@ from tinct.errors import TinctError
 from tinct.filters import reduce_short_side, upsample_guided
 from tinct.nn.tiling import Strip, grid_tiles
 from tinct.nn.unet import Translator, TranslatorConfig, pad_to_multiple
-from tinct.options import OptionError, option
+from tinct.options import OptionError, check_short_side, option
 from tinct.registry import Colorizer, Inputs, register
 from tinct.weights import load_weights, resolve
 
@@ -54,8 +54,7 @@ class NirOptions:
     def __post_init__(self) -> None:
         if self.strip_rows < 32:
             raise OptionError(f"strip_rows must be at least 32, got {self.strip_rows}")
-        if self.short_side is not None and self.short_side != 0 and self.short_side < 16:
-            raise OptionError(f"short_side must be 0 (full resolution) or at least 16, got {self.short_side}")
+        check_short_side(self.short_side)
 
 
 def card_short_side(card_config: dict) -> int:

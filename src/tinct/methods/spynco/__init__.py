@@ -29,7 +29,7 @@ from tinct.color import compose_luma_chroma, rgb_to_uv
 from tinct.errors import TinctError
 from tinct.filters import reduce_short_side, upsample_guided
 from tinct.nn.tiling import strips
-from tinct.options import OptionError, option
+from tinct.options import OptionError, check_short_side, option
 from tinct.registry import Colorizer, Inputs, register
 from tinct.weights import WeightCard, load_weights, resolve
 
@@ -65,8 +65,7 @@ class GANOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.saturation <= 4.0:
             raise OptionError(f"saturation must be in [0, 4], got {self.saturation}")
-        if self.short_side is not None and self.short_side != 0 and self.short_side < 16:
-            raise OptionError(f"short_side must be 0 (full resolution) or at least 16, got {self.short_side}")
+        check_short_side(self.short_side)
 
 
 def card_short_side(card: WeightCard) -> int:
